@@ -1,0 +1,163 @@
+package safemap
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"sync/atomic"
+)
+
+// This file holds the small pieces of machinery several strategies share:
+// key and value checks, and a striped counter.
+
+// checkKey panics with a clear message if key is an interface holding a
+// value that cannot be hashed, before any lock is taken or any state is
+// changed. For a K that is not an interface type the compiler has already
+// proved the key comparable (a struct key whose interface field holds an
+// unhashable value still panics in the runtime's own hashing, which names the
+// type too).
+func checkKey[K comparable](key K) {
+	if any(*new(K)) != nil {
+		return // K is not an interface type
+	}
+	if t := unhashable(reflect.ValueOf(any(key))); t != nil {
+		panic("safemap: key of type " + t.String() + " is not comparable")
+	}
+}
+
+// unhashable returns the type of the first value inside v that cannot be
+// compared with ==, or nil if v can be. It looks through interfaces, structs
+// and arrays, the only comparable types that can hold an uncomparable value.
+func unhashable(v reflect.Value) reflect.Type {
+	if !v.IsValid() {
+		return nil // a nil interface
+	}
+	t := v.Type()
+	if !t.Comparable() {
+		return t
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return unhashable(v.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if bad := unhashable(v.Field(i)); bad != nil {
+				return bad
+			}
+		}
+	case reflect.Array:
+		for i := range t.Len() {
+			if bad := unhashable(v.Index(i)); bad != nil {
+				return bad
+			}
+		}
+	}
+	return nil
+}
+
+// equalValues reports whether a == b, for CompareAndSwap and
+// CompareAndDelete (named by op). Like sync.Map, it panics if V is not
+// comparable; it also panics, with the same kind of message, when V is an
+// interface type and old holds an uncomparable value.
+func equalValues[V any](op string, a, old V) bool {
+	if t := reflect.TypeFor[V](); !t.Comparable() {
+		panic("safemap: " + op + " on a map whose value type " + t.String() + " is not comparable")
+	}
+	if any(*new(V)) == nil { // V is an interface type
+		if t := unhashable(reflect.ValueOf(any(old))); t != nil {
+			panic("safemap: " + op + " with an old value of type " + t.String() + ", which is not comparable")
+		}
+	}
+	return any(a) == any(old)
+}
+
+// mustComparableValue is equalValues' check alone, for the paths of
+// CompareAndSwap and CompareAndDelete that find no value to compare.
+func mustComparableValue[V any](op string, old V) {
+	equalValues(op, old, old)
+}
+
+// cacheLine is the assumed size of a cache line. Counters that different
+// cores update are padded to it so they never share one (false sharing).
+const cacheLine = 64
+
+// counter is a striped counter: adds from different goroutines usually hit
+// different cache lines, and the total costs O(stripes) to read. It is exact
+// when no add runs concurrently with sum.
+type counter struct {
+	stripes []counterStripe
+	mask    uint32
+}
+
+type counterStripe struct {
+	n atomic.Int64
+	_ [cacheLine - 8]byte // pad to a full line: see cacheLine
+}
+
+func newCounter() *counter {
+	n := ceilPow2(runtime.GOMAXPROCS(0))
+	return &counter{stripes: make([]counterStripe, n), mask: uint32(n - 1)}
+}
+
+// add adds delta to a stripe chosen at random: a per-thread random number
+// is cheaper than any goroutine identity Go offers, and spreads the adds.
+func (c *counter) add(delta int64) {
+	c.stripes[rand.Uint32()&c.mask].n.Add(delta)
+}
+
+// sum returns the total over all stripes.
+func (c *counter) sum() int64 {
+	var total int64
+	for i := range c.stripes {
+		total += c.stripes[i].n.Load()
+	}
+	return total
+}
+
+// panicNilFunc reports a nil callback passed to method op.
+func panicNilFunc(op string) {
+	panic("safemap: " + op + " called with a nil function")
+}
+
+// mustLoader checks the arguments of LoadOrTryCompute.
+func mustLoader[V any](ctx context.Context, fn func(context.Context) (V, error)) {
+	if ctx == nil {
+		panic("safemap: LoadOrTryCompute called with a nil Context")
+	}
+	if fn == nil {
+		panicNilFunc("LoadOrTryCompute")
+	}
+}
+
+// entry is one key-value pair, copied out of a locked map for iteration.
+type entry[K comparable, V any] struct {
+	key   K
+	value V
+}
+
+// entriesOf copies the entries of m, which the caller has locked.
+func entriesOf[K comparable, V any](m map[K]V) []entry[K, V] {
+	dst := make([]entry[K, V], 0, len(m))
+	for k, v := range m {
+		dst = append(dst, entry[K, V]{k, v})
+	}
+	return dst
+}
+
+// applyCompute carries out the op that a Compute function returned on m,
+// which the caller has locked, and returns Compute's results.
+func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, newValue V, op ComputeOp) (actual V, ok bool) {
+	switch op {
+	case UpdateOp:
+		m[key] = newValue
+		return newValue, true
+	case DeleteOp:
+		delete(m, key)
+		var zero V
+		return zero, false
+	case CancelOp:
+		return old, loaded
+	}
+	panic("safemap: Compute function returned unknown " + op.String())
+}

@@ -1,0 +1,333 @@
+package safemap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"sync"
+	"sync/atomic"
+)
+
+// SnapshotMap serves reads from an immutable built-in map published through
+// an [atomic.Pointer], and copies the whole map on every write. It is meant
+// for read-mostly data such as configuration or routing tables.
+//
+// Cost model:
+//   - Load, Len, Range and All take no lock and never wait: Load is one
+//     atomic pointer load plus a built-in map lookup, and allocates nothing.
+//   - Every write that changes the map (Store, Swap, a LoadOrStore or
+//     LoadOrCompute that inserts, a successful CompareAndSwap,
+//     CompareAndDelete, LoadAndDelete or Delete, a Compute that updates or
+//     deletes) copies all n entries under a writer mutex: O(n) time and a
+//     new n-entry map, the old one becoming garbage once no reader holds it.
+//     Filling a map one key at a time therefore costs O(n²); writes that
+//     change nothing (deleting an absent key, a lost CompareAndSwap) copy
+//     nothing.
+//   - With [WithFallback], a Load miss calls the fallback once per missing
+//     key however many goroutines miss it together, and a found value costs
+//     one copy; a key the fallback does not find is asked for again on the
+//     next miss.
+//
+// LoadOrCompute and LoadOrTryCompute run their function with no lock held.
+// Compute runs its function under the writer mutex: it blocks other writers
+// (never readers), and fn may call Load, Len, Range and All but not methods
+// that write.
+//
+// Range and All iterate over the snapshot current when they are called: a
+// consistent point-in-time view that no later write changes.
+//
+// The zero SnapshotMap is empty, has no fallback, and is ready for use. A
+// SnapshotMap must not be copied after first use.
+type SnapshotMap[K comparable, V any] struct {
+	snap atomic.Pointer[map[K]V] // current immutable snapshot; nil means empty
+
+	mu      sync.Mutex       // serialises writers and guards flights
+	flights map[K]*flight[V] // LoadOrCompute calls in progress
+
+	fallback func(K) (V, bool) // consulted by Load on a miss; may be nil
+}
+
+// NewSnapshotMap returns an empty SnapshotMap. It accepts [WithFallback] and
+// [WithCapacity], which it ignores: each write allocates a map of exactly
+// the size it needs.
+func NewSnapshotMap[K comparable, V any](opts ...Option) *SnapshotMap[K, V] {
+	o := buildOptions("NewSnapshotMap", setCapacity|setFallback, opts)
+	m := new(SnapshotMap[K, V])
+	if o.fallback != nil {
+		fb, ok := o.fallback.(func(K) (V, bool))
+		if !ok {
+			panic(fmt.Sprintf("safemap: WithFallback: function of type %T does not fit a SnapshotMap[%T, %T]", o.fallback, *new(K), *new(V)))
+		}
+		m.fallback = fb
+	}
+	return m
+}
+
+// lookup reads key from the current snapshot.
+func (m *SnapshotMap[K, V]) lookup(key K) (value V, ok bool) {
+	checkKey(key)
+	if p := m.snap.Load(); p != nil {
+		value, ok = (*p)[key]
+	}
+	return value, ok
+}
+
+// current returns the current snapshot: one atomic load, which writers make
+// under m.mu and readers without a lock.
+func (m *SnapshotMap[K, V]) current() map[K]V {
+	if p := m.snap.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// publish makes next the current snapshot; the caller holds m.mu. The
+// atomic store publishes next's contents to every reader that loads it.
+func (m *SnapshotMap[K, V]) publish(next map[K]V) {
+	m.snap.Store(&next)
+}
+
+// with returns a copy of cur with key set to value.
+func with[K comparable, V any](cur map[K]V, key K, value V) map[K]V {
+	next := maps.Clone(cur)
+	if next == nil {
+		next = make(map[K]V, 1)
+	}
+	next[key] = value
+	return next
+}
+
+// without returns a copy of cur without key.
+func without[K comparable, V any](cur map[K]V, key K) map[K]V {
+	next := maps.Clone(cur)
+	delete(next, key)
+	return next
+}
+
+// errNotFound is the outcome a fallback miss shares with the Loads waiting
+// on it.
+var errNotFound = errors.New("safemap: not found by fallback")
+
+// Load returns the value stored for key, or the zero value and false if the
+// key is absent. It takes no lock, allocates nothing on a hit, and does not
+// wait for a LoadOrCompute of the same key, unless the map has a fallback:
+// then a miss asks the fallback (see [WithFallback]), or waits for the
+// computation already in progress for key.
+func (m *SnapshotMap[K, V]) Load(key K) (value V, ok bool) {
+	if value, ok = m.lookup(key); ok || m.fallback == nil {
+		return value, ok
+	}
+	return m.loadFallback(key)
+}
+
+// loadFallback runs the fallback for a missing key (outlined so that Load
+// can be inlined).
+func (m *SnapshotMap[K, V]) loadFallback(key K) (value V, ok bool) {
+	value, _, err := loadOrCompute[K, V](m, context.Background(), key, func(context.Context) (V, error) {
+		if v, found := m.fallback(key); found {
+			return v, nil
+		}
+		return value, errNotFound
+	})
+	return value, err == nil
+}
+
+// Store sets the value for key, copying the map.
+func (m *SnapshotMap[K, V]) Store(key K, value V) {
+	m.Swap(key, value)
+}
+
+// LoadOrStore returns the existing value for key if present (loaded is
+// true); otherwise it stores value, copying the map, and returns it. A hit
+// takes no lock.
+func (m *SnapshotMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
+	if actual, loaded = m.lookup(key); loaded {
+		return actual, true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.current()
+	if actual, loaded = cur[key]; loaded {
+		return actual, true
+	}
+	m.publish(with(cur, key, value))
+	return value, false
+}
+
+// LoadOrCompute returns the value for key, calling fn to compute and store
+// it if the key is absent. fn runs with no lock held, at most once however
+// many goroutines miss the key together; see [ConcurrentMap.LoadOrCompute].
+// The fallback, if any, is not consulted.
+func (m *SnapshotMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
+	if fn == nil {
+		panicNilFunc("LoadOrCompute")
+	}
+	if actual, loaded = m.lookup(key); loaded {
+		return actual, true
+	}
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, noError(fn))
+	return actual, loaded
+}
+
+// LoadOrTryCompute is LoadOrCompute for a loader that can fail; fn runs
+// with no lock held. See [ConcurrentMap.LoadOrTryCompute].
+func (m *SnapshotMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+	mustLoader(ctx, fn)
+	if actual, loaded = m.lookup(key); loaded {
+		return actual, true, nil
+	}
+	return loadOrCompute[K, V](m, ctx, key, fn)
+}
+
+func (m *SnapshotMap[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if value, ok = m.current()[key]; ok {
+		return value, true, nil, nil
+	}
+	f, wait = claimFlight(&m.flights, key)
+	return value, false, f, wait
+}
+
+func (m *SnapshotMap[K, V]) land(key K, f *flight[V], value V, store bool) (actual V, loaded bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.flights, key)
+	cur := m.current()
+	if actual, loaded = cur[key]; loaded || !store {
+		return actual, loaded
+	}
+	m.publish(with(cur, key, value))
+	return value, false
+}
+
+// Compute atomically updates the entry for key; see
+// [ConcurrentMap.Compute]. fn runs under the writer mutex: it blocks other
+// writers but never readers, and it may call Load, Len, Range and All but
+// no method that writes (that would deadlock). A panic in fn changes
+// nothing and releases the mutex.
+func (m *SnapshotMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
+	if fn == nil {
+		panicNilFunc("Compute")
+	}
+	checkKey(key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.current()
+	old, loaded := cur[key]
+	newValue, op := fn(old, loaded)
+	switch op {
+	case UpdateOp:
+		m.publish(with(cur, key, newValue))
+		return newValue, true
+	case DeleteOp:
+		if loaded {
+			m.publish(without(cur, key))
+		}
+		var zero V
+		return zero, false
+	case CancelOp:
+		return old, loaded
+	}
+	panic("safemap: Compute function returned unknown " + op.String())
+}
+
+// Swap stores value for key, copying the map, and returns the previous
+// value, if any.
+func (m *SnapshotMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	checkKey(key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.current()
+	previous, loaded = cur[key]
+	m.publish(with(cur, key, value))
+	return previous, loaded
+}
+
+// CompareAndSwap stores new for key if its current value == old, copying
+// the map. It panics if V is not comparable.
+func (m *SnapshotMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
+	mustComparableValue("CompareAndSwap", old)
+	if cur, ok := m.lookup(key); !ok || !equalValues("CompareAndSwap", cur, old) {
+		return false // cheap, lock-free rejection
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.current()
+	if v, ok := cur[key]; !ok || !equalValues("CompareAndSwap", v, old) {
+		return false
+	}
+	m.publish(with(cur, key, new))
+	return true
+}
+
+// CompareAndDelete deletes key if its current value == old, copying the
+// map. It panics if V is not comparable.
+func (m *SnapshotMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
+	mustComparableValue("CompareAndDelete", old)
+	if cur, ok := m.lookup(key); !ok || !equalValues("CompareAndDelete", cur, old) {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.current()
+	if v, ok := cur[key]; !ok || !equalValues("CompareAndDelete", v, old) {
+		return false
+	}
+	m.publish(without(cur, key))
+	return true
+}
+
+// LoadAndDelete deletes key, copying the map, and returns the value it had,
+// if any.
+func (m *SnapshotMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
+	if _, loaded = m.lookup(key); !loaded {
+		return value, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.current()
+	if value, loaded = cur[key]; loaded {
+		m.publish(without(cur, key))
+	}
+	return value, loaded
+}
+
+// Delete deletes key.
+func (m *SnapshotMap[K, V]) Delete(key K) {
+	m.LoadAndDelete(key)
+}
+
+// Range calls fn for each entry of the snapshot current when Range is
+// called, until fn returns false. It takes no lock and copies nothing; fn
+// may call any method of the map, and its writes are not visited.
+func (m *SnapshotMap[K, V]) Range(fn func(key K, value V) bool) {
+	if fn == nil {
+		panicNilFunc("Range")
+	}
+	for k, v := range m.current() {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
+// All returns an iterator over the snapshot current when iteration starts,
+// with the guarantees of Range.
+func (m *SnapshotMap[K, V]) All() iter.Seq2[K, V] {
+	return m.Range
+}
+
+// Len returns the number of entries, in O(1) and without a lock.
+func (m *SnapshotMap[K, V]) Len() int {
+	return len(m.current())
+}
+
+// Clear deletes every entry by publishing an empty snapshot.
+func (m *SnapshotMap[K, V]) Clear() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snap.Store(nil)
+}
