@@ -29,9 +29,10 @@
 //
 // Keys behave as they do in a built-in map: +0.0 and -0.0 are the same key, a
 // NaN key is never found (each store of NaN adds an entry, as in a built-in
-// map), and an interface key holding a value whose dynamic type is not
-// comparable makes the call panic with a message naming that type, leaving
-// the map unchanged and usable.
+// map), and a key holding an interface value whose dynamic type is not
+// comparable (say an any key holding a []int, or a struct key with such a
+// field) makes the call panic with a message naming that type, before the
+// map is touched, so the map stays unchanged and usable.
 //
 // [the Go memory model]: https://go.dev/ref/mem
 package safemap

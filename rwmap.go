@@ -20,6 +20,7 @@ import (
 // after first use.
 type RWMap[K comparable, V any] struct {
 	mu      sync.RWMutex
+	keys    keyCheck
 	m       map[K]V          // nil until the first write (zero value)
 	flights map[K]*flight[V] // LoadOrCompute calls in progress; nil when none have run
 }
@@ -33,7 +34,7 @@ func NewRWMap[K comparable, V any](opts ...Option) *RWMap[K, V] {
 // Load returns the value stored for key, or the zero value and false if the
 // key is absent. It takes the read lock.
 func (m *RWMap[K, V]) Load(key K) (value V, ok bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	value, ok = m.m[key]
@@ -51,7 +52,7 @@ func (m *RWMap[K, V]) lockForWrite() {
 
 // Store sets the value for key. It takes the write lock.
 func (m *RWMap[K, V]) Store(key K, value V) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	m.m[key] = value
@@ -127,7 +128,7 @@ func (m *RWMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	if fn == nil {
 		panicNilFunc("Compute")
 	}
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	old, loaded := m.m[key]
@@ -137,7 +138,7 @@ func (m *RWMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 
 // Swap stores value for key and returns the previous value, if any.
 func (m *RWMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	previous, loaded = m.m[key]
@@ -149,7 +150,7 @@ func (m *RWMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // if V is not comparable.
 func (m *RWMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	mustComparableValue("CompareAndSwap", old)
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	if cur, ok := m.m[key]; !ok || !equalValues("CompareAndSwap", cur, old) {
@@ -163,7 +164,7 @@ func (m *RWMap[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // is not comparable.
 func (m *RWMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	mustComparableValue("CompareAndDelete", old)
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	if cur, ok := m.m[key]; !ok || !equalValues("CompareAndDelete", cur, old) {
@@ -175,7 +176,7 @@ func (m *RWMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 
 // LoadAndDelete deletes key and returns the value it had, if any.
 func (m *RWMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	value, loaded = m.m[key]

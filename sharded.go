@@ -24,6 +24,7 @@ import (
 type ShardedMap[K comparable, V any] struct {
 	table  atomic.Pointer[shardTable[K, V]] // nil until first use of a zero value
 	initMu sync.Mutex                       // serialises that first use
+	keys   keyCheck
 }
 
 type shardTable[K comparable, V any] struct {
@@ -94,7 +95,7 @@ func (m *ShardedMap[K, V]) initSlow() *shardTable[K, V] {
 
 // shardFor returns the shard that holds key.
 func (m *ShardedMap[K, V]) shardFor(key K) *RWMap[K, V] {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	t := m.shards()
 	h := maphash.Comparable(t.seed, key) & t.hashMask
 	return &t.shards[h&t.mask].RWMap

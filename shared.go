@@ -11,19 +11,62 @@ import (
 // This file holds the small pieces of machinery several strategies share:
 // key and value checks, and a striped counter.
 
-// checkKey panics with a clear message if key is an interface holding a
-// value that cannot be hashed, before any lock is taken or any state is
-// changed. For a K that is not an interface type the compiler has already
-// proved the key comparable (a struct key whose interface field holds an
-// unhashable value still panics in the runtime's own hashing, which names the
-// type too).
-func checkKey[K comparable](key K) {
-	if any(*new(K)) != nil {
-		return // K is not an interface type
+// keyCheck makes an unhashable key panic with a clear message before any
+// lock is taken or any state changes. Only keys whose type can hold an
+// interface (an interface type, or a struct or array with one inside) can
+// be unhashable at run time; the check learns on first use whether K is such
+// a type, so for every other K it costs one atomic load. The zero keyCheck is
+// ready for use.
+type keyCheck struct {
+	mode atomic.Uint32
+}
+
+const (
+	keyModeUnknown uint32 = iota // K not yet examined
+	keyModeSafe                  // K holds no interface: the compiler proved it hashable
+	keyModeWalk                  // K may hold an interface: examine each key
+)
+
+// checkKey panics with a message starting "safemap: " if key cannot be
+// hashed (outlined slow path so that the check inlines).
+func checkKey[K comparable](c *keyCheck, key K) {
+	if c.mode.Load() != keyModeSafe {
+		checkKeySlow(c, key)
 	}
-	if t := unhashable(reflect.ValueOf(any(key))); t != nil {
-		panic("safemap: key of type " + t.String() + " is not comparable")
+}
+
+func checkKeySlow[K comparable](c *keyCheck, key K) {
+	mode := c.mode.Load()
+	if mode == keyModeUnknown {
+		mode = keyModeSafe
+		if mayHoldInterface(reflect.TypeFor[K]()) {
+			mode = keyModeWalk
+		}
+		c.mode.Store(mode)
 	}
+	if mode == keyModeWalk {
+		if bad := unhashable(reflect.ValueOf(&key).Elem()); bad != nil {
+			panic("safemap: key of type " + reflect.TypeFor[K]().String() + " holds a value of type " + bad.String() + ", which is not comparable")
+		}
+	}
+}
+
+// mayHoldInterface reports whether a value of type t can contain an
+// interface value, whose dynamic type may not be comparable.
+func mayHoldInterface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Array:
+		return mayHoldInterface(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if mayHoldInterface(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unhashable returns the type of the first value inside v that cannot be

@@ -42,6 +42,7 @@ import (
 // SnapshotMap must not be copied after first use.
 type SnapshotMap[K comparable, V any] struct {
 	snap atomic.Pointer[map[K]V] // current immutable snapshot; nil means empty
+	keys keyCheck
 
 	mu      sync.Mutex       // serialises writers and guards flights
 	flights map[K]*flight[V] // LoadOrCompute calls in progress
@@ -67,7 +68,7 @@ func NewSnapshotMap[K comparable, V any](opts ...Option) *SnapshotMap[K, V] {
 
 // lookup reads key from the current snapshot.
 func (m *SnapshotMap[K, V]) lookup(key K) (value V, ok bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	if p := m.snap.Load(); p != nil {
 		value, ok = (*p)[key]
 	}
@@ -212,7 +213,7 @@ func (m *SnapshotMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue
 	if fn == nil {
 		panicNilFunc("Compute")
 	}
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := m.current()
@@ -237,7 +238,7 @@ func (m *SnapshotMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue
 // Swap stores value for key, copying the map, and returns the previous
 // value, if any.
 func (m *SnapshotMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := m.current()
@@ -330,4 +331,25 @@ func (m *SnapshotMap[K, V]) Clear() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.snap.Store(nil)
+}
+
+// StoreAll stores every entry of seq with a single copy of the map, where a
+// Store per entry would copy it once each: use it to load or reload many
+// entries at once. Readers see either none or all of the new entries. seq
+// runs under the writer mutex, so it must not write to the map.
+func (m *SnapshotMap[K, V]) StoreAll(seq iter.Seq2[K, V]) {
+	if seq == nil {
+		panicNilFunc("StoreAll")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := maps.Clone(m.current())
+	if next == nil {
+		next = make(map[K]V)
+	}
+	for k, v := range seq {
+		checkKey(&m.keys, k)
+		next[k] = v
+	}
+	m.publish(next)
 }

@@ -26,7 +26,8 @@ import (
 // The zero SyncMap is empty and ready for use. A SyncMap must not be copied
 // after first use.
 type SyncMap[K comparable, V any] struct {
-	m sync.Map // K -> *box[V]
+	m    sync.Map // K -> *box[V]
+	keys keyCheck
 
 	count atomic.Pointer[counter] // nil until the first insert of a zero value
 
@@ -66,7 +67,7 @@ func (m *SyncMap[K, V]) counter() *counter {
 }
 
 func (m *SyncMap[K, V]) loadBox(key K) *box[V] {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	b, _ := m.m.Load(key)
 	p, _ := b.(*box[V])
 	return p
@@ -202,7 +203,7 @@ func (m *SyncMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 
 // Swap stores value for key and returns the previous value, if any.
 func (m *SyncMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	if key != key {
 		m.addUnfindable(key, value)
 		return previous, false
@@ -252,7 +253,7 @@ func (m *SyncMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 
 // LoadAndDelete deletes key and returns the value it had, if any.
 func (m *SyncMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	checkKey(key)
+	checkKey(&m.keys, key)
 	b, loaded := m.m.LoadAndDelete(key)
 	if !loaded {
 		return value, false

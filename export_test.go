@@ -1,0 +1,17 @@
+package safemap
+
+import "unsafe"
+
+// WithBadHash degrades the map's hash to a single bit, so that keys pile up
+// in at most two shards or buckets: tests use it to prove correctness does
+// not depend on hash quality.
+func WithBadHash() Option {
+	return func(o *options) { o.hashBits = 1 }
+}
+
+// ShardSize is the size of one ShardedMap shard, which must be a whole
+// number of cache lines.
+const ShardSize = unsafe.Sizeof(shard[int64, int64]{})
+
+// CacheLine is the cache line size the padding assumes.
+const CacheLine = cacheLine
