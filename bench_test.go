@@ -1,0 +1,258 @@
+package safemap_test
+
+import (
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/safemap-go/safemap"
+)
+
+// The benchmarks run every strategy, raw sync.Map and (for read-only
+// workloads) a built-in map through one harness. Names follow
+// Benchmark<Workload>/impl=<name>/<parameter>=<value> so that benchstat
+// groups them, e.g.
+//
+//	go test -run '^$' -bench 'Load$' -count 10 . | tee new.txt
+//	benchstat -col /impl new.txt
+
+// benchMap is the part of a map the benchmarks drive.
+type benchMap interface {
+	Load(key int64) (int64, bool)
+	LoadOrStore(key, value int64) (int64, bool)
+	Delete(key int64)
+}
+
+type benchImpl struct {
+	name     string
+	new      func() benchMap
+	readOnly bool // only Load is safe concurrently (the built-in map)
+}
+
+var benchImpls = []benchImpl{
+	{name: "SyncMap", new: func() benchMap { return safemap.NewSyncMap[int64, int64]() }},
+	{name: "RWMap", new: func() benchMap { return safemap.NewRWMap[int64, int64]() }},
+	{name: "ShardedMap", new: func() benchMap { return safemap.NewShardedMap[int64, int64]() }},
+	{name: "SnapshotMap", new: func() benchMap { return safemap.NewSnapshotMap[int64, int64]() }},
+	{name: "sync.Map", new: func() benchMap { return new(rawSyncMap) }},
+	{name: "builtin", new: func() benchMap { return builtinMap{} }, readOnly: true},
+}
+
+// rawSyncMap is sync.Map used as most code uses it: untyped, asserting on
+// the way out.
+type rawSyncMap struct{ m sync.Map }
+
+func (r *rawSyncMap) Load(key int64) (int64, bool) {
+	v, ok := r.m.Load(key)
+	if !ok {
+		return 0, false
+	}
+	return v.(int64), true
+}
+
+func (r *rawSyncMap) LoadOrStore(key, value int64) (int64, bool) {
+	v, loaded := r.m.LoadOrStore(key, value)
+	return v.(int64), loaded
+}
+
+func (r *rawSyncMap) Delete(key int64) { r.m.Delete(key) }
+
+// builtinMap is the lower bound for a lookup: a built-in map that is only
+// read while the benchmark runs (concurrent reads need no lock).
+type builtinMap map[int64]int64
+
+func (m builtinMap) Load(key int64) (int64, bool) {
+	v, ok := m[key]
+	return v, ok
+}
+
+func (m builtinMap) LoadOrStore(key, value int64) (int64, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	m[key] = value // only during single-goroutine setup
+	return value, false
+}
+
+func (m builtinMap) Delete(key int64) { delete(m, key) }
+
+// fill stores keys 0..n-1, in one copy for a SnapshotMap.
+func fill(m benchMap, n int) {
+	if s, ok := m.(interface{ StoreAll(iter.Seq2[int64, int64]) }); ok {
+		s.StoreAll(func(yield func(int64, int64) bool) {
+			for i := range int64(n) {
+				if !yield(i, i) {
+					return
+				}
+			}
+		})
+		return
+	}
+	for i := range int64(n) {
+		m.LoadOrStore(i, i)
+	}
+}
+
+// probeKeys returns a fixed, random sequence of lookups in which missPct
+// percent are keys in [n, 2n), never inserted, and the rest keys in [0, n).
+// Walking a precomputed slice keeps random number generation out of the
+// timed loop; it is a power of two long, and long enough (2n, up to 2M) that
+// the probes spread over the whole map instead of a cached subset.
+func probeKeys(n, missPct int) []int64 {
+	r := rand.New(rand.NewPCG(1, uint64(missPct)))
+	size := 1 << 16
+	for size < 2*n && size < 1<<21 {
+		size <<= 1
+	}
+	keys := make([]int64, size)
+	for i := range keys {
+		k := r.Int64N(int64(n))
+		if r.IntN(100) < missPct {
+			k += int64(n)
+		}
+		keys[i] = k
+	}
+	return keys
+}
+
+// runProbes runs load in parallel over keys, each goroutine starting at its
+// own offset.
+func runProbes(b *testing.B, keys []int64, op func(key int64)) {
+	var offset atomic.Uint64
+	mask := uint64(len(keys) - 1)
+	b.RunParallel(func(pb *testing.PB) {
+		i := offset.Add(7919)
+		for pb.Next() {
+			op(keys[i&mask])
+			i++
+		}
+	})
+}
+
+var missRates = []int{0, 50, 99}
+
+// BenchmarkLoad measures Load on a pre-filled map at several miss rates.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		for _, miss := range missRates {
+			keys := probeKeys(n, miss)
+			for _, im := range benchImpls {
+				b.Run(fmt.Sprintf("impl=%s/keys=%d/miss=%d%%", im.name, n, miss), func(b *testing.B) {
+					m := im.new()
+					fill(m, n)
+					b.ReportAllocs()
+					b.ResetTimer()
+					runProbes(b, keys, func(k int64) { m.Load(k) })
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkLoadOrStore measures LoadOrStore on a map that starts empty,
+// where newPct percent of the calls insert a new key and the rest hit a key
+// the same goroutine inserted before.
+func BenchmarkLoadOrStore(b *testing.B) {
+	for _, newPct := range []int{0, 50, 99} {
+		for _, im := range benchImpls {
+			if im.readOnly || im.name == "SnapshotMap" {
+				continue // SnapshotMap copies the map per insert: O(n²)
+			}
+			b.Run(fmt.Sprintf("impl=%s/new=%d%%", im.name, newPct), func(b *testing.B) {
+				m := im.new()
+				var goroutine atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					g := goroutine.Add(1)
+					r := rand.New(rand.NewPCG(uint64(g), 0))
+					base, inserted := g<<40, int64(1)
+					m.LoadOrStore(base, base)
+					for pb.Next() {
+						k := base + r.Int64N(inserted)
+						if r.IntN(100) < newPct {
+							k = base + inserted
+							inserted++
+						}
+						m.LoadOrStore(k, k)
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkMixed measures read-mostly mixes of Load, LoadOrStore and Delete
+// over a fixed key space, pre-filled to half.
+func BenchmarkMixed(b *testing.B) {
+	const n = 100_000
+	mixes := []struct {
+		name                string
+		loadPct, insertPerc int // the rest deletes
+	}{
+		{"90/9/1", 90, 9},
+		{"99/0.9/0.1", 990, 9}, // per mille
+	}
+	for _, mix := range mixes {
+		scale := 100
+		if mix.loadPct > 100 {
+			scale = 1000
+		}
+		for _, im := range benchImpls {
+			if im.readOnly {
+				continue
+			}
+			b.Run(fmt.Sprintf("impl=%s/mix=%s", im.name, mix.name), func(b *testing.B) {
+				m := im.new()
+				fill(m, n/2)
+				var goroutine atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					r := rand.New(rand.NewPCG(uint64(goroutine.Add(1)), 1))
+					for pb.Next() {
+						k := r.Int64N(n)
+						switch p := r.IntN(scale); {
+						case p < mix.loadPct:
+							m.Load(k)
+						case p < mix.loadPct+mix.insertPerc:
+							m.LoadOrStore(k, k)
+						default:
+							m.Delete(k)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkMemory reports the live heap per entry of a map holding 1M
+// int64→int64 entries (B/entry), measured after a full GC.
+func BenchmarkMemory(b *testing.B) {
+	const n = 1_000_000
+	for _, im := range benchImpls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			var perEntry float64
+			for range b.N {
+				before := liveHeap()
+				m := im.new()
+				fill(m, n)
+				perEntry = float64(liveHeap()-before) / n
+				runtime.KeepAlive(m)
+			}
+			b.ReportMetric(perEntry, "B/entry")
+		})
+	}
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	return s.HeapAlloc
+}

@@ -1,0 +1,105 @@
+package safemap_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/safemap-go/safemap"
+)
+
+// panicsWith runs f and fails unless it panics with a message containing
+// every one of wants.
+func panicsWith(t *testing.T, f func(), wants ...string) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic; want one mentioning %q", wants)
+		}
+		msg, _ := r.(string)
+		if err, ok := r.(error); ok {
+			msg = err.Error()
+		}
+		for _, w := range wants {
+			if !strings.Contains(msg, w) {
+				t.Fatalf("panic %q; want it to contain %q", msg, w)
+			}
+		}
+	}()
+	f()
+}
+
+func TestOptions_BadValuesPanicInConstructor(t *testing.T) {
+	panicsWith(t, func() { safemap.NewRWMap[int, int](safemap.WithCapacity(-1)) }, "safemap: WithCapacity(-1)")
+	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(0)) }, "safemap: WithShards(0)")
+	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(-3)) }, "safemap: WithShards(-3)")
+	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(1 << 20)) }, "safemap: WithShards(1048576)")
+	panicsWith(t, func() { safemap.NewSyncMap[int, int](nil) }, "safemap: NewSyncMap: nil Option")
+	panicsWith(t, func() { safemap.WithFallback[int, int](nil)(nil) }, "safemap: WithFallback(nil)")
+}
+
+func TestOptions_OptionForAnotherMapPanics(t *testing.T) {
+	panicsWith(t, func() { safemap.NewRWMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewRWMap")
+	fb := safemap.WithFallback(func(int) (int, bool) { return 0, false })
+	panicsWith(t, func() { safemap.NewShardedMap[int, int](fb) }, "safemap: WithFallback does not apply to NewShardedMap")
+	panicsWith(t, func() { safemap.NewSyncMap[int, int](fb) }, "safemap: WithFallback does not apply to NewSyncMap")
+}
+
+func TestOptions_FallbackOfWrongTypePanics(t *testing.T) {
+	fb := safemap.WithFallback(func(string) (int, bool) { return 0, false })
+	panicsWith(t, func() { safemap.NewSnapshotMap[int, int](fb) }, "safemap: WithFallback", "func(string) (int, bool)", "SnapshotMap[int, int]")
+}
+
+func TestOptions_GoodValuesBuildWorkingMaps(t *testing.T) {
+	maps := []safemap.ConcurrentMap[int, int]{
+		safemap.NewSyncMap[int, int](safemap.WithCapacity(10)),
+		safemap.NewRWMap[int, int](safemap.WithCapacity(10)),
+		safemap.NewShardedMap[int, int](safemap.WithCapacity(1000), safemap.WithShards(3)),
+		safemap.NewShardedMap[int, int](safemap.WithShards(1)),
+		safemap.NewSnapshotMap[int, int](safemap.WithCapacity(10)),
+	}
+	for _, m := range maps {
+		for i := range 100 {
+			m.Store(i, i*i)
+		}
+		for i := range 100 {
+			if v, ok := m.Load(i); !ok || v != i*i {
+				t.Fatalf("%T: Load(%d) = %d, %t; want %d, true", m, i, v, ok, i*i)
+			}
+		}
+		if got := m.Len(); got != 100 {
+			t.Fatalf("%T: Len() = %d; want 100", m, got)
+		}
+	}
+}
+
+func TestComputeOp_String(t *testing.T) {
+	for op, want := range map[safemap.ComputeOp]string{
+		safemap.CancelOp: "CancelOp", safemap.UpdateOp: "UpdateOp", safemap.DeleteOp: "DeleteOp", 7: "ComputeOp(7)",
+	} {
+		if got := op.String(); got != want {
+			t.Errorf("ComputeOp(%d).String() = %q; want %q", int(op), got, want)
+		}
+	}
+}
+
+func TestCompute_UnknownOpPanicsAndChangesNothing(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		m.Store(1, 10)
+		panicsWith(t, func() {
+			m.Compute(1, func(int, bool) (int, safemap.ComputeOp) { return 99, 42 })
+		}, "safemap: Compute function returned unknown ComputeOp(42)")
+		if v, ok := m.Load(1); !ok || v != 10 {
+			t.Fatalf("after the panic Load(1) = %d, %t; want 10, true", v, ok)
+		}
+		m.Store(1, 11) // the map is still usable: no lock is held
+	})
+}
+
+func TestShard_IsWholeCacheLines(t *testing.T) {
+	if safemap.ShardSize%safemap.CacheLine != 0 {
+		t.Fatalf("shard size %d is not a multiple of the %d-byte cache line", safemap.ShardSize, safemap.CacheLine)
+	}
+}
