@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/puzpuzpuz/xsync/v4"
 	"github.com/safemap-go/safemap"
 )
 
@@ -39,6 +40,8 @@ var benchImpls = []benchImpl{
 	{name: "ShardedMap", new: func() benchMap { return safemap.NewShardedMap[int64, int64]() }},
 	{name: "SnapshotMap", new: func() benchMap { return safemap.NewSnapshotMap[int64, int64]() }},
 	{name: "sync.Map", new: func() benchMap { return new(rawSyncMap) }},
+	// The fastest public peer (issue 3's yardstick); imported by tests only.
+	{name: "xsync", new: func() benchMap { return xsync.NewMap[int64, int64]() }},
 	{name: "builtin", new: func() benchMap { return builtinMap{} }, readOnly: true},
 }
 
