@@ -1,0 +1,1321 @@
+package safemap_test
+
+// The conformance suite: every test here runs once per strategy and variant
+// (see impls in impls_test.go) and checks the contract of
+// safemap.ConcurrentMap. This file holds the suite's helpers, the model-based
+// differential test, the stress tests and the Range, Len, Clear and
+// CompareAndSwap checks; conformance_compute_test.go covers LoadOrCompute,
+// LoadOrTryCompute and Compute, and conformance_keys_test.go the key
+// semantics (signed zeros, NaN, uncomparable keys).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/safemap-go/safemap"
+)
+
+// failAfter bounds how long a test lets something run that must finish
+// promptly (an operation on another key while a value function blocks, a
+// waiter released by a panic). It only detects failures such as a deadlock
+// or a lost wake-up: no test waits for it to elapse in order to pass.
+const failAfter = 10 * time.Second
+
+// bulkFailAfter is failAfter for a phase that does a lot of work from many
+// goroutines, which on a loaded machine under the race detector can take
+// seconds before anything is wrong.
+const bulkFailAfter = 2 * time.Minute
+
+// errConfLoad is the error the suite's failing loaders return.
+var errConfLoad = errors.New("conformance: load failed")
+
+// within runs f on a new goroutine and fails the test if f has not returned
+// within failAfter, which is how the suite detects a deadlock (a lock left
+// held, a waiter never released). f must report problems with t.Error, not
+// t.Fatal; a panic in f fails the test.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	withinFor(t, failAfter, what, f)
+}
+
+// withinBulk is within for a phase of bulk work; see bulkFailAfter.
+func withinBulk(t *testing.T, what string, f func()) {
+	t.Helper()
+	withinFor(t, bulkFailAfter, what, f)
+}
+
+func withinFor(t *testing.T, limit time.Duration, what string, f func()) {
+	t.Helper()
+	type result struct {
+		panicked bool
+		value    any
+		stack    string
+	}
+	done := make(chan result, 1)
+	go func() {
+		normal := false
+		defer func() {
+			if normal {
+				done <- result{}
+				return
+			}
+			r := recover()
+			done <- result{panicked: true, value: r, stack: string(debugStack())}
+		}()
+		f()
+		normal = true
+	}()
+	select {
+	case r := <-done:
+		if r.panicked {
+			t.Fatalf("%s: unexpected panic: %v\n%s", what, r.value, r.stack)
+		}
+	case <-time.After(limit):
+		t.Fatalf("%s: did not return within %v (deadlock?)\n%s", what, limit, allStacks())
+	}
+}
+
+func debugStack() []byte {
+	buf := make([]byte, 16<<10)
+	return buf[:runtime.Stack(buf, false)]
+}
+
+// allStacks returns the stacks of every goroutine.
+func allStacks() string {
+	buf := make([]byte, 64<<10)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// catchPanic calls f and reports whether it panicked, and with what value.
+// A runtime.Goexit in f is reported as a panic with a nil value.
+func catchPanic(f func()) (value any, panicked bool) {
+	normal := false
+	defer func() {
+		if !normal {
+			value, panicked = recover(), true
+		}
+	}()
+	f()
+	normal = true
+	return nil, false
+}
+
+// panicMessage returns the text of a recovered panic value.
+func panicMessage(r any) string {
+	switch v := r.(type) {
+	case string:
+		return v
+	case error:
+		return v.Error()
+	}
+	return fmt.Sprint(r)
+}
+
+// mustPanicWith calls f and fails the test unless f panics with a message
+// that starts "safemap: " and contains every string of mention. It reports
+// with t.Error, so it may run on any goroutine.
+func mustPanicWith(t testing.TB, what string, f func(), mention ...string) {
+	t.Helper()
+	r, panicked := catchPanic(f)
+	if !panicked {
+		t.Errorf("%s: got no panic; want a panic starting %q", what, "safemap: ")
+		return
+	}
+	msg := panicMessage(r)
+	if !strings.HasPrefix(msg, "safemap: ") {
+		t.Errorf("%s: got panic %q; want a message starting %q", what, msg, "safemap: ")
+	}
+	for _, s := range mention {
+		if !strings.Contains(msg, s) {
+			t.Errorf("%s: got panic %q; want a message mentioning %q", what, msg, s)
+		}
+	}
+}
+
+// waitUntilParked waits until at least n goroutines are parked (on a
+// channel, a select, a condition variable or a WaitGroup) with frame on
+// their stacks, and fails the test if that takes longer than failAfter.
+//
+// The suite uses it to know that goroutines calling LoadOrCompute have
+// become waiters of a computation (the computing caller's fn is parked on a
+// channel the test controls) before the test makes that computation end.
+// The library offers no hook for this, and a sleep would only make it
+// likely; the goroutine dump states it. Goroutines parked on a mutex are
+// not counted: a waiter never waits on one, but a caller on its way to
+// become a waiter may block on one for an instant.
+func waitUntilParked(t *testing.T, frame string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(failAfter)
+	for {
+		got := countParked(frame)
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d goroutines parked in %s; want %d within %v\n%s", got, frame, n, failAfter, allStacks())
+		}
+		runtime.Gosched()
+	}
+}
+
+// parkedStates are the wait reasons of goroutines that wait for another
+// goroutine to act, as printed in a goroutine dump ("goroutine 7 [select]:").
+var parkedStates = []string{"select", "chan receive", "chan send", "sync.Cond.Wait", "sync.WaitGroup.Wait", "semacquire"}
+
+func countParked(frame string) int {
+	count := 0
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		i := strings.IndexByte(header, '[')
+		if i < 0 || !strings.Contains(g, frame) {
+			continue
+		}
+		state := header[i+1:]
+		for _, s := range parkedStates {
+			if strings.HasPrefix(state, s) {
+				count++
+				break
+			}
+		}
+	}
+	return count
+}
+
+// collect returns the entries Range visits, failing the test if a key is
+// visited twice.
+func collect[K comparable, V any](t testing.TB, m safemap.ConcurrentMap[K, V]) map[K]V {
+	t.Helper()
+	got := make(map[K]V)
+	m.Range(func(k K, v V) bool {
+		if _, dup := got[k]; dup {
+			t.Errorf("Range visited key %v twice", k)
+		}
+		got[k] = v
+		return true
+	})
+	return got
+}
+
+// collectAll is collect for All.
+func collectAll[K comparable, V any](t testing.TB, m safemap.ConcurrentMap[K, V]) map[K]V {
+	t.Helper()
+	got := make(map[K]V)
+	for k, v := range m.All() {
+		if _, dup := got[k]; dup {
+			t.Errorf("All yielded key %v twice", k)
+		}
+		got[k] = v
+	}
+	return got
+}
+
+// checkContents fails the test unless Len, Range, All and Load all agree
+// with want. The map must be quiescent.
+func checkContents[K comparable](t testing.TB, m safemap.ConcurrentMap[K, int], want map[K]int) {
+	t.Helper()
+	if got := m.Len(); got != len(want) {
+		t.Errorf("Len(): got %d; want %d", got, len(want))
+	}
+	if got := collect(t, m); !maps.Equal(got, want) {
+		t.Errorf("Range: got %v; want %v", got, want)
+	}
+	if got := collectAll(t, m); !maps.Equal(got, want) {
+		t.Errorf("All: got %v; want %v", got, want)
+	}
+	for k, v := range want {
+		if got, ok := m.Load(k); !ok || got != v {
+			t.Errorf("Load(%v): got %v, %v; want %v, true", k, got, ok, v)
+		}
+	}
+}
+
+// checkUsable runs every method of the map once on key (absent or not) and
+// checks each result, proving that nothing earlier left a lock held or the
+// map corrupted. It ends with Clear, so the map is empty afterwards. It
+// reports with t.Error, so it may run inside within.
+func checkUsable[K comparable](t testing.TB, m safemap.ConcurrentMap[K, int], key K) {
+	t.Helper()
+	ctx := context.Background()
+	noCall := func() int { t.Errorf("LoadOrCompute(%v) called fn for a present key", key); return -1 }
+	noTry := func(context.Context) (int, error) {
+		t.Errorf("LoadOrTryCompute(%v) called fn for a present key", key)
+		return -1, nil
+	}
+	m.Delete(key)
+	if v, ok := m.Load(key); ok {
+		t.Errorf("Load(%v) after Delete: got %v, true; want absent", key, v)
+	}
+	m.Store(key, 1)
+	if v, ok := m.Load(key); !ok || v != 1 {
+		t.Errorf("Load(%v): got %v, %v; want 1, true", key, v, ok)
+	}
+	if v, loaded := m.LoadOrStore(key, 2); !loaded || v != 1 {
+		t.Errorf("LoadOrStore(%v, 2): got %v, %v; want 1, true", key, v, loaded)
+	}
+	if v, loaded := m.LoadOrCompute(key, noCall); !loaded || v != 1 {
+		t.Errorf("LoadOrCompute(%v): got %v, %v; want 1, true", key, v, loaded)
+	}
+	if v, loaded, err := m.LoadOrTryCompute(ctx, key, noTry); !loaded || v != 1 || err != nil {
+		t.Errorf("LoadOrTryCompute(%v): got %v, %v, %v; want 1, true, <nil>", key, v, loaded, err)
+	}
+	if v, ok := m.Compute(key, func(old int, loaded bool) (int, safemap.ComputeOp) {
+		return old + 1, safemap.UpdateOp
+	}); !ok || v != 2 {
+		t.Errorf("Compute(%v, +1): got %v, %v; want 2, true", key, v, ok)
+	}
+	if prev, loaded := m.Swap(key, 5); !loaded || prev != 2 {
+		t.Errorf("Swap(%v, 5): got %v, %v; want 2, true", key, prev, loaded)
+	}
+	if m.CompareAndSwap(key, 4, 7) {
+		t.Errorf("CompareAndSwap(%v, 4, 7) with value 5: got true; want false", key)
+	}
+	if !m.CompareAndSwap(key, 5, 6) {
+		t.Errorf("CompareAndSwap(%v, 5, 6) with value 5: got false; want true", key)
+	}
+	if m.CompareAndDelete(key, 5) {
+		t.Errorf("CompareAndDelete(%v, 5) with value 6: got true; want false", key)
+	}
+	if !m.CompareAndDelete(key, 6) {
+		t.Errorf("CompareAndDelete(%v, 6) with value 6: got false; want true", key)
+	}
+	if v, loaded := m.LoadOrCompute(key, func() int { return 8 }); loaded || v != 8 {
+		t.Errorf("LoadOrCompute(%v) of an absent key: got %v, %v; want 8, false", key, v, loaded)
+	}
+	if v, loaded := m.LoadAndDelete(key); !loaded || v != 8 {
+		t.Errorf("LoadAndDelete(%v): got %v, %v; want 8, true", key, v, loaded)
+	}
+	if v, loaded, err := m.LoadOrTryCompute(ctx, key, func(context.Context) (int, error) {
+		return 9, nil
+	}); loaded || v != 9 || err != nil {
+		t.Errorf("LoadOrTryCompute(%v) of an absent key: got %v, %v, %v; want 9, false, <nil>", key, v, loaded, err)
+	}
+	seen := 0
+	m.Range(func(k K, v int) bool {
+		if k == key {
+			seen++
+			if v != 9 {
+				t.Errorf("Range visited %v with %v; want 9", key, v)
+			}
+		}
+		return true
+	})
+	for k, v := range m.All() {
+		if k == key {
+			seen++
+			if v != 9 {
+				t.Errorf("All yielded %v with %v; want 9", key, v)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("Range and All visited %v %d times in all; want 2", key, seen)
+	}
+	if n := m.Len(); n < 1 {
+		t.Errorf("Len() with %v present: got %d; want >= 1", key, n)
+	}
+	m.Clear()
+	if n := m.Len(); n != 0 {
+		t.Errorf("Len() after Clear: got %d; want 0", n)
+	}
+	if v, ok := m.Load(key); ok {
+		t.Errorf("Load(%v) after Clear: got %v, true; want absent", key, v)
+	}
+}
+
+// shortOr returns short under -short and long otherwise.
+func shortOr(short, long int) int {
+	if testing.Short() {
+		return short
+	}
+	return long
+}
+
+// goroutines returns how many goroutines a stress test starts: four per P,
+// and at least eight.
+func goroutines() int {
+	return max(8, 4*runtime.GOMAXPROCS(0))
+}
+
+// TestConcurrentMap_MatchesBuiltinMapModel applies random sequences of every
+// operation to the map and to a built-in map and checks every return value,
+// every argument a callback receives, and how many times each callback
+// runs.
+func TestConcurrentMap_MatchesBuiltinMapModel(t *testing.T) {
+	seeds := []uint64{1, 2, 3, 4}
+	ops := shortOr(500, 4000)
+	if testing.Short() {
+		seeds = seeds[:1]
+	}
+	forEachImpl(t, func(t *testing.T, im impl) {
+		for _, seed := range seeds {
+			runModel(t, newMap[int, int](t, im), seed, ops)
+		}
+	})
+}
+
+const (
+	modelKeys   = 8 // a key space small enough that most operations hit
+	modelValues = 4 // so that stored zeros and matching CompareAndSwaps are common
+)
+
+// runModel is one model-based run; see TestConcurrentMap_MatchesBuiltinMapModel.
+func runModel(t *testing.T, m safemap.ConcurrentMap[int, int], seed uint64, nops int) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 0x5afe))
+	model := make(map[int]int)
+	ctx := context.Background()
+	var recent []string
+	var i int
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("seed %d, op %d: %s\nlast operations, oldest first:\n  %s",
+			seed, i, fmt.Sprintf(format, args...), strings.Join(recent, "\n  "))
+	}
+	for i = range nops {
+		k := r.IntN(modelKeys)
+		v := r.IntN(modelValues)
+		want, present := model[k]
+		calls := 0
+		note := func(format string, args ...any) {
+			if len(recent) == 16 {
+				recent = recent[1:]
+			}
+			recent = append(recent, fmt.Sprintf(format, args...))
+		}
+		switch op := r.IntN(30); {
+		case op < 3:
+			note("Load(%d)", k)
+			if got, ok := m.Load(k); got != want || ok != present {
+				fail("Load(%d): got %v, %v; want %v, %v", k, got, ok, want, present)
+			}
+		case op < 6:
+			note("Store(%d, %d)", k, v)
+			m.Store(k, v)
+			model[k] = v
+		case op < 8:
+			note("LoadOrStore(%d, %d)", k, v)
+			got, loaded := m.LoadOrStore(k, v)
+			if !present {
+				want = v
+				model[k] = v
+			}
+			if got != want || loaded != present {
+				fail("LoadOrStore(%d, %d): got %v, %v; want %v, %v", k, v, got, loaded, want, present)
+			}
+		case op < 10:
+			note("LoadOrCompute(%d, ->%d)", k, v)
+			got, loaded := m.LoadOrCompute(k, func() int { calls++; return v })
+			wantCalls := 0
+			if !present {
+				want, wantCalls = v, 1
+				model[k] = v
+			}
+			if got != want || loaded != present || calls != wantCalls {
+				fail("LoadOrCompute(%d, ->%d): got %v, %v with %d calls of fn; want %v, %v with %d",
+					k, v, got, loaded, calls, want, present, wantCalls)
+			}
+		case op < 12:
+			fails := op == 11
+			note("LoadOrTryCompute(%d, ->%d, fails=%v)", k, v, fails)
+			got, loaded, err := m.LoadOrTryCompute(ctx, k, func(context.Context) (int, error) {
+				calls++
+				if fails {
+					return 0, errConfLoad
+				}
+				return v, nil
+			})
+			var wantErr error
+			wantCalls := 0
+			if !present {
+				wantCalls = 1
+				if fails {
+					want, wantErr = 0, errConfLoad
+				} else {
+					want = v
+					model[k] = v
+				}
+			}
+			if got != want || loaded != present || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || calls != wantCalls {
+				fail("LoadOrTryCompute(%d, ->%d, fails=%v): got %v, %v, %v with %d calls of fn; want %v, %v, %v with %d",
+					k, v, fails, got, loaded, err, calls, want, present, wantErr, wantCalls)
+			}
+		case op < 15:
+			cop := safemap.ComputeOp(r.IntN(3))
+			note("Compute(%d, ->%d, %v)", k, v, cop)
+			got, ok := m.Compute(k, func(old int, loaded bool) (int, safemap.ComputeOp) {
+				calls++
+				if old != want || loaded != present {
+					fail("Compute(%d) called fn(%v, %v); want fn(%v, %v)", k, old, loaded, want, present)
+				}
+				return v, cop
+			})
+			wantV, wantOK := want, present
+			switch cop {
+			case safemap.UpdateOp:
+				wantV, wantOK = v, true
+				model[k] = v
+			case safemap.DeleteOp:
+				wantV, wantOK = 0, false
+				delete(model, k)
+			}
+			if got != wantV || ok != wantOK || calls != 1 {
+				fail("Compute(%d, ->%d, %v): got %v, %v with %d calls of fn; want %v, %v with 1",
+					k, v, cop, got, ok, calls, wantV, wantOK)
+			}
+		case op < 16:
+			note("Swap(%d, %d)", k, v)
+			if got, loaded := m.Swap(k, v); got != want || loaded != present {
+				fail("Swap(%d, %d): got %v, %v; want %v, %v", k, v, got, loaded, want, present)
+			}
+			model[k] = v
+		case op < 18:
+			old := r.IntN(modelValues)
+			if present && r.IntN(2) == 0 {
+				old = want
+			}
+			note("CompareAndSwap(%d, %d, %d)", k, old, v)
+			wantSwapped := present && want == old
+			if got := m.CompareAndSwap(k, old, v); got != wantSwapped {
+				fail("CompareAndSwap(%d, %d, %d) with %v, %v: got %v; want %v", k, old, v, want, present, got, wantSwapped)
+			}
+			if wantSwapped {
+				model[k] = v
+			}
+		case op < 20:
+			old := r.IntN(modelValues)
+			if present && r.IntN(2) == 0 {
+				old = want
+			}
+			note("CompareAndDelete(%d, %d)", k, old)
+			wantDeleted := present && want == old
+			if got := m.CompareAndDelete(k, old); got != wantDeleted {
+				fail("CompareAndDelete(%d, %d) with %v, %v: got %v; want %v", k, old, want, present, got, wantDeleted)
+			}
+			if wantDeleted {
+				delete(model, k)
+			}
+		case op < 21:
+			note("LoadAndDelete(%d)", k)
+			if got, loaded := m.LoadAndDelete(k); got != want || loaded != present {
+				fail("LoadAndDelete(%d): got %v, %v; want %v, %v", k, got, loaded, want, present)
+			}
+			delete(model, k)
+		case op < 23:
+			note("Delete(%d)", k)
+			m.Delete(k)
+			delete(model, k)
+		case op < 24:
+			note("Range")
+			if got := collect(t, m); !maps.Equal(got, model) {
+				fail("Range: got %v; want %v", got, model)
+			}
+		case op < 26:
+			limit := 1 + r.IntN(modelKeys)
+			all := op == 25
+			note("Range/All stopping after %d (All=%v)", limit, all)
+			seen := make(map[int]bool)
+			visit := func(k, v int) bool {
+				if seen[k] {
+					fail("Range visited %d twice", k)
+				}
+				seen[k] = true
+				if want, ok := model[k]; !ok || want != v {
+					fail("Range visited %d: %d; want the model's %v, %v", k, v, want, ok)
+				}
+				return len(seen) < limit
+			}
+			if all {
+				for k, v := range m.All() {
+					if !visit(k, v) {
+						break
+					}
+				}
+			} else {
+				m.Range(visit)
+			}
+			if want := min(limit, len(model)); len(seen) != want {
+				fail("Range stopping after %d visited %d keys; want %d", limit, len(seen), want)
+			}
+		case op < 27:
+			note("All")
+			if got := collectAll(t, m); !maps.Equal(got, model) {
+				fail("All: got %v; want %v", got, model)
+			}
+		case op < 29 || r.IntN(3) != 0:
+			note("Len")
+			if got := m.Len(); got != len(model) {
+				fail("Len(): got %d; want %d", got, len(model))
+			}
+		default:
+			note("Clear")
+			m.Clear()
+			clear(model)
+		}
+	}
+	i = nops
+	if t.Failed() {
+		fail("failed (see above)")
+	}
+	checkContents(t, m, model)
+}
+
+// TestZeroAndNilValues_ArePresent proves that a stored zero value or nil is
+// present, not absent, for every method.
+func TestZeroAndNilValues_ArePresent(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		t.Run("pointer", func(t *testing.T) {
+			m := newMap[string, *int](t, im)
+			x := new(int)
+			noCall := func() *int { t.Error("LoadOrCompute called fn for a key holding nil"); return x }
+			m.Store("", nil)
+			if v, ok := m.Load(""); !ok || v != nil {
+				t.Errorf("Load(\"\") after Store(\"\", nil): got %v, %v; want <nil>, true", v, ok)
+			}
+			if n := m.Len(); n != 1 {
+				t.Errorf("Len(): got %d; want 1", n)
+			}
+			if v, loaded := m.LoadOrStore("", x); !loaded || v != nil {
+				t.Errorf("LoadOrStore(\"\", x): got %v, %v; want <nil>, true", v, loaded)
+			}
+			if v, loaded := m.LoadOrCompute("", noCall); !loaded || v != nil {
+				t.Errorf("LoadOrCompute(\"\"): got %v, %v; want <nil>, true", v, loaded)
+			}
+			if got := collect(t, m); len(got) != 1 || got[""] != nil {
+				t.Errorf("Range: got %v; want map[:<nil>]", got)
+			}
+			if !m.CompareAndSwap("", nil, x) {
+				t.Error("CompareAndSwap(\"\", nil, x) on a key holding nil: got false; want true")
+			}
+			if v, ok := m.Load(""); !ok || v != x {
+				t.Errorf("Load(\"\") after CompareAndSwap: got %v, %v; want %v, true", v, ok, x)
+			}
+			m.Store("", nil)
+			if !m.CompareAndDelete("", nil) {
+				t.Error("CompareAndDelete(\"\", nil) on a key holding nil: got false; want true")
+			}
+			if v, ok := m.Load(""); ok {
+				t.Errorf("Load(\"\") after CompareAndDelete: got %v, true; want absent", v)
+			}
+			if v, loaded := m.LoadOrCompute("a", func() *int { return nil }); loaded || v != nil {
+				t.Errorf("LoadOrCompute(a, ->nil): got %v, %v; want <nil>, false", v, loaded)
+			}
+			if v, loaded := m.LoadOrCompute("a", noCall); !loaded || v != nil {
+				t.Errorf("LoadOrCompute(a) after computing nil: got %v, %v; want <nil>, true", v, loaded)
+			}
+			if v, loaded, err := m.LoadOrTryCompute(context.Background(), "b", func(context.Context) (*int, error) {
+				return nil, nil
+			}); loaded || v != nil || err != nil {
+				t.Errorf("LoadOrTryCompute(b, ->nil): got %v, %v, %v; want <nil>, false, <nil>", v, loaded, err)
+			}
+			if v, ok := m.Compute("c", func(*int, bool) (*int, safemap.ComputeOp) { return nil, safemap.UpdateOp }); !ok || v != nil {
+				t.Errorf("Compute(c, ->nil, UpdateOp): got %v, %v; want <nil>, true", v, ok)
+			}
+			m.Compute("c", func(old *int, loaded bool) (*int, safemap.ComputeOp) {
+				if !loaded || old != nil {
+					t.Errorf("Compute(c) on a key holding nil called fn(%v, %v); want fn(<nil>, true)", old, loaded)
+				}
+				return nil, safemap.CancelOp
+			})
+			if prev, loaded := m.Swap("c", x); !loaded || prev != nil {
+				t.Errorf("Swap(c, x): got %v, %v; want <nil>, true", prev, loaded)
+			}
+			m.Store("d", nil)
+			if v, loaded := m.LoadAndDelete("d"); !loaded || v != nil {
+				t.Errorf("LoadAndDelete(d): got %v, %v; want <nil>, true", v, loaded)
+			}
+			if n := m.Len(); n != 3 { // a, b, c
+				t.Errorf("Len(): got %d; want 3", n)
+			}
+		})
+		t.Run("interface", func(t *testing.T) {
+			m := newMap[int, any](t, im)
+			m.Store(0, nil)
+			if v, ok := m.Load(0); !ok || v != nil {
+				t.Errorf("Load(0) after Store(0, nil): got %v, %v; want <nil>, true", v, ok)
+			}
+			if v, loaded := m.LoadOrStore(0, 1); !loaded || v != nil {
+				t.Errorf("LoadOrStore(0, 1): got %v, %v; want <nil>, true", v, loaded)
+			}
+			if !m.CompareAndSwap(0, nil, 1) {
+				t.Error("CompareAndSwap(0, nil, 1) on a key holding nil: got false; want true")
+			}
+			if n := m.Len(); n != 1 {
+				t.Errorf("Len(): got %d; want 1", n)
+			}
+		})
+		t.Run("int", func(t *testing.T) {
+			m := newMap[int, int](t, im)
+			m.Store(0, 0)
+			if v, ok := m.Load(0); !ok || v != 0 {
+				t.Errorf("Load(0) after Store(0, 0): got %v, %v; want 0, true", v, ok)
+			}
+			if v, loaded := m.LoadOrStore(0, 1); !loaded || v != 0 {
+				t.Errorf("LoadOrStore(0, 1): got %v, %v; want 0, true", v, loaded)
+			}
+			if got := collect(t, m); !maps.Equal(got, map[int]int{0: 0}) {
+				t.Errorf("Range: got %v; want map[0:0]", got)
+			}
+		})
+	})
+}
+
+// TestClear_EmptiesMap proves Clear removes every entry and leaves the map
+// ready for reuse.
+func TestClear_EmptiesMap(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		m.Clear() // on an empty, possibly zero-value, map
+		checkContents(t, m, map[int]int{})
+		for k := range 100 {
+			m.Store(k, k)
+		}
+		m.Clear()
+		checkContents(t, m, map[int]int{})
+		for k := range 100 {
+			if v, ok := m.Load(k); ok {
+				t.Fatalf("Load(%d) after Clear: got %v, true; want absent", k, v)
+			}
+		}
+		want := make(map[int]int)
+		for k := range 10 {
+			if v, loaded := m.LoadOrStore(k, k+1); loaded {
+				t.Fatalf("LoadOrStore(%d) after Clear: got %v, true; want %d, false", k, v, k+1)
+			}
+			want[k] = k + 1
+		}
+		checkContents(t, m, want)
+		m.Clear()
+		m.Clear()
+		checkContents(t, m, map[int]int{})
+	})
+}
+
+// TestRange_StopsEarly proves Range stops when fn returns false and All
+// stops when the loop breaks (a yield after break would make the runtime
+// panic).
+func TestRange_StopsEarly(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		for k := range 20 {
+			m.Store(k, k)
+		}
+		calls := 0
+		m.Range(func(k, v int) bool { calls++; return false })
+		if calls != 1 {
+			t.Errorf("Range with fn returning false: got %d calls; want 1", calls)
+		}
+		calls = 0
+		m.Range(func(k, v int) bool { calls++; return calls < 5 })
+		if calls != 5 {
+			t.Errorf("Range with fn returning false on the 5th call: got %d calls; want 5", calls)
+		}
+		calls = 0
+		for range m.All() {
+			calls++
+			if calls == 3 {
+				break
+			}
+		}
+		if calls != 3 {
+			t.Errorf("All with break on the 3rd entry: got %d iterations; want 3", calls)
+		}
+		empty := newMap[int, int](t, im)
+		empty.Range(func(k, v int) bool { t.Errorf("Range on an empty map visited %d", k); return true })
+		for k := range empty.All() {
+			t.Errorf("All on an empty map yielded %d", k)
+		}
+	})
+}
+
+// TestRange_CallbackMayCallEveryMethod proves Range and All hold no lock
+// while their callback runs: the callback calls every method of the same
+// map, including writes to the key being visited and Clear, without
+// deadlocking, and each key is still visited at most once.
+func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		for k := range 10 {
+			m.Store(k, k)
+		}
+		ctx := context.Background()
+		visitOne := func(k, v int) {
+			if k >= 100 {
+				return // a key stored by this callback: a weakly consistent Range may visit it
+			}
+			m.Load(k)
+			m.Store(k, v+1000)
+			m.LoadOrStore(k+100, k)
+			m.LoadOrCompute(k+200, func() int { return k })
+			m.LoadOrTryCompute(ctx, k+300, func(context.Context) (int, error) { return k, nil })
+			m.Compute(k, func(old int, loaded bool) (int, safemap.ComputeOp) { return old + 1, safemap.UpdateOp })
+			m.Swap(k+400, k)
+			m.CompareAndSwap(k+400, k, k+1)
+			m.CompareAndDelete(k+400, k+1)
+			m.LoadAndDelete(k + 100)
+			m.Delete(k + 200)
+			m.Len()
+			m.Range(func(int, int) bool { return true })
+			for range m.All() {
+			}
+		}
+		within(t, "Range whose callback calls every method", func() {
+			seen := make(map[int]bool)
+			m.Range(func(k, v int) bool {
+				if seen[k] {
+					t.Errorf("Range visited %d twice", k)
+				}
+				seen[k] = true
+				visitOne(k, v)
+				return true
+			})
+			for k := range 10 {
+				if !seen[k] {
+					t.Errorf("Range did not visit %d, present before it started and never deleted", k)
+				}
+			}
+		})
+		within(t, "All whose loop body calls every method", func() {
+			seen := make(map[int]bool)
+			for k, v := range m.All() {
+				if seen[k] {
+					t.Errorf("All yielded %d twice", k)
+				}
+				seen[k] = true
+				visitOne(k, v)
+			}
+		})
+		for k := range 10 {
+			// Each visit added 1000 and then 1, twice (Range, then All).
+			if v, ok := m.Load(k); !ok || v != k+2002 {
+				t.Errorf("Load(%d) after Range and All: got %v, %v; want %d, true", k, v, ok, k+2002)
+			}
+		}
+		within(t, "Range whose callback calls Clear", func() {
+			calls := 0
+			m.Range(func(k, v int) bool {
+				calls++
+				m.Clear()
+				return true
+			})
+			if calls == 0 {
+				t.Error("Range over a non-empty map made no calls")
+			}
+		})
+		checkContents(t, m, map[int]int{})
+		within(t, "checkUsable after Range", func() { checkUsable(t, m, 1) })
+	})
+}
+
+// TestRange_CallbackPanicLeavesMapUsable proves a panic in the callback of
+// Range or in the loop body over All reaches the caller and leaves the map
+// usable.
+func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
+	type sentinel struct{ n int }
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		for k := range 10 {
+			m.Store(k, k)
+		}
+		r, panicked := catchPanic(func() {
+			calls := 0
+			m.Range(func(k, v int) bool {
+				if calls++; calls == 3 {
+					panic(sentinel{1})
+				}
+				return true
+			})
+		})
+		if !panicked || r != (sentinel{1}) {
+			t.Fatalf("Range whose callback panics: got panic %v (panicked=%v); want %v", r, panicked, sentinel{1})
+		}
+		r, panicked = catchPanic(func() {
+			for range m.All() {
+				panic(sentinel{2})
+			}
+		})
+		if !panicked || r != (sentinel{2}) {
+			t.Fatalf("All whose loop body panics: got panic %v (panicked=%v); want %v", r, panicked, sentinel{2})
+		}
+		want := make(map[int]int)
+		for k := range 10 {
+			want[k] = k
+		}
+		within(t, "methods after a panic in Range", func() {
+			checkContents(t, m, want)
+			checkUsable(t, m, 3)
+			checkUsable(t, m, 42)
+		})
+	})
+}
+
+// TestRange_ConcurrentWithWritesYieldsEachKeyOnce ranges over the map, with
+// Range and All, while other goroutines store and delete its keys, and
+// checks that no key is visited twice and every visited value is one stored
+// for that key.
+func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
+	const keys = 64
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		writers := goroutines() / 2
+		readers := goroutines() - writers
+		ops := shortOr(300, 1500)
+		for k := range keys / 2 {
+			m.Store(k, k)
+		}
+		stop := make(chan struct{})
+		var rangers, writing sync.WaitGroup
+		for g := range readers {
+			rangers.Add(1)
+			go func() {
+				defer rangers.Done()
+				name := "Range"
+				if g%2 == 1 {
+					name = "All"
+				}
+				check := func(seen map[int]bool, k, v int) {
+					if seen[k] {
+						t.Errorf("concurrent %s visited key %d twice", name, k)
+					}
+					seen[k] = true
+					if v%keys != k {
+						t.Errorf("concurrent %s visited %d with %d, which was never stored for it", name, k, v)
+					}
+				}
+				for {
+					seen := make(map[int]bool)
+					if g%2 == 0 {
+						m.Range(func(k, v int) bool { check(seen, k, v); return true })
+					} else {
+						for k, v := range m.All() {
+							check(seen, k, v)
+						}
+					}
+					select {
+					case <-stop:
+						return
+					default:
+						runtime.Gosched() // leave the writers room on few CPUs
+					}
+				}
+			}()
+		}
+		for g := range writers {
+			writing.Add(1)
+			go func() {
+				defer writing.Done()
+				r := rand.New(rand.NewPCG(uint64(g), 7))
+				for i := range ops {
+					k := r.IntN(keys)
+					v := (g*ops+i)*keys + k
+					switch r.IntN(4) {
+					case 0, 1:
+						m.Store(k, v)
+					case 2:
+						m.Delete(k)
+					default:
+						m.LoadOrCompute(k, func() int { return v })
+					}
+				}
+			}()
+		}
+		withinBulk(t, "goroutines calling Store and Delete", writing.Wait)
+		close(stop)
+		withinBulk(t, "goroutines calling Range and All", rangers.Wait)
+	})
+}
+
+// TestLen_ExactAfterConcurrentWrites runs phases of concurrent writes from
+// many goroutines and checks after each that Len equals the number of
+// entries Range and All visit, and equals what a model says.
+func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		g := goroutines()
+		const shared = 64
+		run := func(f func(g int, r *rand.Rand)) {
+			t.Helper()
+			var wg sync.WaitGroup
+			for i := range g {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f(i, rand.New(rand.NewPCG(uint64(i), 11)))
+				}()
+			}
+			withinBulk(t, "goroutines writing concurrently", wg.Wait)
+		}
+
+		// Every goroutine inserts every shared key, each with a different
+		// method: afterwards all shared keys are present.
+		run(func(g int, r *rand.Rand) {
+			for i, k := range r.Perm(shared) {
+				switch (g + i) % 6 {
+				case 0:
+					m.Store(k, k)
+				case 1:
+					m.LoadOrStore(k, k)
+				case 2:
+					m.Compute(k, func(int, bool) (int, safemap.ComputeOp) { return k, safemap.UpdateOp })
+				case 3:
+					m.Swap(k, k)
+				case 4:
+					m.LoadOrCompute(k, func() int { return k })
+				default:
+					m.LoadOrTryCompute(context.Background(), k, func(context.Context) (int, error) { return k, nil })
+				}
+			}
+		})
+		want := make(map[int]int)
+		for k := range shared {
+			want[k] = k
+		}
+		checkContents(t, m, want)
+
+		// Every goroutine deletes every shared key: afterwards none is left.
+		run(func(g int, r *rand.Rand) {
+			for i, k := range r.Perm(shared) {
+				switch (g + i) % 4 {
+				case 0:
+					m.Delete(k)
+				case 1:
+					m.LoadAndDelete(k)
+				case 2:
+					m.Compute(k, func(int, bool) (int, safemap.ComputeOp) { return 0, safemap.DeleteOp })
+				default:
+					m.CompareAndDelete(k, k)
+				}
+			}
+		})
+		checkContents(t, m, map[int]int{})
+
+		// Each goroutine owns a range of keys and keeps its own model of
+		// them, while the others write theirs.
+		models := make([]map[int]int, g)
+		ops := shortOr(200, 2000)
+		run(func(g int, r *rand.Rand) {
+			model := make(map[int]int)
+			for range ops {
+				k := 1000*(g+1) + r.IntN(16)
+				v := r.IntN(4)
+				switch r.IntN(8) {
+				case 0:
+					m.Store(k, v)
+					model[k] = v
+				case 1:
+					if _, loaded := m.LoadOrStore(k, v); !loaded {
+						model[k] = v
+					}
+				case 2:
+					if _, loaded := m.LoadOrCompute(k, func() int { return v }); !loaded {
+						model[k] = v
+					}
+				case 3:
+					op := safemap.ComputeOp(r.IntN(3))
+					m.Compute(k, func(int, bool) (int, safemap.ComputeOp) { return v, op })
+					switch op {
+					case safemap.UpdateOp:
+						model[k] = v
+					case safemap.DeleteOp:
+						delete(model, k)
+					}
+				case 4:
+					m.LoadAndDelete(k)
+					delete(model, k)
+				case 5:
+					m.Delete(k)
+					delete(model, k)
+				case 6:
+					if m.CompareAndDelete(k, v) {
+						delete(model, k)
+					}
+				default:
+					if m.CompareAndSwap(k, v, v+1) {
+						model[k] = v + 1
+					}
+				}
+			}
+			models[g] = model
+		})
+		want = make(map[int]int)
+		for _, model := range models {
+			maps.Copy(want, model)
+		}
+		checkContents(t, m, want)
+
+		// Clear races with inserts: whatever survives, Len must match
+		// Range, and a final Clear empties the map.
+		run(func(g int, r *rand.Rand) {
+			for i := range ops {
+				k := r.IntN(shared)
+				switch {
+				case g%4 == 0 && i%16 == 0:
+					m.Clear()
+				case i%3 == 0:
+					m.Delete(k)
+				default:
+					m.Store(k, k)
+				}
+			}
+		})
+		got := collect(t, m)
+		if n := m.Len(); n != len(got) {
+			t.Errorf("Len() after concurrent Clear and Store: got %d; want %d, the number of entries Range visits", n, len(got))
+		}
+		for k, v := range got {
+			if k != v {
+				t.Errorf("Range after concurrent Clear and Store visited %d with %d; want %d", k, v, k)
+			}
+		}
+		m.Clear()
+		checkContents(t, m, map[int]int{})
+	})
+}
+
+// TestConcurrentMap_StressKeepsInvariants runs four goroutines per P doing
+// random operations of every kind on a small key space, checking what it
+// can while they run (no key visited twice, every value belongs to its
+// key), and afterwards, with the map quiescent, that Len equals the number
+// of entries Range visits and every value present is one some goroutine
+// stored for that key.
+func TestConcurrentMap_StressKeepsInvariants(t *testing.T) {
+	const keys = 16
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, int](t, im)
+		g := goroutines()
+		ops := shortOr(500, 8000)
+		stored := make([]map[int]bool, g)
+		var wg sync.WaitGroup
+		for id := range g {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(id), 13))
+				mine := make(map[int]bool)
+				seq := 0
+				// fresh returns a value no goroutine stored before, encoding k.
+				fresh := func(k int) int {
+					seq++
+					v := ((id*ops*4+seq)*keys + k)
+					mine[v] = true
+					return v
+				}
+				checkValue := func(what string, k, v int, ok bool) {
+					if ok && v%keys != k {
+						t.Errorf("%s(%d) returned %d, which was never stored for key %d", what, k, v, k)
+					}
+				}
+				ctx := context.Background()
+				for i := range ops {
+					k := r.IntN(keys)
+					switch r.IntN(16) {
+					case 0:
+						v, ok := m.Load(k)
+						checkValue("Load", k, v, ok)
+					case 1:
+						m.Store(k, fresh(k))
+					case 2:
+						v, _ := m.LoadOrStore(k, fresh(k))
+						checkValue("LoadOrStore", k, v, true)
+					case 3:
+						v, _ := m.LoadOrCompute(k, func() int { return fresh(k) })
+						checkValue("LoadOrCompute", k, v, true)
+					case 4:
+						fails := i%3 == 0
+						v, _, err := m.LoadOrTryCompute(ctx, k, func(context.Context) (int, error) {
+							if fails {
+								return 0, errConfLoad
+							}
+							return fresh(k), nil
+						})
+						checkValue("LoadOrTryCompute", k, v, err == nil)
+						if err != nil && !errors.Is(err, errConfLoad) {
+							t.Errorf("LoadOrTryCompute(%d): got error %v; want %v or nil", k, err, errConfLoad)
+						}
+					case 5:
+						op := safemap.ComputeOp(r.IntN(3))
+						v, ok := m.Compute(k, func(old int, loaded bool) (int, safemap.ComputeOp) {
+							checkValue("Compute's fn argument", k, old, loaded)
+							if op == safemap.UpdateOp {
+								return fresh(k), op
+							}
+							return 0, op
+						})
+						checkValue("Compute", k, v, ok)
+					case 6:
+						v, loaded := m.Swap(k, fresh(k))
+						checkValue("Swap", k, v, loaded)
+					case 7:
+						if v, ok := m.Load(k); ok {
+							m.CompareAndSwap(k, v, fresh(k))
+						}
+					case 8:
+						if v, ok := m.Load(k); ok {
+							m.CompareAndDelete(k, v)
+						}
+					case 9:
+						v, loaded := m.LoadAndDelete(k)
+						checkValue("LoadAndDelete", k, v, loaded)
+					case 10:
+						m.Delete(k)
+					case 11:
+						seen := make(map[int]bool)
+						m.Range(func(k, v int) bool {
+							if seen[k] {
+								t.Errorf("concurrent Range visited %d twice", k)
+							}
+							seen[k] = true
+							checkValue("Range", k, v, true)
+							return r.IntN(8) != 0
+						})
+					case 12:
+						seen := make(map[int]bool)
+						for k, v := range m.All() {
+							if seen[k] {
+								t.Errorf("concurrent All yielded %d twice", k)
+							}
+							seen[k] = true
+							checkValue("All", k, v, true)
+						}
+					case 13:
+						m.Len() // not exact while writes run: checked once quiescent
+					case 14:
+						if i%64 == 0 {
+							m.Clear()
+						}
+					default:
+						m.CompareAndSwap(k, fresh(k), fresh(k)) // never matches
+					}
+				}
+				stored[id] = mine
+			}()
+		}
+		withinBulk(t, "goroutines doing random operations", wg.Wait)
+
+		all := make(map[int]bool)
+		for _, s := range stored {
+			maps.Copy(all, s)
+		}
+		got := collect(t, m)
+		if n := m.Len(); n != len(got) {
+			t.Errorf("Len() when quiescent: got %d; want %d, the number of entries Range visits", n, len(got))
+		}
+		if gotAll := collectAll(t, m); !maps.Equal(gotAll, got) {
+			t.Errorf("All when quiescent: got %v; want %v, what Range visits", gotAll, got)
+		}
+		for _, k := range slices.Sorted(maps.Keys(got)) {
+			v := got[k]
+			if !all[v] || v%keys != k {
+				t.Errorf("Range when quiescent visited %d with %d, which no goroutine stored for it", k, v)
+			}
+			if lv, ok := m.Load(k); !ok || lv != v {
+				t.Errorf("Load(%d) when quiescent: got %v, %v; want %v, true (what Range visited)", k, lv, ok, v)
+			}
+		}
+		for k := range keys {
+			if _, inRange := got[k]; !inRange {
+				if v, ok := m.Load(k); ok {
+					t.Errorf("Load(%d) when quiescent: got %v, true; want absent, as Range did not visit it", k, v)
+				}
+			}
+		}
+	})
+}
+
+// TestCompareAndSwap_PanicsForUncomparableValueType proves CompareAndSwap
+// and CompareAndDelete panic with a "safemap: " message when V is not
+// comparable, whether or not the key is present, and that the map stays
+// usable.
+func TestCompareAndSwap_PanicsForUncomparableValueType(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, []int](t, im)
+		m.Store(1, []int{1})
+		for _, k := range []int{1, 2} {
+			mustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d) with V=[]int", k), func() { m.CompareAndSwap(k, []int{1}, []int{2}) })
+			mustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d, nil) with V=[]int", k), func() { m.CompareAndSwap(k, nil, []int{2}) })
+			mustPanicWith(t, fmt.Sprintf("CompareAndDelete(%d) with V=[]int", k), func() { m.CompareAndDelete(k, []int{1}) })
+		}
+		within(t, "methods after CompareAndSwap panicked", func() {
+			if v, ok := m.Load(1); !ok || !slices.Equal(v, []int{1}) {
+				t.Errorf("Load(1) after the panics: got %v, %v; want [1], true", v, ok)
+			}
+			if _, ok := m.Load(2); ok {
+				t.Error("Load(2) after the panics: got present; want absent")
+			}
+			m.Store(2, []int{2})
+			if prev, loaded := m.Swap(1, []int{3}); !loaded || !slices.Equal(prev, []int{1}) {
+				t.Errorf("Swap(1): got %v, %v; want [1], true", prev, loaded)
+			}
+			if v, ok := m.Compute(2, func(old []int, loaded bool) ([]int, safemap.ComputeOp) {
+				return append(slices.Clone(old), 4), safemap.UpdateOp
+			}); !ok || !slices.Equal(v, []int{2, 4}) {
+				t.Errorf("Compute(2, append 4): got %v, %v; want [2 4], true", v, ok)
+			}
+			if n := m.Len(); n != 2 {
+				t.Errorf("Len(): got %d; want 2", n)
+			}
+			m.Clear()
+			if n := m.Len(); n != 0 {
+				t.Errorf("Len() after Clear: got %d; want 0", n)
+			}
+		})
+	})
+}
+
+// TestCompareAndSwap_PanicsComparingUncomparableDynamicValues proves that
+// with V = any, comparing two values of one uncomparable dynamic type
+// panics (as == does), changes nothing, and leaves the map usable, while
+// comparable dynamic values compare with ==.
+func TestCompareAndSwap_PanicsComparingUncomparableDynamicValues(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im impl) {
+		m := newMap[int, any](t, im)
+		m.Store(1, []int{1})
+		if _, panicked := catchPanic(func() { m.CompareAndSwap(1, []int{1}, 2) }); !panicked {
+			t.Error("CompareAndSwap(1, []int{1}, 2) on a key holding []int{1}: got no panic; want a panic")
+		}
+		if _, panicked := catchPanic(func() { m.CompareAndDelete(1, []int{1}) }); !panicked {
+			t.Error("CompareAndDelete(1, []int{1}) on a key holding []int{1}: got no panic; want a panic")
+		}
+		if _, panicked := catchPanic(func() { m.CompareAndSwap(1, map[int]int{}, 2) }); !panicked {
+			t.Error("CompareAndSwap(1, map[int]int{}, 2): got no panic; want a panic")
+		}
+		within(t, "methods after the comparison panicked", func() {
+			if v, ok := m.Load(1); !ok || !slices.Equal(v.([]int), []int{1}) {
+				t.Errorf("Load(1) after the panics: got %v, %v; want [1], true", v, ok)
+			}
+			m.Store(1, "a")
+			if m.CompareAndSwap(1, "b", "c") {
+				t.Error(`CompareAndSwap(1, "b", "c") on a key holding "a": got true; want false`)
+			}
+			if m.CompareAndSwap(1, 'a', "c") {
+				t.Error(`CompareAndSwap(1, 'a', "c") on a key holding "a": got true; want false`)
+			}
+			if !m.CompareAndSwap(1, "a", int64(1)) {
+				t.Error(`CompareAndSwap(1, "a", int64(1)) on a key holding "a": got false; want true`)
+			}
+			if m.CompareAndDelete(1, 1) {
+				t.Error("CompareAndDelete(1, int(1)) on a key holding int64(1): got true; want false")
+			}
+			if !m.CompareAndDelete(1, int64(1)) {
+				t.Error("CompareAndDelete(1, int64(1)) on a key holding int64(1): got false; want true")
+			}
+			if n := m.Len(); n != 0 {
+				t.Errorf("Len(): got %d; want 0", n)
+			}
+		})
+	})
+}
