@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
 	"github.com/safemap-go/safemap"
@@ -35,6 +36,7 @@ type benchImpl struct {
 }
 
 var benchImpls = []benchImpl{
+	{name: "Map", new: func() benchMap { return safemap.New[int64, int64]() }},
 	{name: "SyncMap", new: func() benchMap { return safemap.NewSyncMap[int64, int64]() }},
 	{name: "RWMap", new: func() benchMap { return safemap.NewRWMap[int64, int64]() }},
 	{name: "ShardedMap", new: func() benchMap { return safemap.NewShardedMap[int64, int64]() }},
@@ -258,4 +260,114 @@ func liveHeap() uint64 {
 	var s runtime.MemStats
 	runtime.ReadMemStats(&s)
 	return s.HeapAlloc
+}
+
+// BenchmarkLoadString measures Load with string keys on a pre-filled map
+// of 100k keys.
+func BenchmarkLoadString(b *testing.B) {
+	const n = 100_000
+	keys := make([]string, 2*n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user:%08d", i)
+	}
+	type stringMap interface {
+		Load(string) (int64, bool)
+		Store(string, int64)
+	}
+	impls := []struct {
+		name string
+		new  func() stringMap
+	}{
+		{"Map", func() stringMap { return safemap.New[string, int64]() }},
+		{"SyncMap", func() stringMap { return safemap.NewSyncMap[string, int64]() }},
+		{"RWMap", func() stringMap { return safemap.NewRWMap[string, int64]() }},
+		{"ShardedMap", func() stringMap { return safemap.NewShardedMap[string, int64]() }},
+		{"xsync", func() stringMap { return xsync.NewMap[string, int64]() }},
+	}
+	for _, miss := range []int{0, 99} {
+		probes := probeKeys(n, miss)
+		for _, im := range impls {
+			b.Run(fmt.Sprintf("impl=%s/miss=%d%%", im.name, miss), func(b *testing.B) {
+				m := im.new()
+				for i := range n {
+					m.Store(keys[i], int64(i))
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				runProbes(b, probes, func(k int64) { m.Load(keys[k]) })
+			})
+		}
+	}
+}
+
+// computeMap is what BenchmarkInsertDuringSlowCompute drives.
+type computeMap interface {
+	LoadOrStore(key, value int64) (int64, bool)
+	LoadOrCompute(key int64, fn func() int64) (int64, bool)
+}
+
+// xsyncCompute adapts xsync's LoadOrCompute, whose function can cancel.
+type xsyncCompute struct{ *xsync.Map[int64, int64] }
+
+func (x xsyncCompute) LoadOrCompute(key int64, fn func() int64) (int64, bool) {
+	return x.Map.LoadOrCompute(key, func() (int64, bool) { return fn(), false })
+}
+
+// BenchmarkInsertDuringSlowCompute measures the insert throughput of
+// GOMAXPROCS goroutines while, with slow=on, another goroutine keeps a 1 ms
+// LoadOrCompute function in flight on keys of the same map. The ratio of
+// on to off is how much a slow loader costs everyone else.
+func BenchmarkInsertDuringSlowCompute(b *testing.B) {
+	impls := []struct {
+		name string
+		new  func() computeMap
+	}{
+		{"Map", func() computeMap { return safemap.New[int64, int64]() }},
+		{"SyncMap", func() computeMap { return safemap.NewSyncMap[int64, int64]() }},
+		{"ShardedMap", func() computeMap { return safemap.NewShardedMap[int64, int64]() }},
+		{"xsync", func() computeMap { return xsyncCompute{xsync.NewMap[int64, int64]()} }},
+	}
+	for _, im := range impls {
+		for _, slow := range []bool{false, true} {
+			name := fmt.Sprintf("impl=%s/slow=off", im.name)
+			if slow {
+				name = fmt.Sprintf("impl=%s/slow=on", im.name)
+			}
+			b.Run(name, func(b *testing.B) {
+				m := im.new()
+				stop := make(chan struct{})
+				var loader sync.WaitGroup
+				if slow {
+					loader.Add(1)
+					go func() {
+						defer loader.Done()
+						for k := int64(-1); ; k-- {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							m.LoadOrCompute(k, func() int64 {
+								time.Sleep(time.Millisecond) // the slow loader being measured
+								return k
+							})
+						}
+					}()
+				}
+				var goroutine atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					k := goroutine.Add(1) << 40
+					for pb.Next() {
+						m.LoadOrStore(k, k)
+						k++
+					}
+				})
+				b.StopTimer()
+				close(stop)
+				loader.Wait()
+			})
+		}
+	}
 }

@@ -12,7 +12,11 @@
 // "synchronizes before" any operation that observes it, so data written
 // before a Store is visible to the goroutine whose Load returns that value.
 //
-// The strategies differ in cost, not in contract:
+// [New] returns the default [Map], the one most programs should use: lock-free
+// reads of keys and values stored inline in the table, per-chain write locks,
+// and growth that never stops readers or writers. The other strategies exist
+// to compare against and for special cases; they differ in cost, not in
+// contract:
 //
 //   - [SyncMap] wraps [sync.Map] (a hash trie since Go 1.24) with types and
 //     an exact Len.

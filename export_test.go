@@ -15,3 +15,25 @@ const ShardSize = unsafe.Sizeof(shard[int64, int64]{})
 
 // CacheLine is the cache line size the padding assumes.
 const CacheLine = cacheLine
+
+// MapBuckets returns the number of root buckets of m's current table, or 0
+// for a zero Map that has never been written.
+func MapBuckets[K comparable, V any](m *Map[K, V]) int {
+	if t := m.table.Load(); t != nil {
+		return len(t.buckets)
+	}
+	return 0
+}
+
+// MapBucketSize is the size of one bucket of a Map[int64, int64].
+const MapBucketSize = unsafe.Sizeof(bucket[int64, int64]{})
+
+// SlotsPerBucket is the number of slots in a bucket.
+const SlotsPerBucket = slotsPerBucket
+
+// MatchTag and MatchEmpty expose the bucket's SWAR helpers.
+var (
+	MatchTag   = matchTag
+	MatchEmpty = matchEmpty
+	SlotIndex  = slotIndex
+)

@@ -31,6 +31,9 @@ func (im impl) String() string {
 
 // impls lists every strategy and variant the shared suite covers.
 var impls = []impl{
+	{name: "Map"},
+	{name: "Map", zero: true},
+	{name: "Map", badHash: true},
 	{name: "SyncMap"},
 	{name: "SyncMap", zero: true},
 	{name: "RWMap"},
@@ -48,6 +51,14 @@ var impls = []impl{
 func newMap[K comparable, V any](t testing.TB, im impl) safemap.ConcurrentMap[K, V] {
 	t.Helper()
 	switch im.name {
+	case "Map":
+		if im.zero {
+			return new(safemap.Map[K, V])
+		}
+		if im.badHash {
+			return safemap.New[K, V](safemap.WithBadHash())
+		}
+		return safemap.New[K, V]()
 	case "SyncMap":
 		if im.zero {
 			return new(safemap.SyncMap[K, V])

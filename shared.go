@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 )
 
 // This file holds the small pieces of machinery several strategies share:
@@ -149,13 +150,24 @@ func (c *counter) add(delta int64) {
 	c.stripes[rand.Uint32()&c.mask].n.Add(delta)
 }
 
-// sum returns the total over all stripes.
+// addAt adds delta to the stripe picked by hint. Callers that count entries
+// pass a hint derived from the key, so that an entry's +1 and -1 land on
+// the same stripe and each stripe stays a true count of its own entries:
+// a sum taken during writes is then off by at most the writes in flight,
+// where random stripes drift apart without bound.
+func (c *counter) addAt(hint uint64, delta int64) {
+	c.stripes[uint32(hint)&c.mask].n.Add(delta)
+}
+
+// sum returns the total over all stripes, never less than zero: stripes are
+// read one after another, so writes in flight can make a sum taken during
+// them come out low.
 func (c *counter) sum() int64 {
 	var total int64
 	for i := range c.stripes {
 		total += c.stripes[i].n.Load()
 	}
-	return total
+	return max(total, 0)
 }
 
 // panicNilFunc reports a nil callback passed to method op.
@@ -203,4 +215,44 @@ func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, new
 		return old, loaded
 	}
 	panic("safemap: Compute function returned unknown " + op.String())
+}
+
+// isIntegerKind reports whether k is a signed or unsigned integer kind:
+// keys whose == is bit equality, so that intBits and mixInt may hash them.
+func isIntegerKind(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uintptr
+}
+
+// intBits returns the bits of key, which must be of an integer kind (see
+// isIntegerKind); for any other K it is never called and returns 0. The
+// size switch folds away in each instantiation, leaving one load.
+func intBits[K comparable](key K) uint64 {
+	p := unsafe.Pointer(&key)
+	// Safety: K is an integer type of the size tested, so p points at
+	// exactly that many bytes of plain (pointer-free) integer data.
+	switch unsafe.Sizeof(key) {
+	case 8:
+		return *(*uint64)(p)
+	case 4:
+		return uint64(*(*uint32)(p))
+	case 2:
+		return uint64(*(*uint16)(p))
+	case 1:
+		return uint64(*(*uint8)(p))
+	}
+	return 0
+}
+
+// mixInt hashes the integer v with seed: the 64-bit finaliser of
+// MurmurHash3 applied to v^seed. The finaliser is a bijection that spreads
+// every input bit over every output bit, so keys that collide on a table
+// index do so only for the seed they were chosen against.
+func mixInt(seed, v uint64) uint64 {
+	x := v ^ seed
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }

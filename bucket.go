@@ -1,0 +1,209 @@
+package safemap
+
+import (
+	"math/bits"
+	"runtime"
+	"sync/atomic"
+)
+
+// This file holds Map's bucket: its layout and the sequence-lock protocol
+// that lets readers run without locks while writers change it in place.
+//
+//	bucket (root of a chain; 24 + 7×sizeof(slot) bytes)
+//	┌──────────┬──────────────────────────┬──────────┬────────┬─────┬────────┐
+//	│ seq      │ meta: h2 of slot 0..6, 0 │ next     │ slot 0 │ ... │ slot 6 │
+//	│ L|D|M|n  │ = empty (byte 7 unused)  │ overflow │ key,val│     │ key,val│
+//	└──────────┴──────────────────────────┴──────────┴────────┴─────┴────────┘
+//
+// A key lives in the chain of root bucket hash&mask. Only the root's seq
+// word is used; it guards the whole chain:
+//
+//   - L (locked) gives one writer the chain. It may be held across
+//     Compute's function; readers ignore it.
+//   - D (dirty) is set for the few instructions during which the holder of
+//     L changes slots, meta or next. Readers retry while it is set or if
+//     seq changed while they read.
+//   - M (moved) is set, for good, when a resize or Clear has moved the
+//     chain to the table at next: readers and writers go there.
+//   - n counts modifications, in steps of seqStep.
+//
+// Readers copy a candidate slot, then check that seq is unchanged before
+// they use the copy, so a torn copy (a string header from two writes, say)
+// is never dereferenced or returned. Every word of a torn copy is a word
+// that some writer stored, so the garbage collector only ever sees valid
+// pointers. Under the race detector, which cannot reason about such reads,
+// readers take D themselves instead (raceEnabled).
+
+const slotsPerBucket = 7
+
+const (
+	seqLocked uint64 = 1 << iota // L
+	seqDirty                     // D
+	seqMoved                     // M
+	seqStep                      // one modification
+)
+
+type bucket[K comparable, V any] struct {
+	seq   atomic.Uint64                // root buckets only: L, D, M and the count
+	meta  atomic.Uint64                // h2 of each occupied slot; 0 = empty
+	next  atomic.Pointer[bucket[K, V]] // overflow chain, only grows until the chain is moved
+	slots [slotsPerBucket]slot[K, V]
+}
+
+type slot[K comparable, V any] struct {
+	key   K
+	value V
+}
+
+// SWAR constants: one bit per byte of meta.
+const (
+	metaLSB   = 0x0101010101010101
+	metaMSB   = 0x8080808080808080
+	metaSlots = 1<<(8*slotsPerBucket) - 1 // the bytes that are slots
+
+	// metaMovedByte is the top byte of a root's meta, which holds no slot.
+	// markMoved sets it along with M, so that Load's fast path learns from
+	// the one word it reads that the chain has moved.
+	metaMovedByte = 0xff << (8 * slotsPerBucket)
+)
+
+// h2 is the per-slot tag stored in meta: the top 7 bits of the hash with
+// the high bit set, so that a tag is never 0 (empty).
+func h2(h uint64) uint8 { return uint8(h>>57) | 0x80 }
+
+// matchTag returns a bit set with the high bit of every byte of meta that
+// may equal tag. Tags have their high bit set and empty bytes are 0, so the
+// only false positives come from borrows next to a true match; callers
+// compare keys anyway.
+func matchTag(meta uint64, tag uint8) uint64 {
+	x := meta ^ (metaLSB * uint64(tag))
+	return (x - metaLSB) &^ x & metaMSB & metaSlots
+}
+
+// matchEmpty returns a bit set with the high bit of every empty slot byte.
+// Occupied bytes have their high bit set, so this one is exact.
+func matchEmpty(meta uint64) uint64 {
+	return ^meta & metaMSB & metaSlots
+}
+
+// slotIndex returns the slot of the lowest byte set in a match.
+func slotIndex(match uint64) int { return bits.TrailingZeros64(match) >> 3 }
+
+// backoff waits a little before attempt number n is retried: a short spin
+// first, since the other side holds the word for a few instructions, then
+// yields so a preempted holder can run.
+func backoff(n int) {
+	if n >= 16 {
+		runtime.Gosched()
+	}
+}
+
+// lock takes L. The holder may change the chain only between beginWrite
+// and endWrite.
+func (b *bucket[K, V]) lock() {
+	for n := 0; ; n++ {
+		if s := b.seq.Load(); s&seqLocked == 0 && b.seq.CompareAndSwap(s, s|seqLocked) {
+			return
+		}
+		backoff(n)
+	}
+}
+
+// unlock releases L.
+func (b *bucket[K, V]) unlock() {
+	b.seq.And(^seqLocked)
+}
+
+// moved reports whether the chain has been moved to the next table. The
+// caller holds L or is a reader who will validate.
+func (b *bucket[K, V]) moved() bool {
+	return b.seq.Load()&seqMoved != 0
+}
+
+// beginWrite sets D; the caller holds L.
+func (b *bucket[K, V]) beginWrite() {
+	if !raceEnabled {
+		// Only the holder of L writes seq (other writers just fail
+		// their compare-and-swap), so a store suffices. The store is
+		// sequentially consistent: it is visible before the stores that
+		// follow it.
+		b.seq.Store(b.seq.Load() | seqDirty)
+		return
+	}
+	b.acquireDirty()
+}
+
+// endWrite clears D and counts the modification; the caller holds L. The
+// store publishes the slot, meta and next stores before it.
+func (b *bucket[K, V]) endWrite() {
+	b.seq.Store((b.seq.Load() &^ seqDirty) + seqStep)
+}
+
+// markMoved sets M; the caller holds L and has copied the chain to the next
+// table. The store publishes that copy to whoever sees M.
+func (b *bucket[K, V]) markMoved() {
+	b.beginWrite()
+	b.meta.Store(b.meta.Load() | metaMovedByte)
+	b.seq.Store(((b.seq.Load() &^ seqDirty) | seqMoved) + seqStep)
+}
+
+// acquireDirty takes D with a compare-and-swap: readers under the race
+// detector, and writers in race builds, who share D with those readers.
+func (b *bucket[K, V]) acquireDirty() uint64 {
+	for n := 0; ; n++ {
+		if s := b.seq.Load(); s&seqDirty == 0 && b.seq.CompareAndSwap(s, s|seqDirty) {
+			return s
+		}
+		backoff(n)
+	}
+}
+
+// releaseDirty clears D without counting a modification (race-build
+// readers).
+func (b *bucket[K, V]) releaseDirty() {
+	b.seq.And(^seqDirty)
+}
+
+// readResult says how a read of one chain went.
+type readResult uint8
+
+const (
+	readOK    readResult = iota // the result is consistent
+	readRetry                   // a writer changed the chain: read again
+	readMoved                   // the chain is in the next table
+)
+
+// readBegin starts a read of the chain rooted at b and returns the seq
+// value to validate against.
+func (b *bucket[K, V]) readBegin() (s uint64, r readResult) {
+	if raceEnabled {
+		s = b.acquireDirty()
+	} else {
+		s = b.seq.Load()
+		if s&seqDirty != 0 {
+			return s, readRetry
+		}
+	}
+	if s&seqMoved != 0 {
+		b.readEnd(s)
+		return s, readMoved
+	}
+	return s, readOK
+}
+
+// readValid reports whether nothing changed the chain since readBegin
+// returned s: the plain loads made since then saw one consistent state.
+func (b *bucket[K, V]) readValid(s uint64) bool {
+	if raceEnabled {
+		return true // we hold D: nobody can change the chain
+	}
+	loadFence()
+	return b.seq.Load()&^seqLocked == s&^seqLocked
+}
+
+// readEnd ends a read begun by readBegin.
+func (b *bucket[K, V]) readEnd(uint64) {
+	if raceEnabled {
+		b.releaseDirty()
+	}
+}

@@ -1,0 +1,770 @@
+package safemap
+
+import (
+	"context"
+	"hash/maphash"
+	"iter"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Map is the default concurrent map: a hash table of buckets that hold
+// keys and values inline, read without locks. It is what [New] returns and
+// what most programs should use.
+//
+//   - Load never blocks and never allocates: it reads a bucket optimistically
+//     and retries (a bounded spin, then a yield) only while a writer is
+//     changing that same bucket. A miss usually reads one cache line.
+//   - Writers lock only the key's bucket chain. Entries live inside the
+//     buckets, so inserting allocates nothing per entry (only an
+//     occasional overflow bucket, and the tables that growth builds).
+//   - Growth and shrinking never stop the world: the table is moved one
+//     bucket chain at a time while readers and writers go on, following
+//     moved chains to the new table.
+//   - LoadOrCompute and LoadOrTryCompute run their function with no lock
+//     held, at most once per missing key, and never delay a resize.
+//   - Compute runs its function holding the key's bucket chain lock (a spin
+//     lock shared by the few keys of that chain): keep it short. It never
+//     blocks readers, but it blocks writers of that chain and a resize, and
+//     fn may call Load but no other method of the same map.
+//   - Range and All visit one bucket chain at a time, copying it, and call
+//     fn with no lock held: weakly consistent, each key at most once.
+//
+// The zero Map is empty and ready for use. A Map must not be copied after
+// first use. See docs/design.md for the memory-ordering argument.
+type Map[K comparable, V any] struct {
+	table    atomic.Pointer[mapTable[K, V]] // nil until first use of a zero value
+	keys     keyCheck
+	resizeMu sync.Mutex // one resize, Clear or initialisation at a time
+}
+
+// mapTable is one generation of the table. Moved chains point readers and
+// writers at next.
+type mapTable[K comparable, V any] struct {
+	buckets []bucket[K, V]
+	mask    uint64 // len(buckets) - 1
+	shared  *mapShared[K, V]
+	next    atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
+}
+
+// mapShared is the state every generation of one Map shares.
+type mapShared[K comparable, V any] struct {
+	seed       maphash.Seed
+	intSeed    uint64 // seed of the integer hash, drawn from seed
+	intKey     bool   // K is an integer kind: hash it with mixInt
+	hashMask   uint64 // all ones, or fewer bits to degrade the hash in tests
+	minBuckets int    // never shrink below this (WithCapacity)
+	count      *counter
+	flights    []flightStripe[K, V]
+	flightMask uint64
+}
+
+// flightStripe guards the LoadOrCompute calls in progress for the keys
+// that hash to it; see compute.go.
+type flightStripe[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]*flight[V]
+	_  [cacheLine - 16]byte // one stripe per cache line
+}
+
+const (
+	minBuckets = 8
+	// A table grows when it is 3/4 full and then is 3/8 full; it shrinks
+	// when it is less than 3/32 full, to about 3/8 full again. The gap
+	// between the two thresholds keeps a workload oscillating around one of
+	// them from resizing back and forth.
+	growNum, growDen     = 3, 4
+	shrinkNum, shrinkDen = 3, 32
+	shrinkSample         = 64 // a delete checks for shrinking once in this many
+)
+
+// New returns an empty Map. It accepts [WithCapacity].
+func New[K comparable, V any](opts ...Option) *Map[K, V] {
+	o := buildOptions("New", setCapacity, opts)
+	m := new(Map[K, V])
+	m.table.Store(newMapTable(bucketsFor(o.capacity), newMapShared[K, V](o)))
+	return m
+}
+
+func newMapShared[K comparable, V any](o options) *mapShared[K, V] {
+	n := ceilPow2(4 * runtime.GOMAXPROCS(0))
+	seed := maphash.MakeSeed()
+	sh := &mapShared[K, V]{
+		seed:       seed,
+		intSeed:    maphash.Comparable(seed, uint64(0)),
+		intKey:     isIntegerKind(reflect.TypeFor[K]().Kind()),
+		hashMask:   ^uint64(0),
+		minBuckets: bucketsFor(o.capacity),
+		count:      newCounter(),
+		flights:    make([]flightStripe[K, V], n),
+		flightMask: uint64(n - 1),
+	}
+	if o.hashBits > 0 {
+		sh.hashMask = 1<<o.hashBits - 1
+	}
+	return sh
+}
+
+// bucketsFor returns the number of buckets that hold n entries at most 3/4
+// full, as a power of two.
+func bucketsFor(n int) int {
+	need := (n*growDen + slotsPerBucket*growNum - 1) / (slotsPerBucket * growNum)
+	return max(minBuckets, ceilPow2(need))
+}
+
+func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V] {
+	return &mapTable[K, V]{buckets: make([]bucket[K, V], n), mask: uint64(n - 1), shared: sh}
+}
+
+// hash returns key's hash, seeded per map so that nobody who does not know
+// the seed can choose keys that collide.
+func (sh *mapShared[K, V]) hash(key K) uint64 {
+	if sh.intKey {
+		return mixInt(sh.intSeed, intBits(key)) & sh.hashMask
+	}
+	return sh.hashAny(key)
+}
+
+// hashAny hashes keys of every other type (outlined so that hash can be
+// inlined for integer keys).
+func (sh *mapShared[K, V]) hashAny(key K) uint64 {
+	return maphash.Comparable(sh.seed, key) & sh.hashMask
+}
+
+// tableOrInit returns the current table, creating it on the first write to
+// a zero Map.
+func (m *Map[K, V]) tableOrInit() *mapTable[K, V] {
+	if t := m.table.Load(); t != nil {
+		return t
+	}
+	return m.initSlow()
+}
+
+// initSlow creates the table of a zero Map (outlined so that tableOrInit
+// can be inlined).
+func (m *Map[K, V]) initSlow() *mapTable[K, V] {
+	m.resizeMu.Lock()
+	defer m.resizeMu.Unlock()
+	if t := m.table.Load(); t != nil {
+		return t
+	}
+	t := newMapTable(minBuckets, newMapShared[K, V](options{}))
+	m.table.Store(t)
+	return t
+}
+
+// Load returns the value stored for key, or the zero value and false if the
+// key is absent. It takes no lock, never allocates, and does not wait for a
+// LoadOrCompute of the same key.
+func (m *Map[K, V]) Load(key K) (value V, ok bool) {
+	checkKey(&m.keys, key)
+	t := m.table.Load()
+	if t == nil {
+		return value, false
+	}
+	var h uint64 // t.shared.hash(key), by hand: the compiler will not inline it here
+	if sh := t.shared; sh.intKey {
+		h = mixInt(sh.intSeed, intBits(key)) & sh.hashMask
+	} else {
+		h = sh.hashAny(key)
+	}
+	// Fast path, in line: the root bucket only. Anything unusual (a writer
+	// in the bucket, a moved chain, an overflow bucket) goes to loadSlow,
+	// which handles every case.
+	b := &t.buckets[h&uint64(len(t.buckets)-1)]
+	tag := h2(h)
+	meta := b.meta.Load()
+	if meta&metaMovedByte == 0 && b.next.Load() == nil {
+		if matchTag(meta, tag) == 0 {
+			// A miss reads one word: insertion sets a key's tag after its
+			// slot, deletion clears the tag first, and a chain stops
+			// changing once it is marked moved, so a word without the tag
+			// proves the key absent at the instant it was read.
+			return value, false
+		}
+		if s := b.seq.Load(); !raceEnabled && s&(seqDirty|seqMoved) == 0 {
+			s &^= seqLocked
+			for match := matchTag(b.meta.Load(), tag); match != 0; match &= match - 1 {
+				sl := &b.slots[slotIndex(match)]
+				k, v := sl.key, sl.value
+				loadFence()
+				if b.seq.Load()&^seqLocked != s {
+					break // a writer changed the bucket: take the slow path
+				}
+				if k == key {
+					return v, true // the copy is consistent: seq did not change
+				}
+			}
+		}
+	}
+	return t.loadSlow(key, h)
+}
+
+// loadSlow looks key up, retrying while writers change its chain and
+// following moved chains to newer tables.
+func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
+	tag := h2(h)
+	for n := 0; ; n++ {
+		b := &t.buckets[h&t.mask]
+		s, r := b.readBegin()
+		if r == readMoved {
+			t = t.next.Load()
+			continue
+		}
+		if r == readOK {
+			value, ok, r = b.find(key, tag, s)
+			b.readEnd(s)
+			if r == readOK {
+				return value, ok
+			}
+		}
+		backoff(n)
+	}
+}
+
+// find looks key up in the chain rooted at b during a read begun with seq
+// s. Each candidate slot is copied, and the copy is used only once seq
+// proves it consistent.
+func (b *bucket[K, V]) find(key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
+	for c := b; c != nil; c = c.next.Load() {
+		for match := matchTag(c.meta.Load(), tag); match != 0; match &= match - 1 {
+			sl := &c.slots[slotIndex(match)]
+			k := sl.key
+			if !b.readValid(s) {
+				return value, false, readRetry
+			}
+			if k == key {
+				value = sl.value
+				if !b.readValid(s) {
+					return value, false, readRetry
+				}
+				return value, true, readOK
+			}
+		}
+	}
+	if !b.readValid(s) {
+		return value, false, readRetry
+	}
+	return value, false, readOK
+}
+
+// lockChain locks the chain that holds (or will hold) the key with hash h,
+// in the newest table that has it.
+func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V]) {
+	t := m.tableOrInit()
+	for {
+		b := &t.buckets[h&t.mask]
+		b.lock()
+		if !b.moved() {
+			return t, b
+		}
+		b.unlock()
+		t = t.next.Load()
+	}
+}
+
+// locate returns the bucket and slot of key in the locked chain rooted at
+// b, or nil.
+func (b *bucket[K, V]) locate(key K, tag uint8) (*bucket[K, V], int) {
+	for c := b; c != nil; c = c.next.Load() {
+		for match := matchTag(c.meta.Load(), tag); match != 0; match &= match - 1 {
+			if i := slotIndex(match); c.slots[i].key == key {
+				return c, i
+			}
+		}
+	}
+	return nil, 0
+}
+
+// insert adds an entry for a key absent from the locked chain rooted at b,
+// and reports whether it had to add an overflow bucket. With publish unset
+// the chain is not yet reachable (a resize filling a new table), so no
+// reader needs to be told.
+func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool) (overflowed bool) {
+	last := b
+	for c := b; c != nil; c = c.next.Load() {
+		if empty := matchEmpty(c.meta.Load()); empty != 0 {
+			i := slotIndex(empty)
+			if publish {
+				b.beginWrite()
+			}
+			c.slots[i] = slot[K, V]{key, value}
+			c.meta.Store(c.meta.Load() | uint64(tag)<<(8*i))
+			if publish {
+				b.endWrite()
+			}
+			return false
+		}
+		last = c
+	}
+	nb := new(bucket[K, V])
+	nb.slots[0] = slot[K, V]{key, value}
+	nb.meta.Store(uint64(tag))
+	if publish {
+		b.beginWrite()
+	}
+	last.next.Store(nb) // publishes nb's slot and meta to readers of next
+	if publish {
+		b.endWrite()
+	}
+	return true
+}
+
+// setValue overwrites the value in slot i of c, in the locked chain of b.
+func (b *bucket[K, V]) setValue(c *bucket[K, V], i int, value V) {
+	b.beginWrite()
+	c.slots[i].value = value
+	b.endWrite()
+}
+
+// remove empties slot i of c, in the locked chain of b, zeroing it so the
+// collector can free what it referenced.
+func (b *bucket[K, V]) remove(c *bucket[K, V], i int) {
+	b.beginWrite()
+	c.meta.Store(c.meta.Load() &^ (0xff << (8 * i)))
+	c.slots[i] = slot[K, V]{}
+	b.endWrite()
+}
+
+// inserted counts a new entry with tag and grows the table if an insert
+// that needed an overflow bucket finds it more than 3/4 full. Called with
+// no lock held.
+func (m *Map[K, V]) inserted(t *mapTable[K, V], tag uint8, overflowed bool) {
+	t.shared.count.addAt(uint64(tag), 1)
+	if overflowed {
+		m.maybeResize(t)
+	}
+}
+
+// deleted counts a removed entry with tag and, once in shrinkSample
+// deletes, checks whether the table should shrink. Called with no lock held.
+func (m *Map[K, V]) deleted(t *mapTable[K, V], tag uint8) {
+	t.shared.count.addAt(uint64(tag), -1)
+	if rand.Uint32()%shrinkSample == 0 {
+		m.maybeResize(t)
+	}
+}
+
+// maybeResize resizes t if its load calls for it and no other resize is
+// running. The caller never waits for a resize that another goroutine runs.
+func (m *Map[K, V]) maybeResize(t *mapTable[K, V]) {
+	n := len(t.buckets)
+	size := int(t.shared.count.sum())
+	switch slots := n * slotsPerBucket; {
+	case size*growDen > slots*growNum:
+		n *= 2
+	case size*shrinkDen < slots*shrinkNum && n > t.shared.minBuckets:
+		n = max(t.shared.minBuckets, bucketsFor(2*size))
+		if n >= len(t.buckets) {
+			return
+		}
+	default:
+		return
+	}
+	if !m.resizeMu.TryLock() {
+		return // someone else is resizing
+	}
+	defer m.resizeMu.Unlock()
+	if m.table.Load() != t {
+		return // resized meanwhile; the next insert or delete checks again
+	}
+	m.moveTable(t, n, false)
+}
+
+// moveTable moves every chain of t to a new table of n buckets, or, with
+// drop set, empties them (Clear, uncounting each entry), and makes the new
+// table current. The caller holds m.resizeMu.
+//
+// Each chain is moved under its lock and then marked moved, so a write to
+// a chain lands either before it is copied or, redirected, in the new
+// table; readers keep reading a chain until it is marked, then follow it.
+func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
+	nt := newMapTable(n, t.shared)
+	t.next.Store(nt)
+	grow := len(nt.buckets) > len(t.buckets)
+	for i := range t.buckets {
+		ob := &t.buckets[i]
+		ob.lock()
+		if drop {
+			ob.uncount(t.shared.count)
+		} else {
+			t.moveChain(ob, nt, uint64(i), grow)
+		}
+		ob.markMoved() // publishes the copy to whoever follows the mark
+		ob.unlock()
+	}
+	m.table.Store(nt)
+}
+
+// moveChain copies the locked chain ob, root i of t, into nt. When nt is
+// larger, the chains ob's keys go to are reachable only through ob, which is
+// not marked yet, so they are filled without locks. When nt is smaller, all
+// of ob's keys go to one chain, which writers and readers may already be
+// using via another moved chain, so it is locked and written as usual.
+func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64, grow bool) {
+	var dst *bucket[K, V]
+	if !grow {
+		dst = &nt.buckets[i&nt.mask]
+		dst.lock()
+		defer dst.unlock()
+	}
+	for c := ob; c != nil; c = c.next.Load() {
+		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+			sl := &c.slots[slotIndex(occ)]
+			h := t.shared.hash(sl.key)
+			if grow {
+				nt.buckets[h&nt.mask].insert(sl.key, sl.value, h2(h), false)
+			} else {
+				dst.insert(sl.key, sl.value, h2(h), true)
+			}
+		}
+	}
+}
+
+// uncount takes the entries of the locked chain rooted at b off count,
+// each from the stripe its tag picked when it was inserted.
+func (b *bucket[K, V]) uncount(count *counter) {
+	for c := b; c != nil; c = c.next.Load() {
+		meta := c.meta.Load()
+		for occ := meta & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+			count.addAt(uint64(uint8(meta>>(8*slotIndex(occ)))), -1) // the slot's tag
+		}
+	}
+}
+
+// Store sets the value for key.
+func (m *Map[K, V]) Store(key K, value V) {
+	m.Swap(key, value)
+}
+
+// Swap stores value for key and returns the previous value, if any.
+func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	checkKey(&m.keys, key)
+	h := m.tableOrInit().shared.hash(key)
+	t, b := m.lockChain(h)
+	if c, i := b.locate(key, h2(h)); c != nil {
+		previous = c.slots[i].value
+		b.setValue(c, i, value)
+		b.unlock()
+		return previous, true
+	}
+	overflowed := b.insert(key, value, h2(h), true)
+	b.unlock()
+	m.inserted(t, h2(h), overflowed)
+	return previous, false
+}
+
+// LoadOrStore returns the existing value for key if present (loaded is
+// true); otherwise it stores value and returns it. A hit takes no lock and
+// allocates nothing.
+func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
+	if actual, loaded = m.Load(key); loaded {
+		return actual, true
+	}
+	return m.loadOrStoreSlow(key, value, m.tableOrInit().shared.hash(key))
+}
+
+// loadOrStoreSlow is LoadOrStore's locked path, after the lock-free lookup
+// missed.
+func (m *Map[K, V]) loadOrStoreSlow(key K, value V, h uint64) (actual V, loaded bool) {
+	t, b := m.lockChain(h)
+	if c, i := b.locate(key, h2(h)); c != nil {
+		actual = c.slots[i].value
+		b.unlock()
+		return actual, true
+	}
+	overflowed := b.insert(key, value, h2(h), true)
+	b.unlock()
+	m.inserted(t, h2(h), overflowed)
+	return value, false
+}
+
+// LoadOrCompute returns the value for key, calling fn to compute and store
+// it if the key is absent. fn runs with no lock held, at most once however
+// many goroutines miss the key together, and never delays a resize; see
+// [ConcurrentMap.LoadOrCompute]. A hit takes no lock and allocates nothing.
+func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
+	if fn == nil {
+		panicNilFunc("LoadOrCompute")
+	}
+	if actual, loaded = m.Load(key); loaded {
+		return actual, true
+	}
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, noError(fn))
+	return actual, loaded
+}
+
+// LoadOrTryCompute is LoadOrCompute for a loader that can fail; fn runs
+// with no lock held. See [ConcurrentMap.LoadOrTryCompute].
+func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+	mustLoader(ctx, fn)
+	if actual, loaded = m.Load(key); loaded {
+		return actual, true, nil
+	}
+	return loadOrCompute[K, V](m, ctx, key, fn)
+}
+
+// flightStripe returns the stripe that registers flights for key.
+func (m *Map[K, V]) flightStripe(key K) *flightStripe[K, V] {
+	sh := m.tableOrInit().shared
+	return &sh.flights[(sh.hash(key)>>32)&sh.flightMask]
+}
+
+func (m *Map[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+	st := m.flightStripe(key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if value, ok = m.Load(key); ok {
+		return value, true, nil, nil
+	}
+	f, wait = claimFlight(&st.m, key)
+	return value, false, f, wait
+}
+
+func (m *Map[K, V]) land(key K, f *flight[V], value V, store bool) (actual V, loaded bool) {
+	st := m.flightStripe(key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.m, key)
+	if !store {
+		return m.Load(key)
+	}
+	return m.LoadOrStore(key, value)
+}
+
+// Compute atomically updates the entry for key; see
+// [ConcurrentMap.Compute]. fn runs holding the lock of key's bucket chain:
+// readers never wait for it, but writers of the keys in that chain and a
+// resize do, so keep fn short. fn may call Load, but no other method of the
+// same map: a write or a Range could wait for the lock fn's caller holds. A
+// panic in fn changes nothing and releases the lock.
+func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op ComputeOp)) (actual V, ok bool) {
+	if fn == nil {
+		panicNilFunc("Compute")
+	}
+	checkKey(&m.keys, key)
+	h := m.tableOrInit().shared.hash(key)
+	t, b := m.lockChain(h)
+	var inserted, deleted, overflowed bool
+	func() {
+		defer b.unlock()
+		c, i := b.locate(key, h2(h))
+		var old V
+		if c != nil {
+			old = c.slots[i].value
+		}
+		newValue, op := fn(old, c != nil)
+		switch op {
+		case UpdateOp:
+			if c != nil {
+				b.setValue(c, i, newValue)
+			} else {
+				overflowed, inserted = b.insert(key, newValue, h2(h), true), true
+			}
+			actual, ok = newValue, true
+		case DeleteOp:
+			if c != nil {
+				b.remove(c, i)
+				deleted = true
+			}
+		case CancelOp:
+			actual, ok = old, c != nil
+		default:
+			panic("safemap: Compute function returned unknown " + op.String())
+		}
+	}()
+	if inserted {
+		m.inserted(t, h2(h), overflowed)
+	}
+	if deleted {
+		m.deleted(t, h2(h))
+	}
+	return actual, ok
+}
+
+// CompareAndSwap stores new for key if its current value == old. It panics
+// if V is not comparable. A mismatch found by the lock-free lookup takes no
+// lock.
+func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
+	mustComparableValue("CompareAndSwap", old)
+	if cur, ok := m.Load(key); !ok || !equalValues("CompareAndSwap", cur, old) {
+		return false
+	}
+	h := m.tableOrInit().shared.hash(key)
+	_, b := m.lockChain(h)
+	defer b.unlock()
+	c, i := b.locate(key, h2(h))
+	if c == nil || !equalValues("CompareAndSwap", c.slots[i].value, old) {
+		return false
+	}
+	b.setValue(c, i, new)
+	return true
+}
+
+// CompareAndDelete deletes key if its current value == old. It panics if V
+// is not comparable.
+func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
+	mustComparableValue("CompareAndDelete", old)
+	if cur, ok := m.Load(key); !ok || !equalValues("CompareAndDelete", cur, old) {
+		return false
+	}
+	h := m.tableOrInit().shared.hash(key)
+	t, b := m.lockChain(h)
+	c, i := b.locate(key, h2(h))
+	if c == nil || !equalValues("CompareAndDelete", c.slots[i].value, old) {
+		b.unlock()
+		return false
+	}
+	b.remove(c, i)
+	b.unlock()
+	m.deleted(t, h2(h))
+	return true
+}
+
+// LoadAndDelete deletes key and returns the value it had, if any. A miss
+// found by the lock-free lookup takes no lock.
+func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
+	if _, loaded = m.Load(key); !loaded {
+		return value, false
+	}
+	h := m.table.Load().shared.hash(key)
+	t, b := m.lockChain(h)
+	c, i := b.locate(key, h2(h))
+	if c == nil {
+		b.unlock()
+		return value, false
+	}
+	value = c.slots[i].value
+	b.remove(c, i)
+	b.unlock()
+	m.deleted(t, h2(h))
+	return value, true
+}
+
+// Delete deletes key.
+func (m *Map[K, V]) Delete(key K) {
+	m.LoadAndDelete(key)
+}
+
+// Range calls fn for each entry until fn returns false. It copies one
+// bucket chain at a time (a handful of entries) and calls fn with no lock
+// held, so fn may call any method of the map. Each chain is seen at one
+// instant, different chains at different instants: an entry written during
+// Range may or may not be visited, an entry present throughout is visited,
+// and no key is visited twice. If Range meets a chain that a resize has
+// moved, it waits for that resize to finish and goes on in the new table.
+func (m *Map[K, V]) Range(fn func(key K, value V) bool) {
+	if fn == nil {
+		panicNilFunc("Range")
+	}
+	t := m.table.Load()
+	if t == nil {
+		return
+	}
+	// Chains are visited in index order. When chain i of t turns out to
+	// have moved, chains 0..i-1 of t have been visited, so Range goes on
+	// through the whole next table, skipping the keys that lived in those
+	// chains: each switch adds one such condition.
+	var skip []rangeSkip
+	var buf []slot[K, V]
+	for {
+		i, n := 0, len(t.buckets)
+		for ; i < n; i++ {
+			var moved bool
+			if buf, moved = t.buckets[i].collect(buf[:0]); moved {
+				break
+			}
+			for _, e := range buf {
+				if len(skip) > 0 && t.shared.skipped(e.key, skip) {
+					continue
+				}
+				if !fn(e.key, e.value) {
+					return
+				}
+			}
+		}
+		if i == n {
+			return
+		}
+		skip = append(skip, rangeSkip{mask: t.mask, below: uint64(i)})
+		// The resize that moved chain i holds resizeMu from before it
+		// moves anything until the next table is complete; waiting for it
+		// means no chain of t is still to be copied.
+		m.resizeMu.Lock()
+		//lint:ignore SA2001 an empty critical section: waiting is the point
+		m.resizeMu.Unlock()
+		t = t.next.Load()
+	}
+}
+
+// rangeSkip is one condition of Range: keys whose chain in a table of
+// mask+1 buckets was below index below have been visited already.
+type rangeSkip struct{ mask, below uint64 }
+
+// skipped reports whether Range has visited key already.
+func (sh *mapShared[K, V]) skipped(key K, skip []rangeSkip) bool {
+	h := sh.hash(key)
+	for _, c := range skip {
+		if h&c.mask < c.below {
+			return true
+		}
+	}
+	return false
+}
+
+// collect appends to dst a consistent copy of the entries of the chain
+// rooted at b, or reports that the chain has moved.
+func (b *bucket[K, V]) collect(dst []slot[K, V]) (_ []slot[K, V], moved bool) {
+	for n := 0; ; n++ {
+		s, r := b.readBegin()
+		if r == readMoved {
+			return dst, true
+		}
+		if r == readOK {
+			start := len(dst)
+			for c := b; c != nil; c = c.next.Load() {
+				for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+					dst = append(dst, c.slots[slotIndex(occ)]) // validated below
+				}
+			}
+			valid := b.readValid(s)
+			b.readEnd(s)
+			if valid {
+				return dst, false
+			}
+			clear(dst[start:])
+			dst = dst[:start]
+		}
+		backoff(n)
+	}
+}
+
+// All returns an iterator over the entries with the guarantees of Range.
+func (m *Map[K, V]) All() iter.Seq2[K, V] {
+	return m.Range
+}
+
+// Len returns the number of entries, in O(GOMAXPROCS).
+func (m *Map[K, V]) Len() int {
+	t := m.table.Load()
+	if t == nil {
+		return 0
+	}
+	return int(t.shared.count.sum())
+}
+
+// Clear deletes every entry. It moves every chain to a new, empty table,
+// so each key is deleted atomically and Len stays exact; an entry stored
+// while Clear runs may survive it. Clear waits for a resize in progress.
+func (m *Map[K, V]) Clear() {
+	if m.table.Load() == nil {
+		return
+	}
+	m.resizeMu.Lock()
+	defer m.resizeMu.Unlock()
+	t := m.table.Load()
+	m.moveTable(t, t.shared.minBuckets, true)
+}

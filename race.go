@@ -1,0 +1,8 @@
+//go:build race
+
+package safemap
+
+// raceEnabled selects the race-build read path of Map: the race detector
+// cannot reason about optimistic (seqlock) reads, so under -race readers
+// briefly own a bucket's modification bit instead; see bucket.go.
+const raceEnabled = true
