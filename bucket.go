@@ -10,10 +10,10 @@ import (
 // that lets readers run without locks while writers change it in place.
 //
 //	bucket (root of a chain; 24 + 7×sizeof(slot) bytes)
-//	┌──────────┬──────────────────────────┬──────────┬────────┬─────┬────────┐
-//	│ seq      │ meta: h2 of slot 0..6, 0 │ next     │ slot 0 │ ... │ slot 6 │
-//	│ L|D|M|n  │ = empty (byte 7 unused)  │ overflow │ key,val│     │ key,val│
-//	└──────────┴──────────────────────────┴──────────┴────────┴─────┴────────┘
+//	┌──────────────────────────┬──────────┬──────────┬────────┬─────┬────────┐
+//	│ meta: h2 of slot 0..6,   │ seq      │ next     │ slot 0 │ ... │ slot 6 │
+//	│ 0 = empty; byte 7: flags │ L|D|M|n  │ overflow │ key,val│     │ key,val│
+//	└──────────────────────────┴──────────┴──────────┴────────┴─────┴────────┘
 //
 // A key lives in the chain of root bucket hash&mask. Only the root's seq
 // word is used; it guards the whole chain:
@@ -44,8 +44,10 @@ const (
 )
 
 type bucket[K comparable, V any] struct {
+	// meta comes first: an aligned word that a miss reads alone, and that
+	// never straddles two cache lines.
+	meta  atomic.Uint64                // h2 of each occupied slot (0 = empty); flags in byte 7
 	seq   atomic.Uint64                // root buckets only: L, D, M and the count
-	meta  atomic.Uint64                // h2 of each occupied slot; 0 = empty
 	next  atomic.Pointer[bucket[K, V]] // overflow chain, only grows until the chain is moved
 	slots [slotsPerBucket]slot[K, V]
 }
@@ -61,10 +63,12 @@ const (
 	metaMSB   = 0x8080808080808080
 	metaSlots = 1<<(8*slotsPerBucket) - 1 // the bytes that are slots
 
-	// metaMovedByte is the top byte of a root's meta, which holds no slot.
-	// markMoved sets it along with M, so that Load's fast path learns from
-	// the one word it reads that the chain has moved.
-	metaMovedByte = 0xff << (8 * slotsPerBucket)
+	// The top byte of a root's meta holds no slot but two flags, so that
+	// Load's fast path learns from the one word it reads whether the key
+	// can be anywhere but in the root bucket.
+	metaMoved    = 0x80 << (8 * slotsPerBucket) // set with M by markMoved
+	metaOverflow = 0x40 << (8 * slotsPerBucket) // set before next is first linked
+	metaFlags    = metaMoved | metaOverflow
 )
 
 // h2 is the per-slot tag stored in meta: the top 7 bits of the hash with
@@ -143,7 +147,7 @@ func (b *bucket[K, V]) endWrite() {
 // table. The store publishes that copy to whoever sees M.
 func (b *bucket[K, V]) markMoved() {
 	b.beginWrite()
-	b.meta.Store(b.meta.Load() | metaMovedByte)
+	b.meta.Store(b.meta.Load() | metaMoved)
 	b.seq.Store(((b.seq.Load() &^ seqDirty) | seqMoved) + seqStep)
 }
 

@@ -44,19 +44,17 @@ type Map[K comparable, V any] struct {
 // mapTable is one generation of the table. Moved chains point readers and
 // writers at next.
 type mapTable[K comparable, V any] struct {
-	buckets []bucket[K, V]
-	mask    uint64 // len(buckets) - 1
-	shared  *mapShared[K, V]
-	next    atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
+	keyHasher[K] // a copy of shared's, so a lookup touches one less line
+	buckets      []bucket[K, V]
+	mask         uint64 // len(buckets) - 1
+	shared       *mapShared[K, V]
+	next         atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
 }
 
 // mapShared is the state every generation of one Map shares.
 type mapShared[K comparable, V any] struct {
-	seed       maphash.Seed
-	intSeed    uint64 // seed of the integer hash, drawn from seed
-	intKey     bool   // K is an integer kind: hash it with mixInt
-	hashMask   uint64 // all ones, or fewer bits to degrade the hash in tests
-	minBuckets int    // never shrink below this (WithCapacity)
+	keyHasher[K]
+	minBuckets int // never shrink below this (WithCapacity)
 	count      *counter
 	flights    []flightStripe[K, V]
 	flightMask uint64
@@ -93,17 +91,19 @@ func newMapShared[K comparable, V any](o options) *mapShared[K, V] {
 	n := ceilPow2(4 * runtime.GOMAXPROCS(0))
 	seed := maphash.MakeSeed()
 	sh := &mapShared[K, V]{
-		seed:       seed,
-		intSeed:    maphash.Comparable(seed, uint64(0)),
-		intKey:     isIntegerKind(reflect.TypeFor[K]().Kind()),
-		hashMask:   ^uint64(0),
+		keyHasher: keyHasher[K]{
+			seed:     seed,
+			intSeed:  maphash.Comparable(seed, uint64(0)),
+			intKey:   isIntegerKind(reflect.TypeFor[K]().Kind()),
+			hashMask: ^uint64(0),
+		},
 		minBuckets: bucketsFor(o.capacity),
 		count:      newCounter(),
 		flights:    make([]flightStripe[K, V], n),
 		flightMask: uint64(n - 1),
 	}
 	if o.hashBits > 0 {
-		sh.hashMask = 1<<o.hashBits - 1
+		sh.hashMask = 1<<o.hashBits - 1 // set before any table copies the hasher
 	}
 	return sh
 }
@@ -116,22 +116,30 @@ func bucketsFor(n int) int {
 }
 
 func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V] {
-	return &mapTable[K, V]{buckets: make([]bucket[K, V], n), mask: uint64(n - 1), shared: sh}
+	return &mapTable[K, V]{keyHasher: sh.keyHasher, buckets: make([]bucket[K, V], n), mask: uint64(n - 1), shared: sh}
 }
 
-// hash returns key's hash, seeded per map so that nobody who does not know
+// keyHasher hashes keys, seeded per map so that nobody who does not know
 // the seed can choose keys that collide.
-func (sh *mapShared[K, V]) hash(key K) uint64 {
-	if sh.intKey {
-		return mixInt(sh.intSeed, intBits(key)) & sh.hashMask
+type keyHasher[K comparable] struct {
+	intKey   bool   // K is an integer kind: hash it with mixInt
+	intSeed  uint64 // seed of the integer hash, drawn from seed
+	hashMask uint64 // all ones, or fewer bits to degrade the hash in tests
+	seed     maphash.Seed
+}
+
+// hash returns key's hash.
+func (kh *keyHasher[K]) hash(key K) uint64 {
+	if kh.intKey {
+		return mixInt(kh.intSeed, intBits(key)) & kh.hashMask
 	}
-	return sh.hashAny(key)
+	return kh.hashAny(key)
 }
 
 // hashAny hashes keys of every other type (outlined so that hash can be
 // inlined for integer keys).
-func (sh *mapShared[K, V]) hashAny(key K) uint64 {
-	return maphash.Comparable(sh.seed, key) & sh.hashMask
+func (kh *keyHasher[K]) hashAny(key K) uint64 {
+	return maphash.Comparable(kh.seed, key) & kh.hashMask
 }
 
 // tableOrInit returns the current table, creating it on the first write to
@@ -165,11 +173,11 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	if t == nil {
 		return value, false
 	}
-	var h uint64 // t.shared.hash(key), by hand: the compiler will not inline it here
-	if sh := t.shared; sh.intKey {
-		h = mixInt(sh.intSeed, intBits(key)) & sh.hashMask
+	var h uint64 // t.hash(key), by hand: the compiler will not inline it here
+	if t.intKey {
+		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
 	} else {
-		h = sh.hashAny(key)
+		h = t.hashAny(key)
 	}
 	// Fast path, in line: the root bucket only. Anything unusual (a writer
 	// in the bucket, a moved chain, an overflow bucket) goes to loadSlow,
@@ -177,12 +185,13 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	b := &t.buckets[h&uint64(len(t.buckets)-1)]
 	tag := h2(h)
 	meta := b.meta.Load()
-	if meta&metaMovedByte == 0 && b.next.Load() == nil {
+	if meta&metaFlags == 0 {
 		if matchTag(meta, tag) == 0 {
 			// A miss reads one word: insertion sets a key's tag after its
-			// slot, deletion clears the tag first, and a chain stops
+			// slot, deletion clears the tag first, the overflow flag is set
+			// before an overflow bucket is linked, and a chain stops
 			// changing once it is marked moved, so a word without the tag
-			// proves the key absent at the instant it was read.
+			// or flags proves the key absent at the instant it was read.
 			return value, false
 		}
 		if s := b.seq.Load(); !raceEnabled && s&(seqDirty|seqMoved) == 0 {
@@ -306,7 +315,8 @@ func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool) (overflow
 	if publish {
 		b.beginWrite()
 	}
-	last.next.Store(nb) // publishes nb's slot and meta to readers of next
+	b.meta.Store(b.meta.Load() | metaOverflow) // before next: see Load's one-word miss
+	last.next.Store(nb)                        // publishes nb's slot and meta to readers of next
 	if publish {
 		b.endWrite()
 	}
@@ -414,7 +424,7 @@ func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint6
 	for c := ob; c != nil; c = c.next.Load() {
 		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
-			h := t.shared.hash(sl.key)
+			h := t.hash(sl.key)
 			if grow {
 				nt.buckets[h&nt.mask].insert(sl.key, sl.value, h2(h), false)
 			} else {
@@ -443,7 +453,7 @@ func (m *Map[K, V]) Store(key K, value V) {
 // Swap stores value for key and returns the previous value, if any.
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	checkKey(&m.keys, key)
-	h := m.tableOrInit().shared.hash(key)
+	h := m.tableOrInit().hash(key)
 	t, b := m.lockChain(h)
 	if c, i := b.locate(key, h2(h)); c != nil {
 		previous = c.slots[i].value
@@ -464,7 +474,7 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true
 	}
-	return m.loadOrStoreSlow(key, value, m.tableOrInit().shared.hash(key))
+	return m.loadOrStoreSlow(key, value, m.tableOrInit().hash(key))
 }
 
 // loadOrStoreSlow is LoadOrStore's locked path, after the lock-free lookup
@@ -546,7 +556,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 		panicNilFunc("Compute")
 	}
 	checkKey(&m.keys, key)
-	h := m.tableOrInit().shared.hash(key)
+	h := m.tableOrInit().hash(key)
 	t, b := m.lockChain(h)
 	var inserted, deleted, overflowed bool
 	func() {
@@ -593,7 +603,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	if cur, ok := m.Load(key); !ok || !equalValues("CompareAndSwap", cur, old) {
 		return false
 	}
-	h := m.tableOrInit().shared.hash(key)
+	h := m.tableOrInit().hash(key)
 	_, b := m.lockChain(h)
 	defer b.unlock()
 	c, i := b.locate(key, h2(h))
@@ -611,7 +621,7 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	if cur, ok := m.Load(key); !ok || !equalValues("CompareAndDelete", cur, old) {
 		return false
 	}
-	h := m.tableOrInit().shared.hash(key)
+	h := m.tableOrInit().hash(key)
 	t, b := m.lockChain(h)
 	c, i := b.locate(key, h2(h))
 	if c == nil || !equalValues("CompareAndDelete", c.slots[i].value, old) {
@@ -630,7 +640,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	if _, loaded = m.Load(key); !loaded {
 		return value, false
 	}
-	h := m.table.Load().shared.hash(key)
+	h := m.table.Load().hash(key)
 	t, b := m.lockChain(h)
 	c, i := b.locate(key, h2(h))
 	if c == nil {
