@@ -38,6 +38,7 @@ func loadOrComputeOnce() {
 		name string
 		m    safemap.ConcurrentMap[string, string]
 	}{
+		{"Map (New)", safemap.New[string, string]()},
 		{"SyncMap", safemap.NewSyncMap[string, string]()},
 		{"RWMap", safemap.NewRWMap[string, string]()},
 		{"ShardedMap", safemap.NewShardedMap[string, string]()},
@@ -143,7 +144,7 @@ func loadOrTryComputeSharesErrors() {
 func computeCounter() {
 	fmt.Println("3. Compute: 8 goroutines each add 1000 to the counter \"hits\"")
 
-	m := safemap.NewShardedMap[string, int]()
+	m := safemap.New[string, int]()
 	increment := func(old int, loaded bool) (int, safemap.ComputeOp) {
 		return old + 1, safemap.UpdateOp // old is 0 when the key is absent
 	}
