@@ -145,9 +145,10 @@ func (b *bucket[K, V]) endWrite() {
 
 // markMoved sets M; the caller holds L and has copied the chain to the next
 // table. The store publishes that copy to whoever sees M.
-func (b *bucket[K, V]) markMoved() {
+func (b *bucket[K, V]) markMoved(mirror *atomic.Uint64) {
 	b.beginWrite()
 	b.meta.Store(b.meta.Load() | metaMoved)
+	mirror.Store(b.meta.Load())
 	b.seq.Store(((b.seq.Load() &^ seqDirty) | seqMoved) + seqStep)
 }
 

@@ -46,9 +46,13 @@ type Map[K comparable, V any] struct {
 type mapTable[K comparable, V any] struct {
 	keyHasher[K] // a copy of shared's, so a lookup touches one less line
 	buckets      []bucket[K, V]
-	mask         uint64 // len(buckets) - 1
-	shared       *mapShared[K, V]
-	next         atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
+	// metas mirrors each root bucket's meta word in a dense array, 8 bytes
+	// a bucket, so that a miss reads memory 17 times smaller than the
+	// buckets (for int64 slots) and far more likely to be in cache.
+	metas  []atomic.Uint64
+	mask   uint64 // len(buckets) - 1
+	shared *mapShared[K, V]
+	next   atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
 }
 
 // mapShared is the state every generation of one Map shares.
@@ -116,7 +120,13 @@ func bucketsFor(n int) int {
 }
 
 func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V] {
-	return &mapTable[K, V]{keyHasher: sh.keyHasher, buckets: make([]bucket[K, V], n), mask: uint64(n - 1), shared: sh}
+	return &mapTable[K, V]{
+		keyHasher: sh.keyHasher,
+		buckets:   make([]bucket[K, V], n),
+		metas:     make([]atomic.Uint64, n),
+		mask:      uint64(n - 1),
+		shared:    sh,
+	}
 }
 
 // keyHasher hashes keys, seeded per map so that nobody who does not know
@@ -182,9 +192,9 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	// Fast path, in line: the root bucket only. Anything unusual (a writer
 	// in the bucket, a moved chain, an overflow bucket) goes to loadSlow,
 	// which handles every case.
-	b := &t.buckets[h&uint64(len(t.buckets)-1)]
+	idx := h & uint64(len(t.metas)-1)
 	tag := h2(h)
-	meta := b.meta.Load()
+	meta := t.metas[idx].Load()
 	if meta&metaFlags == 0 {
 		if matchTag(meta, tag) == 0 {
 			// A miss reads one word: insertion sets a key's tag after its
@@ -194,6 +204,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 			// or flags proves the key absent at the instant it was read.
 			return value, false
 		}
+		b := &t.buckets[idx]
 		if s := b.seq.Load(); !raceEnabled && s&(seqDirty|seqMoved) == 0 {
 			s &^= seqLocked
 			for match := matchTag(b.meta.Load(), tag); match != 0; match &= match - 1 {
@@ -261,14 +272,14 @@ func (b *bucket[K, V]) find(key K, tag uint8, s uint64) (value V, ok bool, r rea
 }
 
 // lockChain locks the chain that holds (or will hold) the key with hash h,
-// in the newest table that has it.
-func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V]) {
+// in the newest table that has it, and returns the chain's mirrored meta.
+func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *atomic.Uint64) {
 	t := m.tableOrInit()
 	for {
 		b := &t.buckets[h&t.mask]
 		b.lock()
 		if !b.moved() {
-			return t, b
+			return t, b, &t.metas[h&t.mask]
 		}
 		b.unlock()
 		t = t.next.Load()
@@ -292,7 +303,7 @@ func (b *bucket[K, V]) locate(key K, tag uint8) (*bucket[K, V], int) {
 // and reports whether it had to add an overflow bucket. With publish unset
 // the chain is not yet reachable (a resize filling a new table), so no
 // reader needs to be told.
-func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool) (overflowed bool) {
+func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool, mirror *atomic.Uint64) (overflowed bool) {
 	last := b
 	for c := b; c != nil; c = c.next.Load() {
 		if empty := matchEmpty(c.meta.Load()); empty != 0 {
@@ -302,6 +313,9 @@ func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool) (overflow
 			}
 			c.slots[i] = slot[K, V]{key, value}
 			c.meta.Store(c.meta.Load() | uint64(tag)<<(8*i))
+			if c == b {
+				mirror.Store(b.meta.Load()) // after the slot, like meta
+			}
 			if publish {
 				b.endWrite()
 			}
@@ -316,7 +330,8 @@ func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool) (overflow
 		b.beginWrite()
 	}
 	b.meta.Store(b.meta.Load() | metaOverflow) // before next: see Load's one-word miss
-	last.next.Store(nb)                        // publishes nb's slot and meta to readers of next
+	mirror.Store(b.meta.Load())
+	last.next.Store(nb) // publishes nb's slot and meta to readers of next
 	if publish {
 		b.endWrite()
 	}
@@ -332,9 +347,12 @@ func (b *bucket[K, V]) setValue(c *bucket[K, V], i int, value V) {
 
 // remove empties slot i of c, in the locked chain of b, zeroing it so the
 // collector can free what it referenced.
-func (b *bucket[K, V]) remove(c *bucket[K, V], i int) {
+func (b *bucket[K, V]) remove(c *bucket[K, V], i int, mirror *atomic.Uint64) {
 	b.beginWrite()
 	c.meta.Store(c.meta.Load() &^ (0xff << (8 * i)))
+	if c == b {
+		mirror.Store(b.meta.Load()) // the tag goes before the slot
+	}
 	c.slots[i] = slot[K, V]{}
 	b.endWrite()
 }
@@ -403,7 +421,7 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 		} else {
 			t.moveChain(ob, nt, uint64(i), grow)
 		}
-		ob.markMoved() // publishes the copy to whoever follows the mark
+		ob.markMoved(&t.metas[i]) // publishes the copy to whoever follows the mark
 		ob.unlock()
 	}
 	m.table.Store(nt)
@@ -416,8 +434,9 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 // using via another moved chain, so it is locked and written as usual.
 func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64, grow bool) {
 	var dst *bucket[K, V]
+	var dstMirror *atomic.Uint64
 	if !grow {
-		dst = &nt.buckets[i&nt.mask]
+		dst, dstMirror = &nt.buckets[i&nt.mask], &nt.metas[i&nt.mask]
 		dst.lock()
 		defer dst.unlock()
 	}
@@ -426,9 +445,9 @@ func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint6
 			sl := &c.slots[slotIndex(occ)]
 			h := t.hash(sl.key)
 			if grow {
-				nt.buckets[h&nt.mask].insert(sl.key, sl.value, h2(h), false)
+				nt.buckets[h&nt.mask].insert(sl.key, sl.value, h2(h), false, &nt.metas[h&nt.mask])
 			} else {
-				dst.insert(sl.key, sl.value, h2(h), true)
+				dst.insert(sl.key, sl.value, h2(h), true, dstMirror)
 			}
 		}
 	}
@@ -454,14 +473,14 @@ func (m *Map[K, V]) Store(key K, value V) {
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	checkKey(&m.keys, key)
 	h := m.tableOrInit().hash(key)
-	t, b := m.lockChain(h)
+	t, b, mirror := m.lockChain(h)
 	if c, i := b.locate(key, h2(h)); c != nil {
 		previous = c.slots[i].value
 		b.setValue(c, i, value)
 		b.unlock()
 		return previous, true
 	}
-	overflowed := b.insert(key, value, h2(h), true)
+	overflowed := b.insert(key, value, h2(h), true, mirror)
 	b.unlock()
 	m.inserted(t, h2(h), overflowed)
 	return previous, false
@@ -480,13 +499,13 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 // loadOrStoreSlow is LoadOrStore's locked path, after the lock-free lookup
 // missed.
 func (m *Map[K, V]) loadOrStoreSlow(key K, value V, h uint64) (actual V, loaded bool) {
-	t, b := m.lockChain(h)
+	t, b, mirror := m.lockChain(h)
 	if c, i := b.locate(key, h2(h)); c != nil {
 		actual = c.slots[i].value
 		b.unlock()
 		return actual, true
 	}
-	overflowed := b.insert(key, value, h2(h), true)
+	overflowed := b.insert(key, value, h2(h), true, mirror)
 	b.unlock()
 	m.inserted(t, h2(h), overflowed)
 	return value, false
@@ -557,7 +576,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 	}
 	checkKey(&m.keys, key)
 	h := m.tableOrInit().hash(key)
-	t, b := m.lockChain(h)
+	t, b, mirror := m.lockChain(h)
 	var inserted, deleted, overflowed bool
 	func() {
 		defer b.unlock()
@@ -572,12 +591,12 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 			if c != nil {
 				b.setValue(c, i, newValue)
 			} else {
-				overflowed, inserted = b.insert(key, newValue, h2(h), true), true
+				overflowed, inserted = b.insert(key, newValue, h2(h), true, mirror), true
 			}
 			actual, ok = newValue, true
 		case DeleteOp:
 			if c != nil {
-				b.remove(c, i)
+				b.remove(c, i, mirror)
 				deleted = true
 			}
 		case CancelOp:
@@ -604,7 +623,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 		return false
 	}
 	h := m.tableOrInit().hash(key)
-	_, b := m.lockChain(h)
+	_, b, _ := m.lockChain(h)
 	defer b.unlock()
 	c, i := b.locate(key, h2(h))
 	if c == nil || !equalValues("CompareAndSwap", c.slots[i].value, old) {
@@ -622,13 +641,13 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 		return false
 	}
 	h := m.tableOrInit().hash(key)
-	t, b := m.lockChain(h)
+	t, b, mirror := m.lockChain(h)
 	c, i := b.locate(key, h2(h))
 	if c == nil || !equalValues("CompareAndDelete", c.slots[i].value, old) {
 		b.unlock()
 		return false
 	}
-	b.remove(c, i)
+	b.remove(c, i, mirror)
 	b.unlock()
 	m.deleted(t, h2(h))
 	return true
@@ -641,14 +660,14 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 		return value, false
 	}
 	h := m.table.Load().hash(key)
-	t, b := m.lockChain(h)
+	t, b, mirror := m.lockChain(h)
 	c, i := b.locate(key, h2(h))
 	if c == nil {
 		b.unlock()
 		return value, false
 	}
 	value = c.slots[i].value
-	b.remove(c, i)
+	b.remove(c, i, mirror)
 	b.unlock()
 	m.deleted(t, h2(h))
 	return value, true
