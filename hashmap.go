@@ -301,22 +301,29 @@ func (b *bucket[K, V]) locate(key K, tag uint8) (*bucket[K, V], int) {
 
 // insert adds an entry for a key absent from the locked chain rooted at b,
 // and reports whether it had to add an overflow bucket. With publish unset
-// the chain is not yet reachable (a resize filling a new table), so no
-// reader needs to be told.
+// the chain is not yet reachable (a resize filling a new table).
+//
+// An insert needs no D window, outside race builds: it writes an empty
+// slot, which no reader copies (readers copy only slots whose tag they
+// saw, and an empty slot's tag was cleared by a delete that counted itself
+// in seq), then sets the tag; a reader that sees the tag sees the whole
+// slot. Likewise a new overflow bucket is complete before next publishes it.
+// Race builds keep the window: there, readers exclude writers through D.
 func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool, mirror *atomic.Uint64) (overflowed bool) {
+	window := publish && raceEnabled
 	last := b
 	for c := b; c != nil; c = c.next.Load() {
 		if empty := matchEmpty(c.meta.Load()); empty != 0 {
 			i := slotIndex(empty)
-			if publish {
+			if window {
 				b.beginWrite()
 			}
 			c.slots[i] = slot[K, V]{key, value}
-			c.meta.Store(c.meta.Load() | uint64(tag)<<(8*i))
+			c.meta.Store(c.meta.Load() | uint64(tag)<<(8*i)) // after the slot
 			if c == b {
 				mirror.Store(b.meta.Load()) // after the slot, like meta
 			}
-			if publish {
+			if window {
 				b.endWrite()
 			}
 			return false
@@ -326,13 +333,13 @@ func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool, mirror *a
 	nb := new(bucket[K, V])
 	nb.slots[0] = slot[K, V]{key, value}
 	nb.meta.Store(uint64(tag))
-	if publish {
+	if window {
 		b.beginWrite()
 	}
 	b.meta.Store(b.meta.Load() | metaOverflow) // before next: see Load's one-word miss
 	mirror.Store(b.meta.Load())
 	last.next.Store(nb) // publishes nb's slot and meta to readers of next
-	if publish {
+	if window {
 		b.endWrite()
 	}
 	return true
