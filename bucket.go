@@ -15,8 +15,9 @@ import (
 //	│ 0 = empty; byte 7: flags │ L|D|M|n  │ overflow │ key,val│     │ key,val│
 //	└──────────────────────────┴──────────┴──────────┴────────┴─────┴────────┘
 //
-// A key lives in the chain of root bucket hash&mask. Only the root's seq
-// word is used; it guards the whole chain:
+// A key lives in the chain of root bucket hash&mask. The table mirrors each
+// root's meta in a dense array (mapTable.metas) that a miss reads alone.
+// Only the root's seq word is used; it guards the whole chain:
 //
 //   - L (locked) gives one writer the chain. It may be held across
 //     Compute's function; readers ignore it.

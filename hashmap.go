@@ -17,7 +17,8 @@ import (
 //
 //   - Load never blocks and never allocates: it reads a bucket optimistically
 //     and retries (a bounded spin, then a yield) only while a writer is
-//     changing that same bucket. A miss usually reads one cache line.
+//     changing that same bucket. A miss reads one word of a dense array
+//     that mirrors each bucket's tags, usually in cache.
 //   - Writers lock only the key's bucket chain. Entries live inside the
 //     buckets, so inserting allocates nothing per entry (only an
 //     occasional overflow bucket, and the tables that growth builds).
@@ -31,7 +32,8 @@ import (
 //     blocks readers, but it blocks writers of that chain and a resize, and
 //     fn may call Load but no other method of the same map.
 //   - Range and All visit one bucket chain at a time, copying it, and call
-//     fn with no lock held: weakly consistent, each key at most once.
+//     fn with no lock held: weakly consistent, each key at most once. They
+//     wait only when they cross a resize, for it to finish.
 //
 // The zero Map is empty and ready for use. A Map must not be copied after
 // first use. See docs/design.md for the memory-ordering argument.
