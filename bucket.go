@@ -9,15 +9,15 @@ import (
 // This file holds Map's bucket: its layout and the sequence-lock protocol
 // that lets readers run without locks while writers change it in place.
 //
-//	bucket (root of a chain; 24 + 7×sizeof(slot) bytes)
-//	┌──────────────────────────┬──────────┬──────────┬────────┬─────┬────────┐
-//	│ meta: h2 of slot 0..6,   │ seq      │ next     │ slot 0 │ ... │ slot 6 │
-//	│ 0 = empty; byte 7: flags │ L|D|M|n  │ overflow │ key,val│     │ key,val│
-//	└──────────────────────────┴──────────┴──────────┴────────┴─────┴────────┘
+//	heads[i] (16 bytes, dense)      buckets[i] (16 + 7×sizeof(slot) bytes)
+//	┌──────────────┬──────────┐     ┌──────────┬──────────┬────────┬─────┬────────┐
+//	│ meta: tags + │ seq      │     │ meta:    │ next     │ slot 0 │ ... │ slot 6 │
+//	│ flags byte 7 │ L|D|M|n  │     │ tags     │ overflow │ key,val│     │ key,val│
+//	└──────────────┴──────────┘     └──────────┴──────────┴────────┴─────┴────────┘
 //
-// A key lives in the chain of root bucket hash&mask. The table mirrors each
-// root's meta in a dense array (mapTable.metas) that a miss reads alone.
-// Only the root's seq word is used; it guards the whole chain:
+// A key lives in the chain of root bucket hash&mask. The chain's head, in
+// a dense array of its own, mirrors the root's tags (plus the moved and
+// overflow flags) and holds the seq word that guards the whole chain:
 //
 //   - L (locked) gives one writer the chain. It may be held across
 //     Compute's function; readers ignore it.
@@ -45,12 +45,17 @@ const (
 )
 
 type bucket[K comparable, V any] struct {
-	// meta comes first: an aligned word that a miss reads alone, and that
-	// never straddles two cache lines.
-	meta  atomic.Uint64                // h2 of each occupied slot (0 = empty); flags in byte 7
-	seq   atomic.Uint64                // root buckets only: L, D, M and the count
+	meta  atomic.Uint64                // h2 of each occupied slot (0 = empty)
 	next  atomic.Pointer[bucket[K, V]] // overflow chain, only grows until the chain is moved
 	slots [slotsPerBucket]slot[K, V]
+}
+
+// head holds a root bucket's two hot words, kept apart from the buckets in
+// the table's dense heads array (16 bytes a chain): a miss reads head.meta
+// alone, and a hit reads the head's line and the slot's.
+type head struct {
+	meta atomic.Uint64 // the root bucket's tags, plus flags in byte 7
+	seq  atomic.Uint64 // L, D, M and the count, for the whole chain
 }
 
 type slot[K comparable, V any] struct {
@@ -105,7 +110,7 @@ func backoff(n int) {
 
 // lock takes L. The holder may change the chain only between beginWrite
 // and endWrite.
-func (b *bucket[K, V]) lock() {
+func (b *head) lock() {
 	for n := 0; ; n++ {
 		if s := b.seq.Load(); s&seqLocked == 0 && b.seq.CompareAndSwap(s, s|seqLocked) {
 			return
@@ -115,18 +120,18 @@ func (b *bucket[K, V]) lock() {
 }
 
 // unlock releases L.
-func (b *bucket[K, V]) unlock() {
+func (b *head) unlock() {
 	b.seq.And(^seqLocked)
 }
 
 // moved reports whether the chain has been moved to the next table. The
 // caller holds L or is a reader who will validate.
-func (b *bucket[K, V]) moved() bool {
+func (b *head) moved() bool {
 	return b.seq.Load()&seqMoved != 0
 }
 
 // beginWrite sets D; the caller holds L.
-func (b *bucket[K, V]) beginWrite() {
+func (b *head) beginWrite() {
 	if !raceEnabled {
 		// Only the holder of L writes seq (other writers just fail
 		// their compare-and-swap), so a store suffices. The store is
@@ -140,22 +145,21 @@ func (b *bucket[K, V]) beginWrite() {
 
 // endWrite clears D and counts the modification; the caller holds L. The
 // store publishes the slot, meta and next stores before it.
-func (b *bucket[K, V]) endWrite() {
+func (b *head) endWrite() {
 	b.seq.Store((b.seq.Load() &^ seqDirty) + seqStep)
 }
 
 // markMoved sets M; the caller holds L and has copied the chain to the next
 // table. The store publishes that copy to whoever sees M.
-func (b *bucket[K, V]) markMoved(mirror *atomic.Uint64) {
+func (b *head) markMoved() {
 	b.beginWrite()
 	b.meta.Store(b.meta.Load() | metaMoved)
-	mirror.Store(b.meta.Load())
 	b.seq.Store(((b.seq.Load() &^ seqDirty) | seqMoved) + seqStep)
 }
 
 // acquireDirty takes D with a compare-and-swap: readers under the race
 // detector, and writers in race builds, who share D with those readers.
-func (b *bucket[K, V]) acquireDirty() uint64 {
+func (b *head) acquireDirty() uint64 {
 	for n := 0; ; n++ {
 		if s := b.seq.Load(); s&seqDirty == 0 && b.seq.CompareAndSwap(s, s|seqDirty) {
 			return s
@@ -166,7 +170,7 @@ func (b *bucket[K, V]) acquireDirty() uint64 {
 
 // releaseDirty clears D without counting a modification (race-build
 // readers).
-func (b *bucket[K, V]) releaseDirty() {
+func (b *head) releaseDirty() {
 	b.seq.And(^seqDirty)
 }
 
@@ -181,7 +185,7 @@ const (
 
 // readBegin starts a read of the chain rooted at b and returns the seq
 // value to validate against.
-func (b *bucket[K, V]) readBegin() (s uint64, r readResult) {
+func (b *head) readBegin() (s uint64, r readResult) {
 	if raceEnabled {
 		s = b.acquireDirty()
 	} else {
@@ -199,7 +203,7 @@ func (b *bucket[K, V]) readBegin() (s uint64, r readResult) {
 
 // readValid reports whether nothing changed the chain since readBegin
 // returned s: the plain loads made since then saw one consistent state.
-func (b *bucket[K, V]) readValid(s uint64) bool {
+func (b *head) readValid(s uint64) bool {
 	if raceEnabled {
 		return true // we hold D: nobody can change the chain
 	}
@@ -208,7 +212,7 @@ func (b *bucket[K, V]) readValid(s uint64) bool {
 }
 
 // readEnd ends a read begun by readBegin.
-func (b *bucket[K, V]) readEnd(uint64) {
+func (b *head) readEnd(uint64) {
 	if raceEnabled {
 		b.releaseDirty()
 	}

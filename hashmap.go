@@ -48,10 +48,11 @@ type Map[K comparable, V any] struct {
 type mapTable[K comparable, V any] struct {
 	keyHasher[K] // a copy of shared's, so a lookup touches one less line
 	buckets      []bucket[K, V]
-	// metas mirrors each root bucket's meta word in a dense array, 8 bytes
-	// a bucket, so that a miss reads memory 17 times smaller than the
-	// buckets (for int64 slots) and far more likely to be in cache.
-	metas  []atomic.Uint64
+	// heads holds each chain's tags and seq word in a dense array, 16
+	// bytes a chain, so that a miss reads memory 8 times smaller than the
+	// buckets (for int64 slots) and far more likely to be in cache, and a
+	// hit reads one head line plus the slot's line.
+	heads  []head
 	mask   uint64 // len(buckets) - 1
 	shared *mapShared[K, V]
 	next   atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
@@ -125,7 +126,7 @@ func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V
 	return &mapTable[K, V]{
 		keyHasher: sh.keyHasher,
 		buckets:   make([]bucket[K, V], n),
-		metas:     make([]atomic.Uint64, n),
+		heads:     make([]head, n),
 		mask:      uint64(n - 1),
 		shared:    sh,
 	}
@@ -194,9 +195,10 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	// Fast path, in line: the root bucket only. Anything unusual (a writer
 	// in the bucket, a moved chain, an overflow bucket) goes to loadSlow,
 	// which handles every case.
-	idx := h & uint64(len(t.metas)-1)
+	idx := h & uint64(len(t.heads)-1)
+	hd := &t.heads[idx]
 	tag := h2(h)
-	meta := t.metas[idx].Load()
+	meta := hd.meta.Load()
 	if meta&metaFlags == 0 {
 		if matchTag(meta, tag) == 0 {
 			// A miss reads one word: insertion sets a key's tag after its
@@ -206,14 +208,14 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 			// or flags proves the key absent at the instant it was read.
 			return value, false
 		}
-		b := &t.buckets[idx]
-		if s := b.seq.Load(); !raceEnabled && s&(seqDirty|seqMoved) == 0 {
+		if s := hd.seq.Load(); !raceEnabled && s&(seqDirty|seqMoved) == 0 {
 			s &^= seqLocked
-			for match := matchTag(b.meta.Load(), tag); match != 0; match &= match - 1 {
+			b := &t.buckets[idx]
+			for match := matchTag(hd.meta.Load(), tag); match != 0; match &= match - 1 {
 				sl := &b.slots[slotIndex(match)]
 				k, v := sl.key, sl.value
 				loadFence()
-				if b.seq.Load()&^seqLocked != s {
+				if hd.seq.Load()&^seqLocked != s {
 					break // a writer changed the bucket: take the slow path
 				}
 				if k == key {
@@ -230,15 +232,15 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 	tag := h2(h)
 	for n := 0; ; n++ {
-		b := &t.buckets[h&t.mask]
-		s, r := b.readBegin()
+		b, hd := &t.buckets[h&t.mask], &t.heads[h&t.mask]
+		s, r := hd.readBegin()
 		if r == readMoved {
 			t = t.next.Load()
 			continue
 		}
 		if r == readOK {
-			value, ok, r = b.find(key, tag, s)
-			b.readEnd(s)
+			value, ok, r = b.find(hd, key, tag, s)
+			hd.readEnd(s)
 			if r == readOK {
 				return value, ok
 			}
@@ -250,40 +252,40 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // find looks key up in the chain rooted at b during a read begun with seq
 // s. Each candidate slot is copied, and the copy is used only once seq
 // proves it consistent.
-func (b *bucket[K, V]) find(key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
+func (b *bucket[K, V]) find(hd *head, key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
 	for c := b; c != nil; c = c.next.Load() {
 		for match := matchTag(c.meta.Load(), tag); match != 0; match &= match - 1 {
 			sl := &c.slots[slotIndex(match)]
 			k := sl.key
-			if !b.readValid(s) {
+			if !hd.readValid(s) {
 				return value, false, readRetry
 			}
 			if k == key {
 				value = sl.value
-				if !b.readValid(s) {
+				if !hd.readValid(s) {
 					return value, false, readRetry
 				}
 				return value, true, readOK
 			}
 		}
 	}
-	if !b.readValid(s) {
+	if !hd.readValid(s) {
 		return value, false, readRetry
 	}
 	return value, false, readOK
 }
 
 // lockChain locks the chain that holds (or will hold) the key with hash h,
-// in the newest table that has it, and returns the chain's mirrored meta.
-func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *atomic.Uint64) {
+// in the newest table that has it, with the chain's head.
+func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) {
 	t := m.tableOrInit()
 	for {
-		b := &t.buckets[h&t.mask]
-		b.lock()
-		if !b.moved() {
-			return t, b, &t.metas[h&t.mask]
+		b, hd := &t.buckets[h&t.mask], &t.heads[h&t.mask]
+		hd.lock()
+		if !hd.moved() {
+			return t, b, hd
 		}
-		b.unlock()
+		hd.unlock()
 		t = t.next.Load()
 	}
 }
@@ -311,22 +313,23 @@ func (b *bucket[K, V]) locate(key K, tag uint8) (*bucket[K, V], int) {
 // in seq), then sets the tag; a reader that sees the tag sees the whole
 // slot. Likewise a new overflow bucket is complete before next publishes it.
 // Race builds keep the window: there, readers exclude writers through D.
-func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool, mirror *atomic.Uint64) (overflowed bool) {
+func (b *bucket[K, V]) insert(hd *head, key K, value V, tag uint8, publish bool) (overflowed bool) {
 	window := publish && raceEnabled
 	last := b
 	for c := b; c != nil; c = c.next.Load() {
 		if empty := matchEmpty(c.meta.Load()); empty != 0 {
 			i := slotIndex(empty)
 			if window {
-				b.beginWrite()
+				hd.beginWrite()
 			}
 			c.slots[i] = slot[K, V]{key, value}
-			c.meta.Store(c.meta.Load() | uint64(tag)<<(8*i)) // after the slot
+			bit := uint64(tag) << (8 * i)
+			c.meta.Store(c.meta.Load() | bit) // after the slot
 			if c == b {
-				mirror.Store(b.meta.Load()) // after the slot, like meta
+				hd.meta.Store(hd.meta.Load() | bit) // after the slot, like meta
 			}
 			if window {
-				b.endWrite()
+				hd.endWrite()
 			}
 			return false
 		}
@@ -336,34 +339,34 @@ func (b *bucket[K, V]) insert(key K, value V, tag uint8, publish bool, mirror *a
 	nb.slots[0] = slot[K, V]{key, value}
 	nb.meta.Store(uint64(tag))
 	if window {
-		b.beginWrite()
+		hd.beginWrite()
 	}
-	b.meta.Store(b.meta.Load() | metaOverflow) // before next: see Load's one-word miss
-	mirror.Store(b.meta.Load())
-	last.next.Store(nb) // publishes nb's slot and meta to readers of next
+	hd.meta.Store(hd.meta.Load() | metaOverflow) // before next: see Load's one-word miss
+	last.next.Store(nb)                          // publishes nb's slot and meta to readers of next
 	if window {
-		b.endWrite()
+		hd.endWrite()
 	}
 	return true
 }
 
-// setValue overwrites the value in slot i of c, in the locked chain of b.
-func (b *bucket[K, V]) setValue(c *bucket[K, V], i int, value V) {
-	b.beginWrite()
+// setValue overwrites the value in slot i of c, in the chain locked by hd.
+func setValue[K comparable, V any](hd *head, c *bucket[K, V], i int, value V) {
+	hd.beginWrite()
 	c.slots[i].value = value
-	b.endWrite()
+	hd.endWrite()
 }
 
 // remove empties slot i of c, in the locked chain of b, zeroing it so the
 // collector can free what it referenced.
-func (b *bucket[K, V]) remove(c *bucket[K, V], i int, mirror *atomic.Uint64) {
-	b.beginWrite()
-	c.meta.Store(c.meta.Load() &^ (0xff << (8 * i)))
+func (b *bucket[K, V]) remove(hd *head, c *bucket[K, V], i int) {
+	hd.beginWrite()
+	bits := uint64(0xff) << (8 * i)
+	c.meta.Store(c.meta.Load() &^ bits)
 	if c == b {
-		mirror.Store(b.meta.Load()) // the tag goes before the slot
+		hd.meta.Store(hd.meta.Load() &^ bits) // the tag goes before the slot
 	}
 	c.slots[i] = slot[K, V]{}
-	b.endWrite()
+	hd.endWrite()
 }
 
 // inserted counts a new entry with tag and grows the table if an insert
@@ -423,15 +426,15 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 	t.next.Store(nt)
 	grow := len(nt.buckets) > len(t.buckets)
 	for i := range t.buckets {
-		ob := &t.buckets[i]
-		ob.lock()
+		ob, oh := &t.buckets[i], &t.heads[i]
+		oh.lock()
 		if drop {
 			ob.uncount(t.shared.count)
 		} else {
 			t.moveChain(ob, nt, uint64(i), grow)
 		}
-		ob.markMoved(&t.metas[i]) // publishes the copy to whoever follows the mark
-		ob.unlock()
+		oh.markMoved() // publishes the copy to whoever follows the mark
+		oh.unlock()
 	}
 	m.table.Store(nt)
 }
@@ -443,20 +446,20 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 // using via another moved chain, so it is locked and written as usual.
 func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64, grow bool) {
 	var dst *bucket[K, V]
-	var dstMirror *atomic.Uint64
+	var dh *head
 	if !grow {
-		dst, dstMirror = &nt.buckets[i&nt.mask], &nt.metas[i&nt.mask]
-		dst.lock()
-		defer dst.unlock()
+		dst, dh = &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
+		dh.lock()
+		defer dh.unlock()
 	}
 	for c := ob; c != nil; c = c.next.Load() {
 		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
 			h := t.hash(sl.key)
 			if grow {
-				nt.buckets[h&nt.mask].insert(sl.key, sl.value, h2(h), false, &nt.metas[h&nt.mask])
+				nt.buckets[h&nt.mask].insert(&nt.heads[h&nt.mask], sl.key, sl.value, h2(h), false)
 			} else {
-				dst.insert(sl.key, sl.value, h2(h), true, dstMirror)
+				dst.insert(dh, sl.key, sl.value, h2(h), true)
 			}
 		}
 	}
@@ -482,15 +485,15 @@ func (m *Map[K, V]) Store(key K, value V) {
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	checkKey(&m.keys, key)
 	h := m.tableOrInit().hash(key)
-	t, b, mirror := m.lockChain(h)
+	t, b, hd := m.lockChain(h)
 	if c, i := b.locate(key, h2(h)); c != nil {
 		previous = c.slots[i].value
-		b.setValue(c, i, value)
-		b.unlock()
+		setValue(hd, c, i, value)
+		hd.unlock()
 		return previous, true
 	}
-	overflowed := b.insert(key, value, h2(h), true, mirror)
-	b.unlock()
+	overflowed := b.insert(hd, key, value, h2(h), true)
+	hd.unlock()
 	m.inserted(t, h2(h), overflowed)
 	return previous, false
 }
@@ -508,14 +511,14 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 // loadOrStoreSlow is LoadOrStore's locked path, after the lock-free lookup
 // missed.
 func (m *Map[K, V]) loadOrStoreSlow(key K, value V, h uint64) (actual V, loaded bool) {
-	t, b, mirror := m.lockChain(h)
+	t, b, hd := m.lockChain(h)
 	if c, i := b.locate(key, h2(h)); c != nil {
 		actual = c.slots[i].value
-		b.unlock()
+		hd.unlock()
 		return actual, true
 	}
-	overflowed := b.insert(key, value, h2(h), true, mirror)
-	b.unlock()
+	overflowed := b.insert(hd, key, value, h2(h), true)
+	hd.unlock()
 	m.inserted(t, h2(h), overflowed)
 	return value, false
 }
@@ -585,10 +588,10 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 	}
 	checkKey(&m.keys, key)
 	h := m.tableOrInit().hash(key)
-	t, b, mirror := m.lockChain(h)
+	t, b, hd := m.lockChain(h)
 	var inserted, deleted, overflowed bool
 	func() {
-		defer b.unlock()
+		defer hd.unlock()
 		c, i := b.locate(key, h2(h))
 		var old V
 		if c != nil {
@@ -598,14 +601,14 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 		switch op {
 		case UpdateOp:
 			if c != nil {
-				b.setValue(c, i, newValue)
+				setValue(hd, c, i, newValue)
 			} else {
-				overflowed, inserted = b.insert(key, newValue, h2(h), true, mirror), true
+				overflowed, inserted = b.insert(hd, key, newValue, h2(h), true), true
 			}
 			actual, ok = newValue, true
 		case DeleteOp:
 			if c != nil {
-				b.remove(c, i, mirror)
+				b.remove(hd, c, i)
 				deleted = true
 			}
 		case CancelOp:
@@ -632,13 +635,13 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 		return false
 	}
 	h := m.tableOrInit().hash(key)
-	_, b, _ := m.lockChain(h)
-	defer b.unlock()
+	_, b, hd := m.lockChain(h)
+	defer hd.unlock()
 	c, i := b.locate(key, h2(h))
 	if c == nil || !equalValues("CompareAndSwap", c.slots[i].value, old) {
 		return false
 	}
-	b.setValue(c, i, new)
+	setValue(hd, c, i, new)
 	return true
 }
 
@@ -650,14 +653,14 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 		return false
 	}
 	h := m.tableOrInit().hash(key)
-	t, b, mirror := m.lockChain(h)
+	t, b, hd := m.lockChain(h)
 	c, i := b.locate(key, h2(h))
 	if c == nil || !equalValues("CompareAndDelete", c.slots[i].value, old) {
-		b.unlock()
+		hd.unlock()
 		return false
 	}
-	b.remove(c, i, mirror)
-	b.unlock()
+	b.remove(hd, c, i)
+	hd.unlock()
 	m.deleted(t, h2(h))
 	return true
 }
@@ -669,15 +672,15 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 		return value, false
 	}
 	h := m.table.Load().hash(key)
-	t, b, mirror := m.lockChain(h)
+	t, b, hd := m.lockChain(h)
 	c, i := b.locate(key, h2(h))
 	if c == nil {
-		b.unlock()
+		hd.unlock()
 		return value, false
 	}
 	value = c.slots[i].value
-	b.remove(c, i, mirror)
-	b.unlock()
+	b.remove(hd, c, i)
+	hd.unlock()
 	m.deleted(t, h2(h))
 	return value, true
 }
@@ -712,7 +715,7 @@ func (m *Map[K, V]) Range(fn func(key K, value V) bool) {
 		i, n := 0, len(t.buckets)
 		for ; i < n; i++ {
 			var moved bool
-			if buf, moved = t.buckets[i].collect(buf[:0]); moved {
+			if buf, moved = t.buckets[i].collect(&t.heads[i], buf[:0]); moved {
 				break
 			}
 			for _, e := range buf {
@@ -754,10 +757,10 @@ func (sh *mapShared[K, V]) skipped(key K, skip []rangeSkip) bool {
 }
 
 // collect appends to dst a consistent copy of the entries of the chain
-// rooted at b, or reports that the chain has moved.
-func (b *bucket[K, V]) collect(dst []slot[K, V]) (_ []slot[K, V], moved bool) {
+// rooted at b, whose head is hd, or reports that the chain has moved.
+func (b *bucket[K, V]) collect(hd *head, dst []slot[K, V]) (_ []slot[K, V], moved bool) {
 	for n := 0; ; n++ {
-		s, r := b.readBegin()
+		s, r := hd.readBegin()
 		if r == readMoved {
 			return dst, true
 		}
@@ -768,8 +771,8 @@ func (b *bucket[K, V]) collect(dst []slot[K, V]) (_ []slot[K, V], moved bool) {
 					dst = append(dst, c.slots[slotIndex(occ)]) // validated below
 				}
 			}
-			valid := b.readValid(s)
-			b.readEnd(s)
+			valid := hd.readValid(s)
+			hd.readEnd(s)
 			if valid {
 				return dst, false
 			}

@@ -1054,10 +1054,14 @@ func TestMap_NeverShrinksBelowItsCapacity(t *testing.T) {
 }
 
 // TestMapBucketSize_IsPinned pins the layout of a bucket of int64→int64: a
-// seq word, a meta word and a next pointer, then seven 16-byte slots.
+// meta word and a next pointer, then seven 16-byte slots; and of a chain's
+// head in the dense array: a meta word and a seq word.
 func TestMapBucketSize_IsPinned(t *testing.T) {
-	if got, want := safemap.MapBucketSize, uintptr(24+7*16); got != want {
+	if got, want := safemap.MapBucketSize, uintptr(16+7*16); got != want {
 		t.Errorf("MapBucketSize got %d; want %d", got, want)
+	}
+	if got, want := safemap.MapHeadSize, uintptr(16); got != want {
+		t.Errorf("MapHeadSize got %d; want %d", got, want)
 	}
 	if got, want := safemap.SlotsPerBucket, 7; got != want {
 		t.Errorf("SlotsPerBucket got %d; want %d", got, want)
