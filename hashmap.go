@@ -17,8 +17,9 @@ import (
 //
 //   - Load never blocks and never allocates: it reads a bucket optimistically
 //     and retries (a bounded spin, then a yield) only while a writer is
-//     changing that same bucket. A miss reads one word of a dense array
-//     that mirrors each bucket's tags, usually in cache.
+//     changing that same chain. A miss reads one word of the dense array
+//     of chain heads (tags and sequence word), usually in cache; a hit
+//     reads the head's cache line and the slot's.
 //   - Writers lock only the key's bucket chain. Entries live inside the
 //     buckets, so inserting allocates nothing per entry (only an
 //     occasional overflow bucket, and the tables that growth builds).
