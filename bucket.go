@@ -183,7 +183,7 @@ const (
 	readMoved                   // the chain is in the next table
 )
 
-// readBegin starts a read of the chain rooted at b and returns the seq
+// readBegin starts a read of the chain whose head is b and returns the seq
 // value to validate against.
 func (b *head) readBegin() (s uint64, r readResult) {
 	if raceEnabled {
