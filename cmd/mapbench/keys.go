@@ -51,7 +51,9 @@ func (ks *keyspace[K]) segmentLen(g int) int { return len(ks.present) / g }
 
 // fresh hands out indexes of never-used present keys at and above base, in
 // chunks of chunkKeys so that goroutines claiming new keys share one atomic
-// add per chunk, not per key.
+// add per chunk, not per key. Past the last present key it wraps around to
+// base: keys handed out again are hits from then on, which only a run far
+// longer than its key space sees.
 type fresh struct {
 	base int
 	next atomic.Int64
@@ -68,17 +70,24 @@ type owned struct {
 	_      [96]byte
 }
 
-// take returns the index of a new key for o.
-func (f *fresh) take(o *owned) int {
+// take returns the index in ks.present of a new key for o.
+func (f *fresh) take(ks lenner, o *owned) int {
 	if o.n%chunkKeys == 0 {
-		o.chunks = append(o.chunks, f.base+int(f.next.Add(chunkKeys))-chunkKeys)
+		o.chunks = append(o.chunks, int(f.next.Add(chunkKeys))-chunkKeys)
 	}
 	i := o.key(o.n)
 	o.n++
-	return i
+	return f.index(ks, i)
 }
 
-// key returns the index of o's i-th key (i < o.n).
+// index returns the index in ks.present of the key with sequence number seq.
+func (f *fresh) index(ks lenner, seq int) int { return f.base + seq%(ks.len()-f.base) }
+
+type lenner interface{ len() int }
+
+func (ks *keyspace[K]) len() int { return len(ks.present) }
+
+// key returns the sequence number of o's i-th key (i < o.n).
 func (o *owned) key(i int) int { return o.chunks[i/chunkKeys] + i%chunkKeys }
 
 // scramble is a bijection on uint64 (the splitmix64 finaliser), so distinct

@@ -71,7 +71,6 @@ func (sy synthetic) run(ctx context.Context) (results.Workload, error) {
 	readBelow := uint64(sy.readFrac * 10000)
 	missBelow := uint64(sy.missRate * 10000)
 	failBelow := uint64(sy.failRate * 10000)
-	spare := len(ks.present) - n
 	cases := make([]results.Case, len(strategies))
 	for i, st := range strategies {
 		cases[i] = results.Case{Impl: st.name, Variant: "profile", KeyType: "int", Goroutines: g}
@@ -83,11 +82,11 @@ func (sy synthetic) run(ctx context.Context) (results.Workload, error) {
 			}
 			m := st.new()
 			fillTarget[int](m, entries(ks.present[:n]))
-			f := &fresh{}
+			f := &fresh{base: n}
 			own := make([]owned, g)
 			s := measure(spec{goroutines: g, duration: sy.duration}, func(w *worker, batch int) bool {
 				o := &own[w.id]
-				newKey := func() int { return ks.present[n+f.take(o)%spare] }
+				newKey := func() int { return ks.present[f.take(ks, o)] }
 				loader := func(context.Context) (int, error) {
 					spend(sy.loaderCost)
 					if w.next()%10000 < failBelow {

@@ -194,9 +194,9 @@ func growCase[K comparable](c *caseEnv[K]) func() results.Sample {
 			for range n {
 				var i int
 				if w.next()%100 < newPct {
-					i = f.take(o)
+					i = f.take(c.keys, o)
 				} else if i = w.below(warm + o.n); i >= warm {
-					i = o.key(i - warm)
+					i = f.index(c.keys, o.key(i-warm))
 				}
 				m.LoadOrCompute(c.keys.present[i], fn)
 			}
@@ -329,20 +329,20 @@ const slowLoad = time.Millisecond
 // slowloadCase: the others' throughput while one LoadOrCompute is slow.
 func slowloadCase[K comparable](c *caseEnv[K]) func() results.Sample {
 	c.stampede()
-	// The others Load pre-filled keys and insert new keys of their own, n
-	// operations in all.
+	// The others Load pre-filled keys and insert new keys of their own.
 	others := func(m target[K]) results.Sample {
 		fn := func() int { return 1 }
 		f := &fresh{base: c.n}
 		own := make([]owned, c.goroutines)
-		sp := spec{goroutines: c.goroutines, duration: c.duration, budget: int64(c.n)}
+		// Half the operations insert: stop before the new keys run out.
+		sp := spec{goroutines: c.goroutines, duration: c.duration, budget: 2 * int64(len(c.keys.present)-c.n-chunkKeys*c.goroutines)}
 		return measure(sp, func(w *worker, n int) bool {
 			o := &own[w.id]
 			for range n {
 				if w.next()&1 == 0 {
 					m.Load(c.keys.present[w.below(c.n)])
 				} else {
-					m.LoadOrCompute(c.keys.present[f.take(o)], fn)
+					m.LoadOrCompute(c.keys.present[f.take(c.keys, o)], fn)
 				}
 			}
 			return true

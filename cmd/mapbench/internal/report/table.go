@@ -221,5 +221,10 @@ func figureText(c *results.Case, unit string) string {
 	if !ok {
 		return ""
 	}
+	if (unit == "allocs/op" || unit == "B/op") && st.Median < 0.01 {
+		// The runtime's own background allocations, spread over millions
+		// of operations: nothing the map did.
+		return "0"
+	}
 	return compact(st.Median)
 }
