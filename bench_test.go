@@ -371,3 +371,85 @@ func BenchmarkInsertDuringSlowCompute(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadOrCompute measures LoadOrCompute on a map pre-filled with
+// 1024 keys, where newPct percent of the calls compute a new key (each
+// goroutine its own, so no two goroutines ever miss the same key) and the
+// rest hit a key the same goroutine computed before or one of the warm
+// keys. It is the compute-once path's miss cost against xsync's, which
+// runs fn under a bucket lock, and against each map's plain insert path
+// (impl=LoadOrStore-*, not compute-once). The map grows with b.N, so
+// compare runs of a fixed size, e.g. 50k-100k keys:
+//
+//	go test -run '^$' -bench 'LoadOrCompute' -benchtime 100000x -count 10 . | tee new.txt
+//	benchstat -col /impl new.txt
+func BenchmarkLoadOrCompute(b *testing.B) {
+	const warm = 1024
+	impls := []struct {
+		name string
+		new  func() computeMap
+	}{
+		{"Map", func() computeMap { return safemap.New[int64, int64]() }},
+		{"SyncMap", func() computeMap { return safemap.NewSyncMap[int64, int64]() }},
+		{"ShardedMap", func() computeMap { return safemap.NewShardedMap[int64, int64]() }},
+		{"xsync", func() computeMap { return xsyncCompute{xsync.NewMap[int64, int64]()} }},
+		// Not compute-once: Load, then LoadOrStore of fn's value. The
+		// floor that each map's own insert path sets.
+		{"LoadOrStore-Map", func() computeMap { return loadThenStore{safemap.New[int64, int64]()} }},
+		{"LoadOrStore-xsync", func() computeMap { return loadThenStore{xsync.NewMap[int64, int64]()} }},
+	}
+	for _, newPct := range []int{0, 50, 99} {
+		for _, im := range impls {
+			b.Run(fmt.Sprintf("impl=%s/new=%d%%", im.name, newPct), func(b *testing.B) {
+				m := im.new()
+				for k := range int64(warm) {
+					m.LoadOrStore(k, k)
+				}
+				var goroutine atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					g := goroutine.Add(1)
+					r := rand.New(rand.NewPCG(uint64(g), 2))
+					base, inserted := g<<40, int64(0)
+					for pb.Next() {
+						var k int64
+						if r.IntN(100) < newPct {
+							k = base + inserted
+							inserted++
+						} else if i := r.Int64N(warm + inserted); i < warm {
+							k = i
+						} else {
+							k = base + i - warm
+						}
+						m.LoadOrCompute(k, computeOne)
+					}
+				})
+			})
+		}
+	}
+}
+
+// loadThenStore is LoadOrCompute without its guarantee: fn runs on every
+// miss, racing callers each run it, and LoadOrStore keeps the first value.
+type loadThenStore struct {
+	m interface {
+		Load(key int64) (int64, bool)
+		LoadOrStore(key, value int64) (int64, bool)
+	}
+}
+
+func (l loadThenStore) LoadOrStore(key, value int64) (int64, bool) {
+	return l.m.LoadOrStore(key, value)
+}
+
+func (l loadThenStore) LoadOrCompute(key int64, fn func() int64) (int64, bool) {
+	if v, ok := l.m.Load(key); ok {
+		return v, true
+	}
+	return l.m.LoadOrStore(key, fn())
+}
+
+// computeOne is BenchmarkLoadOrCompute's value function: it captures
+// nothing, so that the benchmark itself allocates no closure per call.
+func computeOne() int64 { return 1 }

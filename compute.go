@@ -23,10 +23,10 @@ import "context"
 // flight is one LoadOrCompute in progress for one key.
 type flight[V any] struct {
 	// done is closed when the outcome below is final. The first waiter
-	// creates it under the table's lock (see wait); land unregisters the
-	// flight under the same lock, so after land no waiter can arrive and the
-	// owner reads done without a race. A flight nobody waits for never
-	// allocates a channel.
+	// creates it under the table's lock (see waitChan); land unregisters the
+	// flight under the same lock, so after land no waiter can arrive, and
+	// land reports whether one did (done != nil). A flight nobody waits for
+	// never allocates a channel, and its table may recycle it at land.
 	done chan struct{}
 
 	// Written by the owner before close(done), read by waiters after it.
@@ -53,7 +53,9 @@ func (f *flight[V]) waitChan() <-chan struct{} {
 	return f.done
 }
 
-// finish publishes the outcome to the waiters. It must be called after land.
+// finish publishes the outcome to the waiters. It must be called after
+// land, and only if land reported waiters: otherwise land may have
+// recycled f.
 func (f *flight[V]) finish(o outcome, value V, err error) {
 	f.outcome, f.value, f.err = o, value, err
 	if f.done != nil {
@@ -62,35 +64,41 @@ func (f *flight[V]) finish(o outcome, value V, err error) {
 }
 
 // flightTable is what a strategy exposes to the compute-once protocol.
+//
+// h is whatever the strategy's LoadOrCompute passed to loadOrCompute (Map
+// passes the key's hash, so that neither step hashes the key again); the
+// protocol only hands it back.
 type flightTable[K comparable, V any] interface {
 	// claim returns the key's value if it is present. Otherwise it
 	// returns the flight in progress for key, registering a new one if there
-	// is none (owner reports that the caller must run it); a waiter gets
-	// its wait channel from claim, under the table's lock.
-	claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{})
+	// is none (a nil wait channel: the caller owns the flight and must run
+	// it); a waiter gets its wait channel from claim, under the table's lock.
+	claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{})
 
 	// land unregisters f for key and, if store is set, stores value unless
 	// the key is present. It returns the key's value afterwards and whether
-	// it was already present, as LoadOrStore does.
-	land(key K, f *flight[V], value V, store bool) (actual V, loaded bool)
+	// it was already present, as LoadOrStore does, and whether any waiter
+	// claimed f. If none did, the table may recycle f: the owner must not
+	// touch it again.
+	land(key K, h uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool)
 }
 
 // loadOrCompute runs the compute-once protocol for key after the caller's
 // own fast-path lookup missed. ctx is nil for LoadOrCompute, whose waiters
 // neither give up nor share errors; fn then never returns an error.
-func loadOrCompute[K comparable, V any](t flightTable[K, V], ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+func loadOrCompute[K comparable, V any](t flightTable[K, V], ctx context.Context, key K, h uint64, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	for {
 		if ctx != nil {
 			if err := ctx.Err(); err != nil {
 				return actual, false, err
 			}
 		}
-		value, ok, f, wait := t.claim(key)
+		value, ok, f, wait := t.claim(key, h)
 		if ok {
 			return value, true, nil
 		}
 		if wait == nil {
-			return runFlight(t, ctx, key, f, fn)
+			return runFlight(t, ctx, key, h, f, fn)
 		}
 		if ctx != nil {
 			select {
@@ -118,32 +126,38 @@ func loadOrCompute[K comparable, V any](t flightTable[K, V], ctx context.Context
 }
 
 // runFlight runs fn as the owner of flight f and publishes the outcome.
-func runFlight[K comparable, V any](t flightTable[K, V], ctx context.Context, key K, f *flight[V], fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+// After land, f is touched only if land reported waiters: a flight nobody
+// waited for may already be recycled.
+func runFlight[K comparable, V any](t flightTable[K, V], ctx context.Context, key K, h uint64, f *flight[V], fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	var zero V
 	normalReturn := false
 	defer func() {
 		if !normalReturn {
 			// fn panicked or called runtime.Goexit: store nothing, let the
 			// waiters retry, and let the panic continue to our caller.
-			t.land(key, f, zero, false)
-			f.finish(retry, zero, nil)
+			if _, _, waited := t.land(key, h, f, zero, false); waited {
+				f.finish(retry, zero, nil)
+			}
 		}
 	}()
 	value, err := fn(ctx)
 	normalReturn = true
 	if err != nil {
-		t.land(key, f, zero, false)
-		if ctx != nil && ctx.Err() != nil {
-			// The caller gave up; its waiters have not, so they retry
-			// rather than inherit an error that is not theirs.
-			f.finish(retry, zero, nil)
-		} else {
-			f.finish(failed, zero, err)
+		if _, _, waited := t.land(key, h, f, zero, false); waited {
+			if ctx != nil && ctx.Err() != nil {
+				// The caller gave up; its waiters have not, so they retry
+				// rather than inherit an error that is not theirs.
+				f.finish(retry, zero, nil)
+			} else {
+				f.finish(failed, zero, err)
+			}
 		}
 		return zero, false, err
 	}
-	actual, loaded = t.land(key, f, value, true)
-	f.finish(landed, actual, nil)
+	actual, loaded, waited := t.land(key, h, f, value, true)
+	if waited {
+		f.finish(landed, actual, nil)
+	}
 	return actual, loaded, nil
 }
 

@@ -68,14 +68,6 @@ type mapShared[K comparable, V any] struct {
 	flightMask uint64
 }
 
-// flightStripe guards the LoadOrCompute calls in progress for the keys
-// that hash to it; see compute.go.
-type flightStripe[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]*flight[V]
-	_  [cacheLine - 16]byte // one stripe per cache line
-}
-
 const (
 	minBuckets = 8
 	// A table grows when it is 3/4 full and then is 3/8 full; it shrinks
@@ -512,16 +504,26 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 // loadOrStoreSlow is LoadOrStore's locked path, after the lock-free lookup
 // missed.
 func (m *Map[K, V]) loadOrStoreSlow(key K, value V, h uint64) (actual V, loaded bool) {
+	actual, loaded, t, overflowed := m.loadOrInsert(key, value, h)
+	if !loaded {
+		m.inserted(t, h2(h), overflowed)
+	}
+	return actual, loaded
+}
+
+// loadOrInsert returns key's value if it is present, or inserts value for
+// it, under the lock of its chain. An insert is not counted yet: the
+// caller passes t and overflowed to inserted, once it holds no lock.
+func (m *Map[K, V]) loadOrInsert(key K, value V, h uint64) (actual V, loaded bool, t *mapTable[K, V], overflowed bool) {
 	t, b, hd := m.lockChain(h)
 	if c, i := b.locate(key, h2(h)); c != nil {
 		actual = c.slots[i].value
 		hd.unlock()
-		return actual, true
+		return actual, true, t, false
 	}
-	overflowed := b.insert(hd, key, value, h2(h), true)
+	overflowed = b.insert(hd, key, value, h2(h), true)
 	hd.unlock()
-	m.inserted(t, h2(h), overflowed)
-	return value, false
+	return value, false, t, overflowed
 }
 
 // LoadOrCompute returns the value for key, calling fn to compute and store
@@ -535,7 +537,7 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, noError(fn))
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, m.tableOrInit().hash(key), noError(fn))
 	return actual, loaded
 }
 
@@ -546,35 +548,66 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, fn)
+	return loadOrCompute[K, V](m, ctx, key, m.tableOrInit().hash(key), fn)
 }
 
-// flightStripe returns the stripe that registers flights for key.
-func (m *Map[K, V]) flightStripe(key K) *flightStripe[K, V] {
-	sh := m.tableOrInit().shared
-	return &sh.flights[(sh.hash(key)>>32)&sh.flightMask]
+// flightStripe returns the stripe that registers flights for the key with
+// hash h (flights.go). The table exists: LoadOrCompute hashed the key with
+// it.
+func (m *Map[K, V]) flightStripe(h uint64) *flightStripe[K, V] {
+	sh := m.table.Load().shared
+	return &sh.flights[(h>>32)&sh.flightMask]
 }
 
-func (m *Map[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
-	st := m.flightStripe(key)
+// loadHashed is Load for a key whose hash h is known: the one-word miss,
+// else the slow path, which handles every case.
+func (m *Map[K, V]) loadHashed(key K, h uint64) (value V, ok bool) {
+	t := m.table.Load()
+	meta := t.heads[h&t.mask].meta.Load()
+	if meta&metaFlags == 0 && matchTag(meta, h2(h)) == 0 {
+		return value, false // absent at the instant meta was read: see Load
+	}
+	return t.loadSlow(key, h)
+}
+
+// claim looks key up and finds or registers its flight in one critical
+// section of the key's flight stripe. land, which inserts the computed
+// value, holds the same lock, so a caller that finds no value here either
+// finds the flight of the owner who has not landed yet, or registers its
+// own while the key is absent.
+func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+	st := m.flightStripe(h)
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if value, ok = m.Load(key); ok {
+	if value, ok = m.loadHashed(key, h); ok {
+		st.mu.Unlock()
 		return value, true, nil, nil
 	}
-	f, wait = claimFlight(&st.m, key)
+	f, wait = st.claim(key, h)
+	st.mu.Unlock()
 	return value, false, f, wait
 }
 
-func (m *Map[K, V]) land(key K, f *flight[V], value V, store bool) (actual V, loaded bool) {
-	st := m.flightStripe(key)
+// land unregisters f and inserts value (with store set) in one critical
+// section of the key's flight stripe, holding the chain lock for the
+// insert as every writer does: to a claim of the key, both happen at once.
+// The insert is counted, and may start a resize, after the stripe lock is
+// released, so that a resize never holds up the stripe's other keys.
+func (m *Map[K, V]) land(key K, h uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
+	st := m.flightStripe(h)
+	var t *mapTable[K, V]
+	var overflowed bool
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	delete(st.m, key)
-	if !store {
-		return m.Load(key)
+	if store {
+		actual, loaded, t, overflowed = m.loadOrInsert(key, value, h)
+	} else {
+		actual, loaded = m.loadHashed(key, h)
 	}
-	return m.LoadOrStore(key, value)
+	waited = st.land(key, h, f) // f may be recycled from here on
+	st.mu.Unlock()
+	if store && !loaded {
+		m.inserted(t, h2(h), overflowed)
+	}
+	return actual, loaded, waited
 }
 
 // Compute atomically updates the entry for key; see

@@ -84,7 +84,7 @@ func (m *RWMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) 
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, noError(fn))
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
 	return actual, loaded
 }
 
@@ -95,10 +95,10 @@ func (m *RWMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(conte
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, fn)
+	return loadOrCompute[K, V](m, ctx, key, 0, fn)
 }
 
-func (m *RWMap[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+func (m *RWMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	if value, ok = m.m[key]; ok {
@@ -108,15 +108,16 @@ func (m *RWMap[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan 
 	return value, false, f, wait
 }
 
-func (m *RWMap[K, V]) land(key K, f *flight[V], value V, store bool) (actual V, loaded bool) {
+func (m *RWMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	delete(m.flights, key)
+	waited = f.done != nil // no waiter can claim f any more
 	if actual, loaded = m.m[key]; loaded || !store {
-		return actual, loaded
+		return actual, loaded, waited
 	}
 	m.m[key] = value
-	return value, false
+	return value, false, waited
 }
 
 // Compute atomically updates the entry for key; see

@@ -126,7 +126,7 @@ func (m *SnapshotMap[K, V]) Load(key K) (value V, ok bool) {
 // loadFallback runs the fallback for a missing key (outlined so that Load
 // can be inlined).
 func (m *SnapshotMap[K, V]) loadFallback(key K) (value V, ok bool) {
-	value, _, err := loadOrCompute[K, V](m, context.Background(), key, func(context.Context) (V, error) {
+	value, _, err := loadOrCompute[K, V](m, context.Background(), key, 0, func(context.Context) (V, error) {
 		if v, found := m.fallback(key); found {
 			return v, nil
 		}
@@ -168,7 +168,7 @@ func (m *SnapshotMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded 
 	if actual, loaded = m.lookup(key); loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, noError(fn))
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
 	return actual, loaded
 }
 
@@ -179,10 +179,10 @@ func (m *SnapshotMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func
 	if actual, loaded = m.lookup(key); loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, fn)
+	return loadOrCompute[K, V](m, ctx, key, 0, fn)
 }
 
-func (m *SnapshotMap[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+func (m *SnapshotMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if value, ok = m.current()[key]; ok {
@@ -192,16 +192,17 @@ func (m *SnapshotMap[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <
 	return value, false, f, wait
 }
 
-func (m *SnapshotMap[K, V]) land(key K, f *flight[V], value V, store bool) (actual V, loaded bool) {
+func (m *SnapshotMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.flights, key)
+	waited = f.done != nil // no waiter can claim f any more
 	cur := m.current()
 	if actual, loaded = cur[key]; loaded || !store {
-		return actual, loaded
+		return actual, loaded, waited
 	}
 	m.publish(with(cur, key, value))
-	return value, false
+	return value, false, waited
 }
 
 // Compute atomically updates the entry for key; see

@@ -115,7 +115,7 @@ func (m *SyncMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 	if b := m.loadBox(key); b != nil {
 		return b.v, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, noError(fn))
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
 	return actual, loaded
 }
 
@@ -126,10 +126,10 @@ func (m *SyncMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(con
 	if b := m.loadBox(key); b != nil {
 		return b.v, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, fn)
+	return loadOrCompute[K, V](m, ctx, key, 0, fn)
 }
 
-func (m *SyncMap[K, V]) claim(key K) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+func (m *SyncMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
 	if b := m.loadBox(key); b != nil {
@@ -147,14 +147,17 @@ func (m *SyncMap[K, V]) addUnfindable(key K, value V) {
 	m.counter().add(1)
 }
 
-func (m *SyncMap[K, V]) land(key K, f *flight[V], value V, store bool) (actual V, loaded bool) {
+func (m *SyncMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
 	delete(m.flights, key)
+	waited = f.done != nil // no waiter can claim f any more
 	if !store {
-		return m.Load(key)
+		actual, loaded = m.Load(key)
+	} else {
+		actual, loaded = m.LoadOrStore(key, value)
 	}
-	return m.LoadOrStore(key, value)
+	return actual, loaded, waited
 }
 
 // Compute atomically updates the entry for key; see
