@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Map is the default concurrent map: a hash table of buckets that hold
@@ -174,38 +175,53 @@ func (m *Map[K, V]) initSlow() *mapTable[K, V] {
 // key is absent. It takes no lock, never allocates, and does not wait for a
 // LoadOrCompute of the same key.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
-	checkKey(&m.keys, key)
 	t := m.table.Load()
 	if t == nil {
+		checkKey(&m.keys, key)
 		return value, false
 	}
 	var h uint64 // t.hash(key), by hand: the compiler will not inline it here
 	if t.intKey {
+		// Integer keys are always hashable: no checkKey.
 		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
 	} else {
-		h = t.hashAny(key)
+		checkKey(&m.keys, key)
+		h = maphash.Comparable(t.seed, key) & t.hashMask // hashAny, in line
 	}
 	// Fast path, in line: the root bucket only. Anything unusual (a writer
-	// in the bucket, a moved chain, an overflow bucket) goes to loadSlow,
-	// which handles every case.
-	idx := h & uint64(len(t.heads)-1)
-	hd := &t.heads[idx]
+	// in the bucket, a moved chain, a key not in the root of a chain with
+	// an overflow bucket) goes to loadSlow, which handles every case.
+	idx := uintptr(h & t.mask)
+	// Safety: idx <= mask = len(heads)-1 = len(buckets)-1, so hd and b
+	// (below) point into their arrays, as &t.heads[idx] and
+	// &t.buckets[idx] would, without the bounds checks.
+	hd := (*head)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.heads)), idx*unsafe.Sizeof(head{})))
 	tag := h2(h)
+	// seq is read before meta, once: a hit then copies only slots whose
+	// tag it saw after s, which validation needs (an insert fills a slot
+	// without changing seq, so a tag read before s could name a slot being
+	// refilled). A miss decides on meta alone; seq is in the same line.
+	s := hd.seq.Load()
 	meta := hd.meta.Load()
-	if meta&metaFlags == 0 {
-		if matchTag(meta, tag) == 0 {
-			// A miss reads one word: insertion sets a key's tag after its
-			// slot, deletion clears the tag first, the overflow flag is set
-			// before an overflow bucket is linked, and a chain stops
-			// changing once it is marked moved, so a word without the tag
-			// or flags proves the key absent at the instant it was read.
-			return value, false
-		}
-		if s := hd.seq.Load(); !raceEnabled && s&(seqDirty|seqMoved) == 0 {
+	match := matchTag(meta, tag)
+	if match == 0 && meta&metaFlags == 0 {
+		// A miss needs one word: insertion sets a key's tag after its
+		// slot, deletion clears the tag first, the overflow flag is set
+		// before an overflow bucket is linked, and a chain stops
+		// changing once it is marked moved, so a word without the tag
+		// or flags proves the key absent at the instant it was read.
+		return value, false
+	}
+	// A chain with an overflow bucket still holds most of its keys in the
+	// root, which a hit validates against s like any other.
+	if match != 0 {
+		if !raceEnabled && s&(seqDirty|seqMoved) == 0 {
 			s &^= seqLocked
-			b := &t.buckets[idx]
-			for match := matchTag(hd.meta.Load(), tag); match != 0; match &= match - 1 {
-				sl := &b.slots[slotIndex(match)]
+			b := (*bucket[K, V])(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.buckets)), idx*unsafe.Sizeof(bucket[K, V]{})))
+			for ; match != 0; match &= match - 1 {
+				// Safety: match has bits only in metaSlots, so the
+				// slot index is below slotsPerBucket.
+				sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(slotIndex(match))*unsafe.Sizeof(slot[K, V]{})))
 				k, v := sl.key, sl.value
 				loadFence()
 				if hd.seq.Load()&^seqLocked != s {
