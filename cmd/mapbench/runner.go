@@ -60,7 +60,11 @@ func (r *runner) run() *results.Run {
 
 	var p *mpb.Progress
 	if r.progress != nil {
-		p = mpb.New(mpb.WithOutput(r.progress), mpb.WithWidth(32), mpb.WithRefreshRate(250*time.Millisecond))
+		// mpb refreshes by itself only when it finds stdout is a terminal;
+		// stdout may be a file (mapbench > results.txt) while stderr, where
+		// the bar goes, is one. Whether to draw was decided already.
+		p = mpb.New(mpb.WithOutput(r.progress), mpb.WithWidth(32),
+			mpb.WithRefreshRate(250*time.Millisecond), mpb.WithAutoRefresh())
 		r.bar = p.AddBar(int64(r.samples()),
 			mpb.PrependDecorators(
 				decor.Name("mapbench "),
