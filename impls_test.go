@@ -43,6 +43,7 @@ var impls = []impl{
 	{name: "ShardedMap", badHash: true},
 	{name: "SnapshotMap"},
 	{name: "SnapshotMap", zero: true},
+	{name: "Profile"}, // a Profile wrapping New keeps the whole contract
 }
 
 // newMap builds an empty map of strategy im with key type K and value type V.
@@ -82,6 +83,8 @@ func newMap[K comparable, V any](t testing.TB, im impl) safemap.ConcurrentMap[K,
 			return new(safemap.SnapshotMap[K, V])
 		}
 		return safemap.NewSnapshotMap[K, V]()
+	case "Profile":
+		return safemap.NewProfile[K, V](safemap.New[K, V]())
 	}
 	t.Fatalf("unknown impl %q", im.name)
 	return nil

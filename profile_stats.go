@@ -45,7 +45,8 @@ type ProfileStats struct {
 	// LoadOrTryCompute; ComputeErrors and ComputePanics those that returned
 	// an error or panicked; ComputeTime their total running time. Waiters
 	// counts the calls that missed the key and returned a value another
-	// call computed (or stored) meanwhile, without running their own.
+	// call computed (or stored) meanwhile, or the error of another call's
+	// LoadOrTryCompute function, without running their own.
 	Computes      int64         `json:"computes"`
 	ComputeErrors int64         `json:"compute_errors"`
 	ComputePanics int64         `json:"compute_panics"`
