@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // This file holds Map's bucket: its layout and the sequence-lock protocol
@@ -112,10 +113,49 @@ func backoff(n int) {
 // and endWrite.
 func (b *head) lock() {
 	for n := 0; ; n++ {
-		if s := b.seq.Load(); s&seqLocked == 0 && b.seq.CompareAndSwap(s, s|seqLocked) {
+		if b.tryLockOnce() {
 			return
 		}
-		backoff(n)
+		lockBackoff(n)
+	}
+}
+
+// tryLockOnce takes L if it is free.
+func (b *head) tryLockOnce() bool {
+	s := b.seq.Load()
+	return s&seqLocked == 0 && b.seq.CompareAndSwap(s, s|seqLocked)
+}
+
+// tryLock takes L unless it stays held through a short spin. A resize uses
+// it to pass over a busy chain and come back to it later.
+func (b *head) tryLock() bool {
+	for n := 0; n < lockSpins; n++ {
+		if b.tryLockOnce() {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	lockSpins  = 16 // attempts before a waiting writer yields
+	lockYields = 16 // yields before it sleeps
+)
+
+// lockBackoff waits before attempt number n to take a chain lock: a spin
+// first, since L is usually held for a few stores, then yields, then
+// sleeps of growing length (up to about 0.1 ms). A holder that stays longer
+// is running a Compute function or, more often on a loaded machine, its
+// thread was descheduled by the operating system: yielding forever would
+// keep this thread on the processor that the holder's thread is waiting
+// for, while sleeping gives it up.
+func lockBackoff(n int) {
+	switch {
+	case n < lockSpins:
+	case n < lockSpins+lockYields:
+		runtime.Gosched()
+	default:
+		time.Sleep(time.Microsecond << min(n-lockSpins-lockYields, 7))
 	}
 }
 

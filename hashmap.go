@@ -126,6 +126,28 @@ func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V
 	}
 }
 
+// touch writes to every page of a new table that a resize is about to
+// fill. A large table comes from memory the operating system has not mapped
+// yet, and each of its pages costs a fault on first touch: better here, with
+// no lock held, than under a chain lock while the table is filled. And a
+// garbage collection that scanned the untouched table (buckets hold the
+// next pointer) would map each page read-only first, so that the resize's
+// first write to it would fault a second time. The stores write zeros
+// where there are zeros: nobody else can see the table yet.
+func (t *mapTable[K, V]) touch() {
+	const page = 4096 // the smallest page size Go supports: never too coarse
+	hs := max(1, page/int(unsafe.Sizeof(head{})))
+	for i := 0; i < len(t.heads); i += hs {
+		t.heads[i].meta.Store(0)
+	}
+	bs := max(1, page/int(unsafe.Sizeof(bucket[K, V]{})))
+	for i := 0; i < len(t.buckets); i += bs {
+		t.buckets[i].meta.Store(0)
+	}
+	t.heads[len(t.heads)-1].meta.Store(0)
+	t.buckets[len(t.buckets)-1].meta.Store(0)
+}
+
 // keyHasher hashes keys, seeded per map so that nobody who does not know
 // the seed can choose keys that collide.
 type keyHasher[K comparable] struct {
@@ -432,45 +454,130 @@ func (m *Map[K, V]) maybeResize(t *mapTable[K, V]) {
 // table; readers keep reading a chain until it is marked, then follow it.
 func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 	nt := newMapTable(n, t.shared)
+	if !drop {
+		nt.touch() // before t.next shows nt to the collector and to writers
+	}
 	t.next.Store(nt)
 	grow := len(nt.buckets) > len(t.buckets)
+	// A chain whose lock stays held through a short spin is passed over
+	// and moved after the others: its holder (a writer whose thread the
+	// operating system descheduled, or a Compute function) is then
+	// usually done, and the resize has not waited for it meanwhile. The
+	// order in which chains move does not matter: each is moved under its
+	// lock and marked, whenever that happens.
+	var busy []int
 	for i := range t.buckets {
-		ob, oh := &t.buckets[i], &t.heads[i]
-		oh.lock()
-		if drop {
-			ob.uncount(t.shared.count)
-		} else {
-			t.moveChain(ob, nt, uint64(i), grow)
+		if !t.heads[i].tryLock() {
+			busy = append(busy, i)
+			continue
 		}
-		oh.markMoved() // publishes the copy to whoever follows the mark
-		oh.unlock()
+		t.moveLocked(i, nt, grow, drop)
+	}
+	for _, i := range busy {
+		t.heads[i].lock()
+		t.moveLocked(i, nt, grow, drop)
 	}
 	m.table.Store(nt)
 }
 
+// moveLocked moves (or, with drop set, empties) chain i of t, which the
+// caller has locked, marks it moved and unlocks it.
+func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) {
+	ob, oh := &t.buckets[i], &t.heads[i]
+	if drop {
+		ob.uncount(t.shared.count)
+	} else {
+		t.moveChain(ob, nt, uint64(i), grow)
+	}
+	oh.markMoved() // publishes the copy to whoever follows the mark
+	oh.unlock()
+}
+
 // moveChain copies the locked chain ob, root i of t, into nt. When nt is
 // larger, the chains ob's keys go to are reachable only through ob, which is
-// not marked yet, so they are filled without locks. When nt is smaller, all
-// of ob's keys go to one chain, which writers and readers may already be
-// using via another moved chain, so it is locked and written as usual.
+// not marked yet, so they are filled without locks (growChain). When nt is
+// smaller, all of ob's keys go to one chain, which writers and readers may
+// already be using via another moved chain, so it is locked and written as
+// usual.
 func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64, grow bool) {
-	var dst *bucket[K, V]
-	var dh *head
-	if !grow {
-		dst, dh = &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
-		dh.lock()
-		defer dh.unlock()
+	if grow {
+		t.growChain(ob, nt, i)
+		return
 	}
+	dst, dh := &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
+	dh.lock()
+	defer dh.unlock()
+	for c := ob; c != nil; c = c.next.Load() {
+		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+			sl := &c.slots[slotIndex(occ)]
+			dst.insert(dh, sl.key, sl.value, h2(t.hash(sl.key)), true)
+		}
+	}
+}
+
+// growChain copies the locked chain ob, root i of t, into nt, which is
+// twice as large: each key goes to chain i or i+len(t.buckets) of nt. Both
+// are empty and reachable only through ob, which is not marked moved yet,
+// so nobody else reads or writes them: they are filled slot after slot with
+// plain stores, each bucket's tags stored once it is full or the copy is
+// done, and an overflow bucket linked (after the root's overflow flag, as
+// insert does) when one fills up. markMoved, which follows, publishes all
+// of it.
+func (t *mapTable[K, V]) growChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64) {
+	high := uint64(len(t.buckets)) // the hash bit that picks the upper chain
+	var dst [2]chainFill[K, V]
+	dst[0].start(nt, i)
+	dst[1].start(nt, i+high)
 	for c := ob; c != nil; c = c.next.Load() {
 		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
 			h := t.hash(sl.key)
-			if grow {
-				nt.buckets[h&nt.mask].insert(&nt.heads[h&nt.mask], sl.key, sl.value, h2(h), false)
-			} else {
-				dst.insert(dh, sl.key, sl.value, h2(h), true)
+			d := &dst[0]
+			if h&high != 0 {
+				d = &dst[1]
 			}
+			d.put(sl, h2(h))
 		}
+	}
+	dst[0].finish()
+	dst[1].finish()
+}
+
+// chainFill appends entries to an empty, unpublished chain of a new table.
+type chainFill[K comparable, V any] struct {
+	b    *bucket[K, V] // the bucket being filled
+	hd   *head         // the chain's head
+	n    int           // slots of b filled
+	tags uint64        // their tags, not yet stored to b.meta
+}
+
+func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
+	f.b, f.hd = &nt.buckets[i], &nt.heads[i]
+}
+
+// put appends a copy of sl with tag.
+func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
+	if f.n == slotsPerBucket {
+		f.finish()
+		nb := new(bucket[K, V])
+		f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
+		f.b.next.Store(nb)
+		f.b, f.n, f.tags = nb, 0, 0
+	}
+	f.b.slots[f.n] = *sl
+	f.tags |= uint64(tag) << (8 * f.n)
+	f.n++
+}
+
+// finish stores the tags of the bucket being filled (and, for the root
+// bucket, the head's copy of them).
+func (f *chainFill[K, V]) finish() {
+	if f.tags == 0 {
+		return
+	}
+	f.b.meta.Store(f.tags)
+	if f.hd.meta.Load()&metaOverflow == 0 {
+		f.hd.meta.Store(f.tags) // the root: no overflow bucket linked yet
 	}
 }
 
