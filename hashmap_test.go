@@ -257,7 +257,11 @@ func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak in
 		totalKeys         = int64(cfg.writers * cfg.keysPerWriter)
 		readerRange, rCnt atomic.Int64
 		budget            = newResizeBudget(rangeResizeLimit)
+		full              = make([]sync.WaitGroup, cfg.rounds) // full[r]: every writer wrote round r's keys
 	)
+	for r := range full {
+		full[r].Add(cfg.writers)
+	}
 	for r := range cfg.readers {
 		readers.Add(1)
 		go func() {
@@ -319,6 +323,12 @@ func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak in
 					writeChecked(f, m, rng, own, k, resizeValue(k, gen))
 					watch.note()
 				}
+				// Wait until every writer has written its keys, so that the
+				// table holds all of them at once whatever the scheduler did
+				// (on a busy machine one writer could otherwise finish a
+				// round before another starts, and the peak stay low).
+				full[round].Done()
+				full[round].Wait()
 				atomicMax(&peakBuckets, int64(safemap.MapBuckets(m)))
 				verify(fmt.Sprintf("round %d, after writing every key", round))
 				for k := base; k < end; k++ {
