@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,6 +158,11 @@ func TestMapbench_ReportsBrokenGuarantees(t *testing.T) {
 		about:     "runs the value function in every caller, like Load + LoadOrStore(k, fn())",
 		newInt:    func() target[int] { return &eagerTarget[int]{syncMapTarget: new(syncMapTarget[int])} },
 		newString: func() target[string] { return &eagerTarget[string]{syncMapTarget: new(syncMapTarget[string])} },
+	}, {
+		name:      "leaky",
+		about:     "runs the value function under a lock it unlocks without defer",
+		newInt:    func() target[int] { return &leakyTarget[int]{syncMapTarget: new(syncMapTarget[int])} },
+		newString: func() target[string] { return &leakyTarget[string]{syncMapTarget: new(syncMapTarget[string])} },
 	}}
 	code, out, stderr := runCLI(t, append(tinyRun, "-workloads", "grow,slowload")...)
 	if code != exitOK {
@@ -165,9 +171,26 @@ func TestMapbench_ReportsBrokenGuarantees(t *testing.T) {
 	if !strings.Contains(out, "eager: value function ran") {
 		t.Errorf("output does not report the broken guarantee:\n%s", out)
 	}
-	if strings.Contains(out, "Map: value function ran") {
+	if !strings.Contains(out, "leaky: a panic in the value function left a lock held") {
+		t.Errorf("output does not report the lock left held:\n%s", out)
+	}
+	if strings.Contains(out, "Map: value function ran") || strings.Contains(out, "Map: a panic") {
 		t.Errorf("output reports a broken guarantee for Map:\n%s", out)
 	}
+}
+
+// leakyTarget runs fn under a mutex and unlocks it without defer, so a
+// panic in fn leaves the mutex locked (as xsync v4.5.0's bucket lock is).
+type leakyTarget[K comparable] struct {
+	*syncMapTarget[K]
+	mu sync.Mutex
+}
+
+func (t *leakyTarget[K]) LoadOrCompute(key K, fn func() int) (int, bool) {
+	t.mu.Lock()
+	v, loaded := t.LoadOrStore(key, fn())
+	t.mu.Unlock()
+	return v, loaded
 }
 
 // eagerTarget calls fn on every LoadOrCompute, hit or miss.

@@ -28,6 +28,8 @@ type runner struct {
 	intKeys    *keyspace[int]
 	stringKeys *keyspace[string]
 
+	checks checks // once-per-run checks, such as panic safety
+
 	bar     *mpb.Bar
 	current atomic.Pointer[string] // the case running, for the progress bar
 }
@@ -184,7 +186,7 @@ func runGroup[K comparable](r *runner, ks *keyspace[K], w *workload, setup caseF
 			label := fmt.Sprintf("%s %s key=%s g=%d %s (%d/%d)", w.name, v.name, kt, g, im.name, rep+1, r.reps)
 			r.current.Store(&label)
 			if samplers[i] == nil {
-				envs[i] = &caseEnv[K]{im: im, keys: ks, n: r.keys, v: v, goroutines: g, duration: r.duration}
+				envs[i] = &caseEnv[K]{im: im, keys: ks, n: r.keys, v: v, goroutines: g, duration: r.duration, checks: &r.checks}
 				samplers[i] = setup(envs[i])
 			}
 			cases[i].Samples = append(cases[i].Samples, samplers[i]())

@@ -46,6 +46,7 @@ type caseEnv[K comparable] struct {
 	v          variant
 	goroutines int
 	duration   time.Duration
+	checks     *checks // the run's once-per-run checks
 
 	mu         sync.Mutex
 	violations []string
@@ -129,7 +130,8 @@ var workloads = []*workload{
 		name: "slowload",
 		description: "One goroutine keeps a 1 ms LoadOrCompute in flight (a new key each time) while the others Load and insert other keys. " +
 			"isolation = the others' throughput with the slow loader ÷ without it (1.0 = untouched). " +
-			"Also checks that 8 goroutines missing one slow key at once run its value function once.",
+			"Also checks that 8 goroutines missing one slow key at once run its value function once, " +
+			"and that a value function that panics leaves no lock held.",
 		param: "loader ms", primary: "isolation", higher: true,
 		variants:   []variant{{name: "loader=1ms", param: 1}},
 		concurrent: true, usesCompute: true,
@@ -329,6 +331,7 @@ const slowLoad = time.Millisecond
 // slowloadCase: the others' throughput while one LoadOrCompute is slow.
 func slowloadCase[K comparable](c *caseEnv[K]) func() results.Sample {
 	c.stampede()
+	c.panicSafety()
 	// The others Load pre-filled keys and insert new keys of their own.
 	others := func(m target[K]) results.Sample {
 		fn := func() int { return 1 }
@@ -426,6 +429,57 @@ func (c *caseEnv[K]) stampede() {
 	if n := calls.Load(); n != 1 {
 		c.violation("value function ran %d times for 1 key missed by %d goroutines at once", n, callers)
 	}
+}
+
+// panicWait is how long panicSafety waits for a LoadOrCompute that a
+// correct map finishes in microseconds.
+const panicWait = 500 * time.Millisecond
+
+// panicSafety lets a value function panic, then calls LoadOrCompute on the
+// same key again and records a violation if that call is still blocked
+// after panicWait: the panic left a lock held. The blocked goroutine is
+// left behind (nothing can unblock it); the check runs once per
+// implementation and key type.
+func (c *caseEnv[K]) panicSafety() {
+	if !c.checks.first(c.im.name + "/panic/" + fmt.Sprintf("%T", *new(K))) {
+		return
+	}
+	m := newTarget[K](c.im)
+	key := c.keys.absent[0]
+	func() {
+		defer func() { _ = recover() }()
+		m.LoadOrCompute(key, func() int { panic("mapbench: a value function that panics") })
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.LoadOrCompute(key, func() int { return 1 })
+	}()
+	select {
+	case <-done:
+	case <-time.After(panicWait):
+		c.violation("a panic in the value function left a lock held: the next LoadOrCompute of the key was still blocked after %v", panicWait)
+	}
+}
+
+// checks remembers which once-per-run checks have run.
+type checks struct {
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+// first reports whether this is the first call with key.
+func (ch *checks) first(key string) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.done[key] {
+		return false
+	}
+	if ch.done == nil {
+		ch.done = map[string]bool{}
+	}
+	ch.done[key] = true
+	return true
 }
 
 // memoryCase: bytes per entry after inserting n keys on one goroutine.
