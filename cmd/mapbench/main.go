@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,19 @@ func mapbench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mapbench: %v\nRun 'mapbench -h' for usage.\n", err)
 		return exitUsage
 	}
+	if r.cpuProfile != "" {
+		f, err := os.Create(r.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "mapbench: %v\n", err)
+			return exitError
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "mapbench: %v\n", err)
+			return exitError
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res := r.run()
 	fmt.Fprintf(stdout, "mapbench: %s %s/%s, %d CPUs (%s), GOMAXPROCS %d; %d keys, %v per sample, %d reps; took %v\n\n",
 		res.GoVersion, res.GOOS, res.GOARCH, res.CPUs, cmp.Or(res.CPU, "model unknown"), res.GOMAXPROCS,
@@ -99,14 +113,15 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 	fs.SetOutput(stderr)
 	var (
 		keys        = fs.Int("keys", 100_000, "key-space `size`: keys pre-filled (load, mixed, skew, slowload), inserted (grow, memory) or live (churn)")
-		goroutines  = fs.String("goroutines", fmt.Sprintf("%d,%d", procs, 4*procs), "comma-separated goroutine `counts`; every concurrent workload runs once per count (default: GOMAXPROCS, and 4×GOMAXPROCS oversubscribed)")
-		duration    = fs.Duration("duration", 100*time.Millisecond, "how long one sample runs (grow and slowload also stop after -keys operations)")
+		goroutines  = fs.String("goroutines", fmt.Sprintf("%d,%d", procs, 4*procs), "comma-separated goroutine `counts`; every concurrent workload runs once per count (the default is GOMAXPROCS and 4×GOMAXPROCS, oversubscribed)")
+		duration    = fs.Duration("duration", 100*time.Millisecond, "how long one sample runs (grow also stops after -keys operations)")
 		reps        = fs.Int("reps", 3, "samples per case; tables show the median and the min–max spread")
 		keyTypeList = fs.String("keytype", "int", "comma-separated key `types`: int, string")
 		wls         = fs.String("workloads", "all", "comma-separated workload `names`, or all (see 'mapbench list')")
 		ims         = fs.String("impls", "all", "comma-separated implementation `names`, or all (see 'mapbench list')")
 		dir         = fs.String("o", "", "write report.html, results.json, results.csv and bench.txt into `dir`")
 		progress    = fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on or off")
+		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof reads it)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: mapbench [flags]
@@ -170,6 +185,7 @@ Examples:
 	default:
 		return nil, "", fmt.Errorf("-progress %q: want auto, on or off", *progress)
 	}
+	r.cpuProfile = *cpuProfile
 	return r, *dir, nil
 }
 

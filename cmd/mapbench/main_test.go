@@ -228,12 +228,27 @@ func TestMapbench_BadFlagsExitTwoWithAMessage(t *testing.T) {
 	}
 }
 
+func TestMapbench_CPUProfileIsWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	code, _, stderr := runCLI(t, "-keys", "100", "-duration", "1ms", "-reps", "1", "-goroutines", "1",
+		"-workloads", "load", "-impls", "Map", "-progress", "off", "-cpuprofile", path)
+	if code != exitOK {
+		t.Fatalf("exit %d; want 0\nstderr: %s", code, stderr)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		t.Errorf("-cpuprofile %s: got %v, %v; want a non-empty file", path, st, err)
+	}
+	if code, _, _ := runCLI(t, "-workloads", "load", "-cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir")); code != exitError {
+		t.Errorf("-cpuprofile into a missing directory: exit %d; want %d", code, exitError)
+	}
+}
+
 func TestMapbench_HelpDocumentsEveryFlag(t *testing.T) {
 	code, _, stderr := runCLI(t, "-h")
 	if code != exitOK {
 		t.Fatalf("-h: exit %d; want 0", code)
 	}
-	for _, f := range []string{"-keys", "-goroutines", "-duration", "-reps", "-keytype", "-workloads", "-impls", "-o", "-progress", "advise", "list"} {
+	for _, f := range []string{"-keys", "-goroutines", "-duration", "-reps", "-keytype", "-workloads", "-impls", "-o", "-progress", "-cpuprofile", "advise", "list"} {
 		if !strings.Contains(stderr, f) {
 			t.Errorf("-h does not mention %s", f)
 		}

@@ -23,7 +23,8 @@ type runner struct {
 	workloads  []*workload
 	impls      []*impl
 
-	progress io.Writer // where the progress bar draws; nil for none
+	progress   io.Writer // where the progress bar draws; nil for none
+	cpuProfile string    // -cpuprofile: where to write a CPU profile, if anywhere
 
 	intKeys    *keyspace[int]
 	stringKeys *keyspace[string]
