@@ -306,6 +306,20 @@ type computeMap interface {
 	LoadOrCompute(key int64, fn func() int64) (int64, bool)
 }
 
+// computeImpl is a map that the LoadOrCompute benchmarks drive.
+type computeImpl struct {
+	name string
+	new  func() computeMap
+}
+
+// computeImpls are the compute-once maps both LoadOrCompute benchmarks run.
+var computeImpls = []computeImpl{
+	{"Map", func() computeMap { return safemap.New[int64, int64]() }},
+	{"SyncMap", func() computeMap { return safemap.NewSyncMap[int64, int64]() }},
+	{"ShardedMap", func() computeMap { return safemap.NewShardedMap[int64, int64]() }},
+	{"xsync", func() computeMap { return xsyncCompute{xsync.NewMap[int64, int64]()} }},
+}
+
 // xsyncCompute adapts xsync's LoadOrCompute, whose function can cancel.
 type xsyncCompute struct{ *xsync.Map[int64, int64] }
 
@@ -318,15 +332,7 @@ func (x xsyncCompute) LoadOrCompute(key int64, fn func() int64) (int64, bool) {
 // LoadOrCompute function in flight on keys of the same map. The ratio of
 // on to off is how much a slow loader costs everyone else.
 func BenchmarkInsertDuringSlowCompute(b *testing.B) {
-	impls := []struct {
-		name string
-		new  func() computeMap
-	}{
-		{"Map", func() computeMap { return safemap.New[int64, int64]() }},
-		{"SyncMap", func() computeMap { return safemap.NewSyncMap[int64, int64]() }},
-		{"ShardedMap", func() computeMap { return safemap.NewShardedMap[int64, int64]() }},
-		{"xsync", func() computeMap { return xsyncCompute{xsync.NewMap[int64, int64]()} }},
-	}
+	impls := computeImpls
 	for _, im := range impls {
 		for _, slow := range []bool{false, true} {
 			name := fmt.Sprintf("impl=%s/slow=off", im.name)
@@ -385,19 +391,12 @@ func BenchmarkInsertDuringSlowCompute(b *testing.B) {
 //	benchstat -col /impl new.txt
 func BenchmarkLoadOrCompute(b *testing.B) {
 	const warm = 1024
-	impls := []struct {
-		name string
-		new  func() computeMap
-	}{
-		{"Map", func() computeMap { return safemap.New[int64, int64]() }},
-		{"SyncMap", func() computeMap { return safemap.NewSyncMap[int64, int64]() }},
-		{"ShardedMap", func() computeMap { return safemap.NewShardedMap[int64, int64]() }},
-		{"xsync", func() computeMap { return xsyncCompute{xsync.NewMap[int64, int64]()} }},
+	impls := append(computeImpls[:len(computeImpls):len(computeImpls)],
 		// Not compute-once: Load, then LoadOrStore of fn's value. The
 		// floor that each map's own insert path sets.
-		{"LoadOrStore-Map", func() computeMap { return loadThenStore{safemap.New[int64, int64]()} }},
-		{"LoadOrStore-xsync", func() computeMap { return loadThenStore{xsync.NewMap[int64, int64]()} }},
-	}
+		computeImpl{"LoadOrStore-Map", func() computeMap { return loadThenStore{safemap.New[int64, int64]()} }},
+		computeImpl{"LoadOrStore-xsync", func() computeMap { return loadThenStore{xsync.NewMap[int64, int64]()} }},
+	)
 	for _, newPct := range []int{0, 50, 99} {
 		for _, im := range impls {
 			b.Run(fmt.Sprintf("impl=%s/new=%d%%", im.name, newPct), func(b *testing.B) {
