@@ -13,12 +13,13 @@ import (
 //	heads[i] (16 bytes, dense)      buckets[i] (16 + 7×sizeof(slot) bytes)
 //	┌──────────────┬──────────┐     ┌──────────┬──────────┬────────┬─────┬────────┐
 //	│ meta: tags + │ seq      │     │ meta:    │ next     │ slot 0 │ ... │ slot 6 │
-//	│ flags byte 7 │ L|D|M|n  │     │ tags     │ overflow │ key,val│     │ key,val│
+//	│ flags byte 7 │ L|D|M|n  │     │ tags (*) │ overflow │ key,val│     │ key,val│
 //	└──────────────┴──────────┘     └──────────┴──────────┴────────┴─────┴────────┘
+//	(*) overflow buckets only: a root's tags are in its head
 //
 // A key lives in the chain of root bucket hash&mask. The chain's head, in
-// a dense array of its own, mirrors the root's tags (plus the moved and
-// overflow flags) and holds the seq word that guards the whole chain:
+// a dense array of its own, holds the root's tags (plus the moved and
+// overflow flags) and the seq word that guards the whole chain:
 //
 //   - L (locked) gives one writer the chain. It may be held across
 //     Compute's function; readers ignore it.
@@ -46,7 +47,7 @@ const (
 )
 
 type bucket[K comparable, V any] struct {
-	meta  atomic.Uint64                // h2 of each occupied slot (0 = empty)
+	meta  atomic.Uint64                // h2 of each occupied slot (0 = empty); unused in a root (see tags)
 	next  atomic.Pointer[bucket[K, V]] // overflow chain, only grows until the chain is moved
 	slots [slotsPerBucket]slot[K, V]
 }
@@ -57,6 +58,19 @@ type bucket[K comparable, V any] struct {
 type head struct {
 	meta atomic.Uint64 // the root bucket's tags, plus flags in byte 7
 	seq  atomic.Uint64 // L, D, M and the count, for the whole chain
+}
+
+// tags returns the word that holds the tags of c, a bucket of the chain
+// rooted at b whose head is hd. A root's tags live in its head alone (its
+// own meta word stays zero), so that the writer who locked the head finds
+// a free slot or a key's candidates without touching the bucket's first
+// line, and touches only the line of the slot it writes. The head's top
+// byte holds flags, which every user of the word masks off with metaSlots.
+func (b *bucket[K, V]) tags(hd *head, c *bucket[K, V]) *atomic.Uint64 {
+	if c == b {
+		return &hd.meta
+	}
+	return &c.meta
 }
 
 type slot[K comparable, V any] struct {

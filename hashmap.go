@@ -285,7 +285,7 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // proves it consistent.
 func (b *bucket[K, V]) find(hd *head, key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
 	for c := b; c != nil; c = c.next.Load() {
-		for match := matchTag(c.meta.Load(), tag); match != 0; match &= match - 1 {
+		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
 			sl := &c.slots[slotIndex(match)]
 			k := sl.key
 			if !hd.readValid(s) {
@@ -322,10 +322,10 @@ func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) 
 }
 
 // locate returns the bucket and slot of key in the locked chain rooted at
-// b, or nil.
-func (b *bucket[K, V]) locate(key K, tag uint8) (*bucket[K, V], int) {
+// b, whose head is hd, or nil.
+func (b *bucket[K, V]) locate(hd *head, key K, tag uint8) (*bucket[K, V], int) {
 	for c := b; c != nil; c = c.next.Load() {
-		for match := matchTag(c.meta.Load(), tag); match != 0; match &= match - 1 {
+		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
 			if i := slotIndex(match); c.slots[i].key == key {
 				return c, i
 			}
@@ -348,17 +348,14 @@ func (b *bucket[K, V]) insert(hd *head, key K, value V, tag uint8, publish bool)
 	window := publish && raceEnabled
 	last := b
 	for c := b; c != nil; c = c.next.Load() {
-		if empty := matchEmpty(c.meta.Load()); empty != 0 {
+		w := b.tags(hd, c)
+		if empty := matchEmpty(w.Load()); empty != 0 {
 			i := slotIndex(empty)
 			if window {
 				hd.beginWrite()
 			}
 			c.slots[i] = slot[K, V]{key, value}
-			bit := uint64(tag) << (8 * i)
-			c.meta.Store(c.meta.Load() | bit) // after the slot
-			if c == b {
-				hd.meta.Store(hd.meta.Load() | bit) // after the slot, like meta
-			}
+			w.Store(w.Load() | uint64(tag)<<(8*i)) // after the slot
 			if window {
 				hd.endWrite()
 			}
@@ -391,11 +388,8 @@ func setValue[K comparable, V any](hd *head, c *bucket[K, V], i int, value V) {
 // collector can free what it referenced.
 func (b *bucket[K, V]) remove(hd *head, c *bucket[K, V], i int) {
 	hd.beginWrite()
-	bits := uint64(0xff) << (8 * i)
-	c.meta.Store(c.meta.Load() &^ bits)
-	if c == b {
-		hd.meta.Store(hd.meta.Load() &^ bits) // the tag goes before the slot
-	}
+	w := b.tags(hd, c)
+	w.Store(w.Load() &^ (0xff << (8 * i))) // the tag goes before the slot
 	c.slots[i] = slot[K, V]{}
 	hd.endWrite()
 }
@@ -485,9 +479,9 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) {
 	ob, oh := &t.buckets[i], &t.heads[i]
 	if drop {
-		ob.uncount(t.shared.count)
+		ob.uncount(oh, t.shared.count)
 	} else {
-		t.moveChain(ob, nt, uint64(i), grow)
+		t.moveChain(ob, oh, nt, uint64(i), grow)
 	}
 	oh.markMoved() // publishes the copy to whoever follows the mark
 	oh.unlock()
@@ -499,16 +493,16 @@ func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) 
 // smaller, all of ob's keys go to one chain, which writers and readers may
 // already be using via another moved chain, so it is locked and written as
 // usual.
-func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64, grow bool) {
+func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64, grow bool) {
 	if grow {
-		t.growChain(ob, nt, i)
+		t.growChain(ob, oh, nt, i)
 		return
 	}
 	dst, dh := &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
 	dh.lock()
 	defer dh.unlock()
 	for c := ob; c != nil; c = c.next.Load() {
-		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
 			dst.insert(dh, sl.key, sl.value, h2(t.hash(sl.key)), true)
 		}
@@ -523,13 +517,13 @@ func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], nt *mapTable[K, V], i uint6
 // done, and an overflow bucket linked (after the root's overflow flag, as
 // insert does) when one fills up. markMoved, which follows, publishes all
 // of it.
-func (t *mapTable[K, V]) growChain(ob *bucket[K, V], nt *mapTable[K, V], i uint64) {
+func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
 	high := uint64(len(t.buckets)) // the hash bit that picks the upper chain
 	var dst [2]chainFill[K, V]
 	dst[0].start(nt, i)
 	dst[1].start(nt, i+high)
 	for c := ob; c != nil; c = c.next.Load() {
-		for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
 			h := t.hash(sl.key)
 			d := &dst[0]
@@ -548,7 +542,7 @@ type chainFill[K comparable, V any] struct {
 	b    *bucket[K, V] // the bucket being filled
 	hd   *head         // the chain's head
 	n    int           // slots of b filled
-	tags uint64        // their tags, not yet stored to b.meta
+	tags uint64        // their tags, not yet stored
 }
 
 func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
@@ -569,23 +563,24 @@ func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
 	f.n++
 }
 
-// finish stores the tags of the bucket being filled (and, for the root
-// bucket, the head's copy of them).
+// finish stores the tags of the bucket being filled: in the head if it is
+// the root (no overflow bucket linked yet), else in the bucket.
 func (f *chainFill[K, V]) finish() {
 	if f.tags == 0 {
 		return
 	}
-	f.b.meta.Store(f.tags)
 	if f.hd.meta.Load()&metaOverflow == 0 {
-		f.hd.meta.Store(f.tags) // the root: no overflow bucket linked yet
+		f.hd.meta.Store(f.tags)
+	} else {
+		f.b.meta.Store(f.tags)
 	}
 }
 
-// uncount takes the entries of the locked chain rooted at b off count,
-// each from the stripe its tag picked when it was inserted.
-func (b *bucket[K, V]) uncount(count *counter) {
+// uncount takes the entries of the locked chain rooted at b, whose head is
+// hd, off count, each from the stripe its tag picked when it was inserted.
+func (b *bucket[K, V]) uncount(hd *head, count *counter) {
 	for c := b; c != nil; c = c.next.Load() {
-		meta := c.meta.Load()
+		meta := b.tags(hd, c).Load()
 		for occ := meta & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			count.addAt(uint64(uint8(meta>>(8*slotIndex(occ)))), -1) // the slot's tag
 		}
@@ -602,7 +597,7 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	checkKey(&m.keys, key)
 	h := m.tableOrInit().hash(key)
 	t, b, hd := m.lockChain(h)
-	if c, i := b.locate(key, h2(h)); c != nil {
+	if c, i := b.locate(hd, key, h2(h)); c != nil {
 		previous = c.slots[i].value
 		setValue(hd, c, i, value)
 		hd.unlock()
@@ -639,7 +634,7 @@ func (m *Map[K, V]) loadOrStoreSlow(key K, value V, h uint64) (actual V, loaded 
 // caller passes t and overflowed to inserted, once it holds no lock.
 func (m *Map[K, V]) loadOrInsert(key K, value V, h uint64) (actual V, loaded bool, t *mapTable[K, V], overflowed bool) {
 	t, b, hd := m.lockChain(h)
-	if c, i := b.locate(key, h2(h)); c != nil {
+	if c, i := b.locate(hd, key, h2(h)); c != nil {
 		actual = c.slots[i].value
 		hd.unlock()
 		return actual, true, t, false
@@ -749,7 +744,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 	var inserted, deleted, overflowed bool
 	func() {
 		defer hd.unlock()
-		c, i := b.locate(key, h2(h))
+		c, i := b.locate(hd, key, h2(h))
 		var old V
 		if c != nil {
 			old = c.slots[i].value
@@ -794,7 +789,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	h := m.tableOrInit().hash(key)
 	_, b, hd := m.lockChain(h)
 	defer hd.unlock()
-	c, i := b.locate(key, h2(h))
+	c, i := b.locate(hd, key, h2(h))
 	if c == nil || !equalValues("CompareAndSwap", c.slots[i].value, old) {
 		return false
 	}
@@ -811,7 +806,7 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	}
 	h := m.tableOrInit().hash(key)
 	t, b, hd := m.lockChain(h)
-	c, i := b.locate(key, h2(h))
+	c, i := b.locate(hd, key, h2(h))
 	if c == nil || !equalValues("CompareAndDelete", c.slots[i].value, old) {
 		hd.unlock()
 		return false
@@ -830,7 +825,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	}
 	h := m.table.Load().hash(key)
 	t, b, hd := m.lockChain(h)
-	c, i := b.locate(key, h2(h))
+	c, i := b.locate(hd, key, h2(h))
 	if c == nil {
 		hd.unlock()
 		return value, false
@@ -924,7 +919,7 @@ func (b *bucket[K, V]) collect(hd *head, dst []slot[K, V]) (_ []slot[K, V], move
 		if r == readOK {
 			start := len(dst)
 			for c := b; c != nil; c = c.next.Load() {
-				for occ := c.meta.Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+				for occ := b.tags(hd, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 					dst = append(dst, c.slots[slotIndex(occ)]) // validated below
 				}
 			}
