@@ -96,6 +96,7 @@ func newMapShared[K comparable, V any](o options) *mapShared[K, V] {
 			seed:     seed,
 			intSeed:  maphash.Comparable(seed, uint64(0)),
 			intKey:   isIntegerKind(reflect.TypeFor[K]().Kind()),
+			strKey:   reflect.TypeFor[K]().Kind() == reflect.String,
 			hashMask: ^uint64(0),
 		},
 		minBuckets: bucketsFor(o.capacity),
@@ -152,7 +153,8 @@ func (t *mapTable[K, V]) touch() {
 // the seed can choose keys that collide.
 type keyHasher[K comparable] struct {
 	intKey   bool   // K is an integer kind: hash it with mixInt
-	intSeed  uint64 // seed of the integer hash, drawn from seed
+	strKey   bool   // K is a string kind: hash it with hashString
+	intSeed  uint64 // seed of mixInt and hashString, drawn from seed
 	hashMask uint64 // all ones, or fewer bits to degrade the hash in tests
 	seed     maphash.Seed
 }
@@ -168,6 +170,9 @@ func (kh *keyHasher[K]) hash(key K) uint64 {
 // hashAny hashes keys of every other type (outlined so that hash can be
 // inlined for integer keys).
 func (kh *keyHasher[K]) hashAny(key K) uint64 {
+	if kh.strKey {
+		return hashString(kh.intSeed, kh.seed, stringOf(key)) & kh.hashMask
+	}
 	return maphash.Comparable(kh.seed, key) & kh.hashMask
 }
 
@@ -203,9 +208,20 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 		return value, false
 	}
 	var h uint64 // t.hash(key), by hand: the compiler will not inline it here
+	// Integer and string keys are always hashable: no checkKey.
 	if t.intKey {
-		// Integer keys are always hashable: no checkKey.
 		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
+	} else if t.strKey {
+		switch s := stringOf(key); { // hashString, in line
+		case len(s) > 16:
+			h = maphash.Comparable(t.seed, s)
+		case len(s) >= 8:
+			a, b := stringWords(s)
+			h = mixString(t.intSeed, a, b, len(s))
+		default:
+			h = hashShort(t.intSeed, s)
+		}
+		h &= t.hashMask
 	} else {
 		checkKey(&m.keys, key)
 		h = maphash.Comparable(t.seed, key) & t.hashMask // hashAny, in line

@@ -1,0 +1,208 @@
+package safemap
+
+import (
+	"fmt"
+	"hash/maphash"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// newStringHasher returns the hasher a Map[string, V] uses.
+func newStringHasher() keyHasher[string] {
+	return newMapShared[string, int](options{}).keyHasher
+}
+
+// TestHashStringReadsEveryByte flips every bit of every byte of strings of
+// 0 to 40 bytes and checks that the hash changes: a byte hashString did not
+// read (an off-by-one in the overlapping word reads) would leave it alone.
+func TestHashStringReadsEveryByte(t *testing.T) {
+	kh := newStringHasher()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 40; n++ {
+		buf := make([]byte, n)
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+		base := kh.hash(string(buf))
+		for i := range buf {
+			for bit := range 8 {
+				buf[i] ^= 1 << bit
+				if kh.hash(string(buf)) == base {
+					t.Errorf("len %d: flipping bit %d of byte %d leaves the hash unchanged", n, bit, i)
+				}
+				buf[i] ^= 1 << bit
+			}
+		}
+	}
+	// The length is hashed too: runs of zero bytes must not collide.
+	seen := map[uint64]int{}
+	for n := 0; n <= 40; n++ {
+		h := kh.hash(strings.Repeat("\x00", n))
+		if m, ok := seen[h]; ok {
+			t.Errorf("%d and %d zero bytes hash alike", m, n)
+		}
+		seen[h] = n
+	}
+}
+
+// TestHashStringAvalanche checks that flipping one input bit flips each
+// output bit with probability close to 1/2, for every length hashed in
+// line (0 to 16 bytes). A weak mix shows as output bits that rarely or
+// always flip.
+func TestHashStringAvalanche(t *testing.T) {
+	kh := newStringHasher()
+	rng := rand.New(rand.NewPCG(3, 4))
+	const trials = 400
+	for n := 1; n <= 16; n++ {
+		var flips [64]int
+		total := 0
+		buf := make([]byte, n)
+		for range trials {
+			for i := range buf {
+				buf[i] = byte(rng.Uint32())
+			}
+			base := kh.hash(string(buf))
+			i, bit := rng.IntN(n), rng.IntN(8)
+			buf[i] ^= 1 << bit
+			d := kh.hash(string(buf)) ^ base
+			for o := range 64 {
+				flips[o] += int(d >> o & 1)
+			}
+			total++
+		}
+		for o, f := range flips {
+			// 400 trials: a fair bit flips 200 ± 10 (one sigma) times.
+			if p := float64(f) / float64(total); p < 0.35 || p > 0.65 {
+				t.Errorf("len %d: output bit %d flips with probability %.2f", n, o, p)
+			}
+		}
+	}
+}
+
+// TestHashStringSpread hashes keys shaped like real ones (a prefix and a
+// counter) and checks what Map uses of the hash: the table index in the
+// low bits must fill buckets like a random function would, and the 7-bit
+// tag from the top bits must be uniform.
+func TestHashStringSpread(t *testing.T) {
+	kh := newStringHasher()
+	for _, format := range []string{"user:%08d", "%d", "k%d", "session-%032d"} {
+		const n, buckets = 100_000, 1 << 15
+		var load [buckets]int
+		var tags [128]int
+		for i := range n {
+			h := kh.hash(fmt.Sprintf(format, i))
+			load[h%buckets]++
+			tags[h>>57]++
+		}
+		// Empty buckets: a random function leaves buckets*e^(-n/buckets)
+		// of them, with a standard deviation below sqrt of that.
+		want := buckets * math.Exp(-float64(n)/buckets)
+		empty := 0
+		for _, c := range load {
+			if c == 0 {
+				empty++
+			}
+		}
+		if math.Abs(float64(empty)-want) > 6*math.Sqrt(want) {
+			t.Errorf("%s: %d empty buckets of %d; a random hash leaves %.0f", format, empty, buckets, want)
+		}
+		// Tags: chi-square over 127 degrees of freedom; 200 is far in
+		// the tail (p < 1e-4).
+		exp := float64(n) / 128
+		chi := 0.0
+		for _, c := range tags {
+			chi += (float64(c) - exp) * (float64(c) - exp) / exp
+		}
+		if chi > 200 {
+			t.Errorf("%s: tag chi-square %.0f over 127 degrees of freedom", format, chi)
+		}
+	}
+}
+
+// TestHashStringSeeded checks that the hash depends on the map's seed: two
+// maps do not share collisions.
+func TestHashStringSeeded(t *testing.T) {
+	a, b := newStringHasher(), newStringHasher()
+	same := 0
+	for i := range 1000 {
+		for _, s := range []string{fmt.Sprint(i), fmt.Sprintf("user:%08d", i), strings.Repeat("x", i%40)} {
+			if a.hash(s) == b.hash(s) {
+				same++
+			}
+		}
+	}
+	if same > 0 {
+		t.Errorf("%d of 3000 strings hash alike under two seeds", same)
+	}
+}
+
+// TestMapStringKeysEveryLength stores keys of every length around the
+// in-line hash's boundaries and reads them back: Load hashes by hand what
+// the writers hash through keyHasher, and the two must agree.
+func TestMapStringKeysEveryLength(t *testing.T) {
+	m := New[string, int]()
+	type named string
+	mn := New[named, int]()
+	var keys []string
+	for n := 0; n <= 40; n++ {
+		keys = append(keys, strings.Repeat("k", n))
+		if n > 0 {
+			keys = append(keys, strings.Repeat("\x00", n))
+		}
+	}
+	for i, k := range keys {
+		m.Store(k, i)
+		mn.Store(named(k), i)
+	}
+	for i, k := range keys {
+		if v, ok := m.Load(k); !ok || v != i {
+			t.Errorf("Load(%q) = %d, %v; want %d, true", k, v, ok, i)
+		}
+		if v, ok := mn.Load(named(k)); !ok || v != i {
+			t.Errorf("named Load(%q) = %d, %v; want %d, true", k, v, ok, i)
+		}
+		if _, ok := m.Load(k + "?"); ok && !containsString(keys, k+"?") {
+			t.Errorf("Load(%q) found a key never stored", k+"?")
+		}
+	}
+	if m.Len() != len(keys) {
+		t.Errorf("Len = %d; want %d", m.Len(), len(keys))
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkHashString compares hashString with maphash, which Map used for
+// strings before.
+func BenchmarkHashString(b *testing.B) {
+	kh := newStringHasher()
+	seed := maphash.MakeSeed()
+	for _, n := range []int{4, 13, 16, 32} {
+		s := strings.Repeat("a", n)
+		b.Run(fmt.Sprintf("hash=hashString/len=%d", n), func(b *testing.B) {
+			var x uint64
+			for range b.N {
+				x += hashString(kh.intSeed, kh.seed, s)
+			}
+			sinkHash = x
+		})
+		b.Run(fmt.Sprintf("hash=maphash.Comparable/len=%d", n), func(b *testing.B) {
+			var x uint64
+			for range b.N {
+				x += maphash.Comparable(seed, s)
+			}
+			sinkHash = x
+		})
+	}
+}
+
+var sinkHash uint64
