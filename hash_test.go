@@ -1,6 +1,7 @@
 package safemap
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -191,7 +192,7 @@ func BenchmarkHashString(b *testing.B) {
 		b.Run(fmt.Sprintf("hash=hashString/len=%d", n), func(b *testing.B) {
 			var x uint64
 			for range b.N {
-				x += hashString(kh.intSeed, kh.seed, s)
+				x += hashString(kh.strSeed, kh.seed, s)
 			}
 			sinkHash = x
 		})
@@ -206,3 +207,27 @@ func BenchmarkHashString(b *testing.B) {
 }
 
 var sinkHash uint64
+
+// TestHashStringNoSeedIndependentCollisions feeds hashString words chosen
+// against its constants: if a word were mixed with a constant rather than
+// a secret, a first word equal to that constant would zero the product and
+// make every string that starts with it collide, whatever the seed (a
+// hash-flooding attack needs no more).
+func TestHashStringNoSeedIndependentCollisions(t *testing.T) {
+	kh := newStringHasher()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []uint64{strMul0, strMul1, 0} {
+		seen := map[uint64]bool{}
+		for range 1000 {
+			var buf [16]byte
+			binary.LittleEndian.PutUint64(buf[:8], c)
+			binary.LittleEndian.PutUint64(buf[8:], rng.Uint64())
+			for _, s := range []string{string(buf[:]), string(buf[8:]) + string(buf[:8])} {
+				seen[kh.hash(s)] = true
+			}
+		}
+		if len(seen) < 1990 {
+			t.Errorf("words %#x: 2000 strings give %d hashes", c, len(seen))
+		}
+	}
+}

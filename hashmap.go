@@ -95,6 +95,7 @@ func newMapShared[K comparable, V any](o options) *mapShared[K, V] {
 		keyHasher: keyHasher[K]{
 			seed:     seed,
 			intSeed:  maphash.Comparable(seed, uint64(0)),
+			strSeed:  newStrSeed(seed),
 			intKey:   isIntegerKind(reflect.TypeFor[K]().Kind()),
 			strKey:   reflect.TypeFor[K]().Kind() == reflect.String,
 			hashMask: ^uint64(0),
@@ -152,10 +153,11 @@ func (t *mapTable[K, V]) touch() {
 // keyHasher hashes keys, seeded per map so that nobody who does not know
 // the seed can choose keys that collide.
 type keyHasher[K comparable] struct {
-	intKey   bool   // K is an integer kind: hash it with mixInt
-	strKey   bool   // K is a string kind: hash it with hashString
-	intSeed  uint64 // seed of mixInt and hashString, drawn from seed
-	hashMask uint64 // all ones, or fewer bits to degrade the hash in tests
+	intKey   bool    // K is an integer kind: hash it with mixInt
+	strKey   bool    // K is a string kind: hash it with hashString
+	intSeed  uint64  // seed of mixInt, drawn from seed
+	strSeed  strSeed // seed of hashString, drawn from seed
+	hashMask uint64  // all ones, or fewer bits to degrade the hash in tests
 	seed     maphash.Seed
 }
 
@@ -171,7 +173,7 @@ func (kh *keyHasher[K]) hash(key K) uint64 {
 // inlined for integer keys).
 func (kh *keyHasher[K]) hashAny(key K) uint64 {
 	if kh.strKey {
-		return hashString(kh.intSeed, kh.seed, stringOf(key)) & kh.hashMask
+		return hashString(kh.strSeed, kh.seed, stringOf(key)) & kh.hashMask
 	}
 	return maphash.Comparable(kh.seed, key) & kh.hashMask
 }
@@ -217,9 +219,9 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 			h = maphash.Comparable(t.seed, s)
 		case len(s) >= 8:
 			a, b := stringWords(s)
-			h = mixString(t.intSeed, a, b, len(s))
+			h = mixString(t.strSeed, a, b, len(s))
 		default:
-			h = hashShort(t.intSeed, s)
+			h = hashShort(t.strSeed, s)
 		}
 		h &= t.hashMask
 	} else {

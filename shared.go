@@ -275,7 +275,7 @@ const (
 //
 // Map.Load repeats these lines by hand: the compiler will not inline
 // hashString into it.
-func hashString(seed uint64, ms maphash.Seed, s string) uint64 {
+func hashString(seed strSeed, ms maphash.Seed, s string) uint64 {
 	switch n := len(s); {
 	case n > 16:
 		return maphash.Comparable(ms, s)
@@ -299,7 +299,7 @@ func stringWords(s string) (a, b uint64) {
 
 // hashShort is hashString for strings shorter than 8 bytes, read as two
 // 4-byte words or three single bytes.
-func hashShort(seed uint64, s string) uint64 {
+func hashShort(seed strSeed, s string) uint64 {
 	n := len(s)
 	var a, b uint64
 	if n > 0 {
@@ -316,11 +316,21 @@ func hashShort(seed uint64, s string) uint64 {
 	return mixString(seed, a, b, n)
 }
 
+// strSeed is hashString's secret: one word for each of the two words read
+// from a string. Both must be secret: a word mixed with a constant could be
+// chosen to equal it, zeroing the product for every seed.
+type strSeed [2]uint64
+
+// newStrSeed draws a strSeed from a maphash seed.
+func newStrSeed(ms maphash.Seed) strSeed {
+	return strSeed{maphash.Comparable(ms, uint64(1)), maphash.Comparable(ms, uint64(2))}
+}
+
 // mixString mixes the words a and b read from a string of n bytes with
-// seed: one 128-bit product of the words against the seed, folded with the
-// length by a second (wyhash's mixing step).
-func mixString(seed, a, b uint64, n int) uint64 {
-	hi, lo := bits.Mul64(a^strMul1, b^seed)
+// seed: one 128-bit product of the words, each masked by its secret,
+// folded with the length by a second product (wyhash's mixing step).
+func mixString(seed strSeed, a, b uint64, n int) uint64 {
+	hi, lo := bits.Mul64(a^seed[0], b^seed[1])
 	hi, lo = bits.Mul64(lo^strMul0^uint64(n), hi^strMul1)
 	return hi ^ lo
 }
