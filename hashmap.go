@@ -889,7 +889,7 @@ func (m *Map[K, V]) Range(fn func(key K, value V) bool) {
 				break
 			}
 			for _, e := range buf {
-				if len(skip) > 0 && t.shared.skipped(e.key, skip) {
+				if len(skip) > 0 && t.shared.skipped(e.key, uint64(i), t.mask, skip) {
 					continue
 				}
 				if !fn(e.key, e.value) {
@@ -915,11 +915,36 @@ func (m *Map[K, V]) Range(fn func(key K, value V) bool) {
 // mask+1 buckets was below index below have been visited already.
 type rangeSkip struct{ mask, below uint64 }
 
-// skipped reports whether Range has visited key already.
-func (sh *mapShared[K, V]) skipped(key K, skip []rangeSkip) bool {
-	h := sh.hash(key)
+// skipped reports whether Range has visited key already, in a table it
+// left, given that the key is in chain j of the table of mask+1 buckets it
+// is reading now.
+//
+// Moves keep a key's chain index in its low bits (growing sends chain i to
+// i or i+n, shrinking to i&mask'), so a key's chain in a table that was no
+// larger than this one is j's low bits, whatever the key: that needs no
+// hashing, which a NaN key could not use (it hashes differently on every
+// call). Only a table that was larger, before a shrink, leaves it open:
+// chain j then gathered several of its chains, and if Range had visited
+// some of those but not all, the key is hashed. A NaN key in such a chain
+// cannot be placed and counts as visited: Range keeps its promise of at
+// most once, and may miss that entry.
+func (sh *mapShared[K, V]) skipped(key K, j, mask uint64, skip []rangeSkip) bool {
 	for _, c := range skip {
-		if h&c.mask < c.below {
+		if c.mask <= mask {
+			if j&c.mask < c.below {
+				return true
+			}
+			continue
+		}
+		// A larger table: chain j gathered its chains j, j+mask+1, ...
+		switch {
+		case j|(c.mask&^mask) < c.below:
+			return true // all of them visited
+		case j >= c.below:
+			continue // none of them visited
+		case key != key:
+			return true // cannot be placed: see above
+		case sh.hash(key)&c.mask < c.below:
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package safemap_test
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -1660,5 +1661,87 @@ func TestMap_LenIsNeverNegative(t *testing.T) {
 	t.Logf("Len ranged over [%d, %d] with at most %d keys present at once", seen[0], seen[1], writers)
 	if got := m.Len(); got != 0 {
 		t.Errorf("Len after the writers stopped got %d; want 0", got)
+	}
+}
+
+// TestMap_RangeVisitsNaNKeysOnceAcrossGrowth stores entries under NaN keys,
+// each a distinct key that hashes differently on every call, then grows
+// the table from inside Range. Range must still visit each of those entries
+// exactly once: where it resumes in the grown table cannot depend on
+// hashing the key again.
+func TestMap_RangeVisitsNaNKeysOnceAcrossGrowth(t *testing.T) {
+	for round := range 20 {
+		m := safemap.New[float64, int]()
+		const nans = 300
+		for i := range nans {
+			m.Store(math.NaN(), i)
+		}
+		seen := make([]int, nans)
+		calls := 0
+		m.Range(func(k float64, v int) bool {
+			if calls++; calls == nans/2 {
+				// Grow the table several times over, mid-Range.
+				for i := range 20 * nans {
+					m.Store(float64(i), -1)
+				}
+			}
+			if k != k {
+				seen[v]++
+			}
+			return true
+		})
+		for v, n := range seen {
+			if n != 1 {
+				t.Fatalf("round %d: the NaN entry with value %d was visited %d times; want 1", round, v, n)
+			}
+		}
+	}
+}
+
+// TestMap_RangeVisitsNaNKeysAtMostOnceAcrossShrinking is the shrinking
+// counterpart: the table shrinks from inside Range, so chains Range has
+// visited merge with chains it has not. Every entry still comes at most
+// once; ordinary keys present throughout come exactly once.
+func TestMap_RangeVisitsNaNKeysAtMostOnceAcrossShrinking(t *testing.T) {
+	for round := range 20 {
+		m := safemap.New[float64, int]()
+		const nans, others, doomed = 300, 2000, 50_000
+		for i := range nans {
+			m.Store(math.NaN(), i)
+		}
+		for i := range others + doomed {
+			m.Store(float64(i), i)
+		}
+		before := safemap.MapBuckets(m)
+		seenNaN := make([]int, nans)
+		seen := make([]int, others)
+		calls := 0
+		m.Range(func(k float64, v int) bool {
+			if calls++; calls == (nans+others+doomed)/3 {
+				for i := others; i < others+doomed; i++ {
+					m.Delete(float64(i))
+				}
+				if after := safemap.MapBuckets(m); after >= before {
+					t.Fatalf("round %d: the table did not shrink (%d buckets, then %d)", round, before, after)
+				}
+			}
+			switch {
+			case k != k:
+				seenNaN[v]++
+			case v < others:
+				seen[v]++
+			}
+			return true
+		})
+		for v, n := range seenNaN {
+			if n > 1 {
+				t.Fatalf("round %d: the NaN entry with value %d was visited %d times; want at most 1", round, v, n)
+			}
+		}
+		for v, n := range seen {
+			if n != 1 {
+				t.Fatalf("round %d: key %d was visited %d times; want 1", round, v, n)
+			}
+		}
 	}
 }
