@@ -255,6 +255,29 @@ func BenchmarkMemory(b *testing.B) {
 	}
 }
 
+// BenchmarkGC measures one full garbage collection while a map of 1M
+// int64→int64 entries is live: the collector's cost of the map's layout,
+// which every program holding the map pays on every cycle.
+func BenchmarkGC(b *testing.B) {
+	const n = 1_000_000
+	for _, im := range benchImpls {
+		if im.name == "SnapshotMap" {
+			continue // filling it copies the map per insert
+		}
+		b.Run("impl="+im.name, func(b *testing.B) {
+			m := im.new()
+			fill(m, n)
+			runtime.GC()
+			b.ResetTimer()
+			for range b.N {
+				runtime.GC()
+			}
+			b.StopTimer()
+			runtime.KeepAlive(m)
+		})
+	}
+}
+
 func liveHeap() uint64 {
 	runtime.GC()
 	var s runtime.MemStats

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -229,5 +230,60 @@ func TestHashStringNoSeedIndependentCollisions(t *testing.T) {
 		if len(seen) < 1990 {
 			t.Errorf("words %#x: 2000 strings give %d hashes", c, len(seen))
 		}
+	}
+}
+
+// hasPointers reports whether values of type t hold any pointer the
+// garbage collector must trace.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice,
+		reflect.Map, reflect.Chan, reflect.Func, reflect.Interface:
+		return true
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestBucketHoldsNoPointerForPlainKeysAndValues pins what keeps the
+// collector out of a table: a bucket of pointer-free keys and values holds
+// no pointer (overflow links are indexes), so the bucket array is never
+// scanned. A pointer field added to bucket would make every collection
+// scan 32 MB for 1M int64 entries again.
+func TestBucketHoldsNoPointerForPlainKeysAndValues(t *testing.T) {
+	if hasPointers(reflect.TypeFor[bucket[int64, int64]]()) {
+		t.Error("bucket[int64, int64] holds a pointer: the collector scans every table")
+	}
+	if hasPointers(reflect.TypeFor[head]()) {
+		t.Error("head holds a pointer")
+	}
+	if !hasPointers(reflect.TypeFor[bucket[string, int64]]()) {
+		t.Error("hasPointers misses the string key of bucket[string, int64]")
+	}
+}
+
+// TestOverflowLocate checks the arena's index arithmetic: indexes map to
+// consecutive offsets of consecutive chunks, each overflowLen long, with
+// no gap or overlap, and the last index fits.
+func TestOverflowLocate(t *testing.T) {
+	wantChunk, wantOff := 0, uint32(0)
+	for i := range uint32(1 << 20) {
+		c, off := overflowLocate(i)
+		if c != wantChunk || off != wantOff {
+			t.Fatalf("overflowLocate(%d) = %d, %d; want %d, %d", i, c, off, wantChunk, wantOff)
+		}
+		if wantOff++; wantOff == overflowLen(wantChunk) {
+			wantChunk, wantOff = wantChunk+1, 0
+		}
+	}
+	if c, _ := overflowLocate(overflowMax - 1); c >= overflowChunks {
+		t.Errorf("the last index lands in chunk %d of %d", c, overflowChunks)
 	}
 }

@@ -58,6 +58,7 @@ type mapTable[K comparable, V any] struct {
 	mask   uint64 // len(buckets) - 1
 	shared *mapShared[K, V]
 	next   atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
+	ovf    overflows[K, V]                // the overflow buckets of this table's chains
 }
 
 // mapShared is the state every generation of one Map shares.
@@ -288,7 +289,7 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 			continue
 		}
 		if r == readOK {
-			value, ok, r = b.find(hd, key, tag, s)
+			value, ok, r = b.find(&t.ovf, hd, key, tag, s)
 			hd.readEnd(s)
 			if r == readOK {
 				return value, ok
@@ -301,8 +302,8 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // find looks key up in the chain rooted at b during a read begun with seq
 // s. Each candidate slot is copied, and the copy is used only once seq
 // proves it consistent.
-func (b *bucket[K, V]) find(hd *head, key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
-	for c := b; c != nil; c = c.next.Load() {
+func (b *bucket[K, V]) find(ovf *overflows[K, V], hd *head, key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
+	for c := b; c != nil; c = ovf.next(c) {
 		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
 			sl := &c.slots[slotIndex(match)]
 			k := sl.key
@@ -341,8 +342,8 @@ func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) 
 
 // locate returns the bucket and slot of key in the locked chain rooted at
 // b, whose head is hd, or nil.
-func (b *bucket[K, V]) locate(hd *head, key K, tag uint8) (*bucket[K, V], int) {
-	for c := b; c != nil; c = c.next.Load() {
+func (b *bucket[K, V]) locate(ovf *overflows[K, V], hd *head, key K, tag uint8) (*bucket[K, V], int) {
+	for c := b; c != nil; c = ovf.next(c) {
 		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
 			if i := slotIndex(match); c.slots[i].key == key {
 				return c, i
@@ -362,10 +363,10 @@ func (b *bucket[K, V]) locate(hd *head, key K, tag uint8) (*bucket[K, V], int) {
 // in seq), then sets the tag; a reader that sees the tag sees the whole
 // slot. Likewise a new overflow bucket is complete before next publishes it.
 // Race builds keep the window: there, readers exclude writers through D.
-func (b *bucket[K, V]) insert(hd *head, key K, value V, tag uint8, publish bool) (overflowed bool) {
+func (b *bucket[K, V]) insert(ovf *overflows[K, V], hd *head, key K, value V, tag uint8, publish bool) (overflowed bool) {
 	window := publish && raceEnabled
 	last := b
-	for c := b; c != nil; c = c.next.Load() {
+	for c := b; c != nil; c = ovf.next(c) {
 		w := b.tags(hd, c)
 		if empty := matchEmpty(w.Load()); empty != 0 {
 			i := slotIndex(empty)
@@ -381,14 +382,14 @@ func (b *bucket[K, V]) insert(hd *head, key K, value V, tag uint8, publish bool)
 		}
 		last = c
 	}
-	nb := new(bucket[K, V])
+	link, nb := ovf.alloc()
 	nb.slots[0] = slot[K, V]{key, value}
 	nb.meta.Store(uint64(tag))
 	if window {
 		hd.beginWrite()
 	}
 	hd.meta.Store(hd.meta.Load() | metaOverflow) // before next: see Load's one-word miss
-	last.next.Store(nb)                          // publishes nb's slot and meta to readers of next
+	last.next.Store(link)                        // publishes nb's slot and meta to readers of next
 	if window {
 		hd.endWrite()
 	}
@@ -497,7 +498,7 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) {
 	ob, oh := &t.buckets[i], &t.heads[i]
 	if drop {
-		ob.uncount(oh, t.shared.count)
+		ob.uncount(&t.ovf, oh, t.shared.count)
 	} else {
 		t.moveChain(ob, oh, nt, uint64(i), grow)
 	}
@@ -519,10 +520,10 @@ func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 	dst, dh := &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
 	dh.lock()
 	defer dh.unlock()
-	for c := ob; c != nil; c = c.next.Load() {
+	for c := ob; c != nil; c = t.ovf.next(c) {
 		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
-			dst.insert(dh, sl.key, sl.value, h2(t.hash(sl.key)), true)
+			dst.insert(&nt.ovf, dh, sl.key, sl.value, h2(t.hash(sl.key)), true)
 		}
 	}
 }
@@ -540,7 +541,7 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 	var dst [2]chainFill[K, V]
 	dst[0].start(nt, i)
 	dst[1].start(nt, i+high)
-	for c := ob; c != nil; c = c.next.Load() {
+	for c := ob; c != nil; c = t.ovf.next(c) {
 		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			sl := &c.slots[slotIndex(occ)]
 			h := t.hash(sl.key)
@@ -557,23 +558,24 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 
 // chainFill appends entries to an empty, unpublished chain of a new table.
 type chainFill[K comparable, V any] struct {
-	b    *bucket[K, V] // the bucket being filled
-	hd   *head         // the chain's head
+	b    *bucket[K, V]    // the bucket being filled
+	hd   *head            // the chain's head
+	ovf  *overflows[K, V] // the new table's overflow buckets
 	n    int           // slots of b filled
 	tags uint64        // their tags, not yet stored
 }
 
 func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
-	f.b, f.hd = &nt.buckets[i], &nt.heads[i]
+	f.b, f.hd, f.ovf = &nt.buckets[i], &nt.heads[i], &nt.ovf
 }
 
 // put appends a copy of sl with tag.
 func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
 	if f.n == slotsPerBucket {
 		f.finish()
-		nb := new(bucket[K, V])
+		link, nb := f.ovf.alloc()
 		f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
-		f.b.next.Store(nb)
+		f.b.next.Store(link)
 		f.b, f.n, f.tags = nb, 0, 0
 	}
 	f.b.slots[f.n] = *sl
@@ -596,8 +598,8 @@ func (f *chainFill[K, V]) finish() {
 
 // uncount takes the entries of the locked chain rooted at b, whose head is
 // hd, off count, each from the stripe its tag picked when it was inserted.
-func (b *bucket[K, V]) uncount(hd *head, count *counter) {
-	for c := b; c != nil; c = c.next.Load() {
+func (b *bucket[K, V]) uncount(ovf *overflows[K, V], hd *head, count *counter) {
+	for c := b; c != nil; c = ovf.next(c) {
 		meta := b.tags(hd, c).Load()
 		for occ := meta & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 			count.addAt(uint64(uint8(meta>>(8*slotIndex(occ)))), -1) // the slot's tag
@@ -615,13 +617,13 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	checkKey(&m.keys, key)
 	h := m.tableOrInit().hash(key)
 	t, b, hd := m.lockChain(h)
-	if c, i := b.locate(hd, key, h2(h)); c != nil {
+	if c, i := b.locate(&t.ovf, hd, key, h2(h)); c != nil {
 		previous = c.slots[i].value
 		setValue(hd, c, i, value)
 		hd.unlock()
 		return previous, true
 	}
-	overflowed := b.insert(hd, key, value, h2(h), true)
+	overflowed := b.insert(&t.ovf, hd, key, value, h2(h), true)
 	hd.unlock()
 	m.inserted(t, h2(h), overflowed)
 	return previous, false
@@ -652,12 +654,12 @@ func (m *Map[K, V]) loadOrStoreSlow(key K, value V, h uint64) (actual V, loaded 
 // caller passes t and overflowed to inserted, once it holds no lock.
 func (m *Map[K, V]) loadOrInsert(key K, value V, h uint64) (actual V, loaded bool, t *mapTable[K, V], overflowed bool) {
 	t, b, hd := m.lockChain(h)
-	if c, i := b.locate(hd, key, h2(h)); c != nil {
+	if c, i := b.locate(&t.ovf, hd, key, h2(h)); c != nil {
 		actual = c.slots[i].value
 		hd.unlock()
 		return actual, true, t, false
 	}
-	overflowed = b.insert(hd, key, value, h2(h), true)
+	overflowed = b.insert(&t.ovf, hd, key, value, h2(h), true)
 	hd.unlock()
 	return value, false, t, overflowed
 }
@@ -762,7 +764,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 	var inserted, deleted, overflowed bool
 	func() {
 		defer hd.unlock()
-		c, i := b.locate(hd, key, h2(h))
+		c, i := b.locate(&t.ovf, hd, key, h2(h))
 		var old V
 		if c != nil {
 			old = c.slots[i].value
@@ -773,7 +775,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 			if c != nil {
 				setValue(hd, c, i, newValue)
 			} else {
-				overflowed, inserted = b.insert(hd, key, newValue, h2(h), true), true
+				overflowed, inserted = b.insert(&t.ovf, hd, key, newValue, h2(h), true), true
 			}
 			actual, ok = newValue, true
 		case DeleteOp:
@@ -805,9 +807,9 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 		return false
 	}
 	h := m.tableOrInit().hash(key)
-	_, b, hd := m.lockChain(h)
+	t, b, hd := m.lockChain(h)
 	defer hd.unlock()
-	c, i := b.locate(hd, key, h2(h))
+	c, i := b.locate(&t.ovf, hd, key, h2(h))
 	if c == nil || !equalValues("CompareAndSwap", c.slots[i].value, old) {
 		return false
 	}
@@ -824,7 +826,7 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	}
 	h := m.tableOrInit().hash(key)
 	t, b, hd := m.lockChain(h)
-	c, i := b.locate(hd, key, h2(h))
+	c, i := b.locate(&t.ovf, hd, key, h2(h))
 	if c == nil || !equalValues("CompareAndDelete", c.slots[i].value, old) {
 		hd.unlock()
 		return false
@@ -843,7 +845,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	}
 	h := m.table.Load().hash(key)
 	t, b, hd := m.lockChain(h)
-	c, i := b.locate(hd, key, h2(h))
+	c, i := b.locate(&t.ovf, hd, key, h2(h))
 	if c == nil {
 		hd.unlock()
 		return value, false
@@ -885,7 +887,7 @@ func (m *Map[K, V]) Range(fn func(key K, value V) bool) {
 		i, n := 0, len(t.buckets)
 		for ; i < n; i++ {
 			var moved bool
-			if buf, moved = t.buckets[i].collect(&t.heads[i], buf[:0]); moved {
+			if buf, moved = t.buckets[i].collect(&t.ovf, &t.heads[i], buf[:0]); moved {
 				break
 			}
 			for _, e := range buf {
@@ -953,7 +955,7 @@ func (sh *mapShared[K, V]) skipped(key K, j, mask uint64, skip []rangeSkip) bool
 
 // collect appends to dst a consistent copy of the entries of the chain
 // rooted at b, whose head is hd, or reports that the chain has moved.
-func (b *bucket[K, V]) collect(hd *head, dst []slot[K, V]) (_ []slot[K, V], moved bool) {
+func (b *bucket[K, V]) collect(ovf *overflows[K, V], hd *head, dst []slot[K, V]) (_ []slot[K, V], moved bool) {
 	for n := 0; ; n++ {
 		s, r := hd.readBegin()
 		if r == readMoved {
@@ -961,7 +963,7 @@ func (b *bucket[K, V]) collect(hd *head, dst []slot[K, V]) (_ []slot[K, V], move
 		}
 		if r == readOK {
 			start := len(dst)
-			for c := b; c != nil; c = c.next.Load() {
+			for c := b; c != nil; c = ovf.next(c) {
 				for occ := b.tags(hd, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
 					dst = append(dst, c.slots[slotIndex(occ)]) // validated below
 				}
