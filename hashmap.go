@@ -561,8 +561,8 @@ type chainFill[K comparable, V any] struct {
 	b    *bucket[K, V]    // the bucket being filled
 	hd   *head            // the chain's head
 	ovf  *overflows[K, V] // the new table's overflow buckets
-	n    int           // slots of b filled
-	tags uint64        // their tags, not yet stored
+	n    int              // slots of b filled
+	tags uint64           // their tags, not yet stored
 }
 
 func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
