@@ -23,7 +23,9 @@ import (
 //     reads the head's cache line and the slot's.
 //   - Writers lock only the key's bucket chain. Entries live inside the
 //     buckets, so inserting allocates nothing per entry (only an
-//     occasional overflow bucket, and the tables that growth builds).
+//     occasional chunk of overflow buckets, and the tables that growth
+//     builds). When K and V hold no pointers, neither does the table: the
+//     garbage collector never scans it.
 //   - Growth and shrinking never stop the world: the table is moved one
 //     bucket chain at a time while readers and writers go on, following
 //     moved chains to the new table.
