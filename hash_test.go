@@ -233,25 +233,6 @@ func TestHashStringNoSeedIndependentCollisions(t *testing.T) {
 	}
 }
 
-// hasPointers reports whether values of type t hold any pointer the
-// garbage collector must trace.
-func hasPointers(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice,
-		reflect.Map, reflect.Chan, reflect.Func, reflect.Interface:
-		return true
-	case reflect.Array:
-		return t.Len() > 0 && hasPointers(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if hasPointers(t.Field(i).Type) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // TestBucketHoldsNoPointerForPlainKeysAndValues pins what keeps the
 // collector out of a table: a bucket of pointer-free keys and values holds
 // no pointer (overflow links are indexes), so the bucket array is never

@@ -219,6 +219,25 @@ func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, new
 	panic("safemap: Compute function returned unknown " + op.String())
 }
 
+// hasPointers reports whether values of type t hold any pointer the
+// garbage collector must trace.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice,
+		reflect.Map, reflect.Chan, reflect.Func, reflect.Interface:
+		return true
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // isIntegerKind reports whether k is a signed or unsigned integer kind:
 // keys whose == is bit equality, so that intBits and mixInt may hash them.
 func isIntegerKind(k reflect.Kind) bool {
