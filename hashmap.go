@@ -251,16 +251,16 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	// in the bucket, a moved chain, a key not in the root of a chain with
 	// an overflow bucket) goes to loadSlow, which handles every case.
 	idx := uintptr(h & t.mask)
-	// Safety: idx <= mask = len(heads)-1 = len(buckets)-1, so hd and b
-	// (below) point into their arrays, as &t.heads[idx] and
-	// &t.buckets[idx] would, without the bounds checks.
+	// Safety: idx <= mask = len(heads)-1, so hd points into heads, as
+	// &t.heads[idx] would, without the bounds check (root does the same
+	// for buckets).
 	hd := (*head)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.heads)), idx*unsafe.Sizeof(head{})))
 	tag := h2(h)
 	if t.eager.Load() {
 		// A large, hit-heavy table: start fetching the root bucket's
 		// first line now, in parallel with the head, rather than after
 		// the head names a slot. The word read is thrown away.
-		readLine(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.buckets)), idx*unsafe.Sizeof(bucket[K, V]{})))
+		readLine(t.root(idx))
 	}
 	// seq is read before meta, once: a hit then copies only slots whose
 	// tag it saw after s, which validation needs (an insert fills a slot
@@ -285,7 +285,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	if match != 0 {
 		if !raceEnabled && s&(seqDirty|seqMoved) == 0 {
 			s &^= seqLocked
-			b := (*bucket[K, V])(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.buckets)), idx*unsafe.Sizeof(bucket[K, V]{})))
+			b := t.root(idx)
 			for ; match != 0; match &= match - 1 {
 				// Safety: match has bits only in metaSlots, so the
 				// slot index is below slotsPerBucket.
@@ -356,14 +356,21 @@ func (t *mapTable[K, V]) sampleLoad(hit uint64) {
 	}
 }
 
-// readLine reads the first word of the root bucket at p, so that the
-// processor fetches its first cache line, and throws it away.
-func readLine(p unsafe.Pointer) {
-	// Safety: p is a root bucket in the table's array, and its first word
-	// is its meta, which no one writes once the table is published (a
-	// root's tags live in its head): the read races with nothing, and the
-	// atomic load keeps the compiler from dropping it.
-	atomic.LoadUint64((*uint64)(p))
+// root returns root bucket idx, which must be at most t.mask, without the
+// bounds check of &t.buckets[idx] (Load's fast path).
+func (t *mapTable[K, V]) root(idx uintptr) *bucket[K, V] {
+	// Safety: idx <= mask = len(buckets)-1, so the result points into
+	// the buckets array.
+	return (*bucket[K, V])(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.buckets)), idx*unsafe.Sizeof(bucket[K, V]{})))
+}
+
+// readLine reads the first word of root bucket b, so that the processor
+// fetches its first cache line, and throws it away.
+func readLine[K comparable, V any](b *bucket[K, V]) {
+	// The word is b's meta, which no one writes once the table is
+	// published (a root's tags live in its head): the read races with
+	// nothing, and the atomic load keeps the compiler from dropping it.
+	b.meta.Load()
 }
 
 // loadSlow looks key up, retrying while writers change its chain and
