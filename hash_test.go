@@ -110,14 +110,15 @@ func TestHashStringSpread(t *testing.T) {
 		if math.Abs(float64(empty)-want) > 6*math.Sqrt(want) {
 			t.Errorf("%s: %d empty buckets of %d; a random hash leaves %.0f", format, empty, buckets, want)
 		}
-		// Tags: chi-square over 127 degrees of freedom; 200 is far in
-		// the tail (p < 1e-4).
+		// Tags: chi-square over 127 degrees of freedom; 230 is far in
+		// the tail (p < 1e-7, so the test does not flake with the random
+		// seed), and a hash that ignores a byte scores over 1000.
 		exp := float64(n) / 128
 		chi := 0.0
 		for _, c := range tags {
 			chi += (float64(c) - exp) * (float64(c) - exp) / exp
 		}
-		if chi > 200 {
+		if chi > 230 {
 			t.Errorf("%s: tag chi-square %.0f over 127 degrees of freedom", format, chi)
 		}
 	}
