@@ -251,6 +251,15 @@ func (p *Profile[K, V]) count(cell profileCell) {
 	p.counts.Load().cells[cell].add(1)
 }
 
+// countEither counts one call in cell yes if ok, else in cell no.
+func (p *Profile[K, V]) countEither(ok bool, yes, no profileCell) {
+	if ok {
+		p.count(yes)
+	} else {
+		p.count(no)
+	}
+}
+
 // inserted adds an insert to ctr, a counter of c, and samples the map's
 // length for MaxLen: after every insert while MaxLen is small, then after
 // one in 64, chosen by bits of the stripe's random number that the stripe
@@ -279,11 +288,7 @@ func (p *Profile[K, V]) noteLen(c *profileCounts) int {
 // miss.
 func (p *Profile[K, V]) Load(key K) (value V, ok bool) {
 	value, ok = p.m.Load(key)
-	if ok {
-		p.count(cellLoadHit)
-	} else {
-		p.count(cellLoadMiss)
-	}
+	p.countEither(ok, cellLoadHit, cellLoadMiss)
 	return value, ok
 }
 
@@ -499,11 +504,7 @@ func (p *Profile[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // comparable.
 func (p *Profile[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	swapped = p.m.CompareAndSwap(key, old, new)
-	if swapped {
-		p.count(cellCompareAndSwapSwapped)
-	} else {
-		p.count(cellCompareAndSwapNot)
-	}
+	p.countEither(swapped, cellCompareAndSwapSwapped, cellCompareAndSwapNot)
 	return swapped
 }
 
@@ -512,11 +513,7 @@ func (p *Profile[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // comparable.
 func (p *Profile[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	deleted = p.m.CompareAndDelete(key, old)
-	if deleted {
-		p.count(cellCompareAndDeleteDeleted)
-	} else {
-		p.count(cellCompareAndDeleteNot)
-	}
+	p.countEither(deleted, cellCompareAndDeleteDeleted, cellCompareAndDeleteNot)
 	return deleted
 }
 
@@ -524,22 +521,15 @@ func (p *Profile[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 // a delete if there was one.
 func (p *Profile[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	value, loaded = p.m.LoadAndDelete(key)
-	if loaded {
-		p.count(cellLoadAndDeleteDeleted)
-	} else {
-		p.count(cellLoadAndDeleteAbsent)
-	}
+	p.countEither(loaded, cellLoadAndDeleteDeleted, cellLoadAndDeleteAbsent)
 	return value, loaded
 }
 
 // Delete deletes key, counting a delete if it was present. It calls the
 // wrapped map's LoadAndDelete, which reports that.
 func (p *Profile[K, V]) Delete(key K) {
-	if _, loaded := p.m.LoadAndDelete(key); loaded {
-		p.count(cellDeleteDeleted)
-	} else {
-		p.count(cellDeleteAbsent)
-	}
+	_, loaded := p.m.LoadAndDelete(key)
+	p.countEither(loaded, cellDeleteDeleted, cellDeleteAbsent)
 }
 
 // Range calls fn for each entry until fn returns false, through the wrapped
