@@ -1,4 +1,4 @@
-package safemap_test
+package bench_test
 
 import (
 	"fmt"

@@ -1,0 +1,8 @@
+module github.com/safemap-go/safemap/bench
+
+go 1.24
+
+require (
+	github.com/puzpuzpuz/xsync/v4 v4.5.0
+	github.com/safemap-go/safemap v0.1.0
+)
