@@ -232,3 +232,35 @@ func (m *RWMap[K, V]) Clear() {
 	defer m.mu.Unlock()
 	clear(m.m)
 }
+
+// entry is one key-value pair, copied out of a locked map for iteration.
+type entry[K comparable, V any] struct {
+	key   K
+	value V
+}
+
+// entriesOf copies the entries of m, which the caller has locked.
+func entriesOf[K comparable, V any](m map[K]V) []entry[K, V] {
+	dst := make([]entry[K, V], 0, len(m))
+	for k, v := range m {
+		dst = append(dst, entry[K, V]{k, v})
+	}
+	return dst
+}
+
+// applyCompute carries out the op that a Compute function returned on m,
+// which the caller has locked, and returns Compute's results.
+func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, newValue V, op ComputeOp) (actual V, ok bool) {
+	switch op {
+	case UpdateOp:
+		m[key] = newValue
+		return newValue, true
+	case DeleteOp:
+		delete(m, key)
+		var zero V
+		return zero, false
+	case CancelOp:
+		return old, loaded
+	}
+	panic("safemap: Compute function returned unknown " + op.String())
+}

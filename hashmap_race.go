@@ -4,5 +4,5 @@ package safemap
 
 // raceEnabled selects the race-build read path of Map: the race detector
 // cannot reason about optimistic (seqlock) reads, so under -race readers
-// briefly own a bucket's modification bit instead; see bucket.go.
+// briefly own a chain's modification bit instead; see hashmap_seqlock.go.
 const raceEnabled = true

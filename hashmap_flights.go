@@ -9,6 +9,53 @@ package safemap
 
 import "sync"
 
+// flightStripe returns the stripe that registers flights for the key with
+// hash h. The table exists: LoadOrCompute hashed the key with it.
+func (m *Map[K, V]) flightStripe(h uint64) *flightStripe[K, V] {
+	sh := m.table.Load().shared
+	return &sh.flights[(h>>32)&sh.flightMask]
+}
+
+// claim looks key up and finds or registers its flight in one critical
+// section of the key's flight stripe. land, which inserts the computed
+// value, holds the same lock, so a caller that finds no value here either
+// finds the flight of the owner who has not landed yet, or registers its
+// own while the key is absent.
+func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+	st := m.flightStripe(h)
+	st.mu.Lock()
+	if value, ok = m.loadHashed(key, h); ok {
+		st.mu.Unlock()
+		return value, true, nil, nil
+	}
+	f, wait = st.claim(key, h)
+	st.mu.Unlock()
+	return value, false, f, wait
+}
+
+// land unregisters f and inserts value (with store set) in one critical
+// section of the key's flight stripe, holding the chain lock for the
+// insert as every writer does: to a claim of the key, both happen at once.
+// The insert is counted, and may start a resize, after the stripe lock is
+// released, so that a resize never holds up the stripe's other keys.
+func (m *Map[K, V]) land(key K, h uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
+	st := m.flightStripe(h)
+	var t *mapTable[K, V]
+	var overflowed bool
+	st.mu.Lock()
+	if store {
+		actual, loaded, t, overflowed = m.loadOrInsert(key, value, h)
+	} else {
+		actual, loaded = m.loadHashed(key, h)
+	}
+	waited = st.land(key, h, f) // f may be recycled from here on
+	st.mu.Unlock()
+	if store && !loaded {
+		m.inserted(t, h2(h), overflowed)
+	}
+	return actual, loaded, waited
+}
+
 // flightStripe guards the LoadOrCompute calls in progress for the keys
 // whose hash picks it (see Map.flightStripe).
 type flightStripe[K comparable, V any] struct {

@@ -1,0 +1,232 @@
+package safemap
+
+import (
+	"math/bits"
+	"sync/atomic"
+)
+
+// This file holds Map's bucket and chain head, their layout, and the
+// operations on one bucket chain: look a key up (find for readers, locate
+// for the lock holder), insert, overwrite, remove, copy it out (collect)
+// and uncount it. The sequence lock that makes those safe is in
+// hashmap_seqlock.go, the arena of overflow buckets in hashmap_overflow.go.
+//
+//	heads[i] (16 bytes, dense)      buckets[i] (16 + 7×sizeof(slot) bytes)
+//	┌──────────────┬──────────┐     ┌──────────┬──────────┬────────┬─────┬────────┐
+//	│ meta: tags + │ seq      │     │ meta:    │ next     │ slot 0 │ ... │ slot 6 │
+//	│ flags byte 7 │ L|D|M|n  │     │ tags (*) │ overflow │ key,val│     │ key,val│
+//	└──────────────┴──────────┘     └──────────┴──────────┴────────┴─────┴────────┘
+//	(*) overflow buckets only: a root's tags are in its head
+//
+// A key lives in the chain of root bucket hash&mask. The chain's head, in
+// a dense array of its own, holds the root's tags (plus the moved and
+// overflow flags) and the seq word that guards the whole chain (see
+// hashmap_seqlock.go for its bits).
+
+const slotsPerBucket = 7
+
+type bucket[K comparable, V any] struct {
+	meta  atomic.Uint64 // h2 of each occupied slot (0 = empty); unused in a root (see tags)
+	next  atomic.Uint32 // the next overflow bucket (see overflows), 0 for none; only grows until the chain is moved
+	_     uint32
+	slots [slotsPerBucket]slot[K, V]
+}
+
+// head holds a root bucket's two hot words, kept apart from the buckets in
+// the table's dense heads array (16 bytes a chain): a miss reads head.meta
+// alone, and a hit reads the head's line and the slot's.
+type head struct {
+	meta atomic.Uint64 // the root bucket's tags, plus flags in byte 7
+	seq  atomic.Uint64 // L, D, M and the count, for the whole chain
+}
+
+// tags returns the word that holds the tags of c, a bucket of the chain
+// rooted at b whose head is hd. A root's tags live in its head alone (its
+// own meta word stays zero), so that the writer who locked the head finds
+// a free slot or a key's candidates without touching the bucket's first
+// line, and touches only the line of the slot it writes. The head's top
+// byte holds flags, which every user of the word masks off with metaSlots.
+func (b *bucket[K, V]) tags(hd *head, c *bucket[K, V]) *atomic.Uint64 {
+	if c == b {
+		return &hd.meta
+	}
+	return &c.meta
+}
+
+type slot[K comparable, V any] struct {
+	key   K
+	value V
+}
+
+// SWAR constants: one bit per byte of meta.
+const (
+	metaLSB   = 0x0101010101010101
+	metaMSB   = 0x8080808080808080
+	metaSlots = 1<<(8*slotsPerBucket) - 1 // the bytes that are slots
+
+	// The top byte of a root's meta holds no slot but two flags, so that
+	// Load's fast path learns from the one word it reads whether the key
+	// can be anywhere but in the root bucket.
+	metaMoved    = 0x80 << (8 * slotsPerBucket) // set with M by markMoved
+	metaOverflow = 0x40 << (8 * slotsPerBucket) // set before next is first linked
+	metaFlags    = metaMoved | metaOverflow
+)
+
+// h2 is the per-slot tag stored in meta: the top 7 bits of the hash with
+// the high bit set, so that a tag is never 0 (empty).
+func h2(h uint64) uint8 { return uint8(h>>57) | 0x80 }
+
+// matchTag returns a bit set with the high bit of every byte of meta that
+// may equal tag. Tags have their high bit set and empty bytes are 0, so the
+// only false positives come from borrows next to a true match; callers
+// compare keys anyway.
+func matchTag(meta uint64, tag uint8) uint64 {
+	x := meta ^ (metaLSB * uint64(tag))
+	return (x - metaLSB) &^ x & metaMSB & metaSlots
+}
+
+// matchEmpty returns a bit set with the high bit of every empty slot byte.
+// Occupied bytes have their high bit set, so this one is exact.
+func matchEmpty(meta uint64) uint64 {
+	return ^meta & metaMSB & metaSlots
+}
+
+// slotIndex returns the slot of the lowest byte set in a match.
+func slotIndex(match uint64) int { return bits.TrailingZeros64(match) >> 3 }
+
+// find looks key up in the chain rooted at b during a read begun with seq
+// s. Each candidate slot is copied, and the copy is used only once seq
+// proves it consistent.
+func (b *bucket[K, V]) find(ovf *overflows[K, V], hd *head, key K, tag uint8, s uint64) (value V, ok bool, r readResult) {
+	for c := b; c != nil; c = ovf.next(c) {
+		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
+			sl := &c.slots[slotIndex(match)]
+			k := sl.key
+			if !hd.readValid(s) {
+				return value, false, readRetry
+			}
+			if k == key {
+				value = sl.value
+				if !hd.readValid(s) {
+					return value, false, readRetry
+				}
+				return value, true, readOK
+			}
+		}
+	}
+	if !hd.readValid(s) {
+		return value, false, readRetry
+	}
+	return value, false, readOK
+}
+
+// locate returns the bucket and slot of key in the locked chain rooted at
+// b, whose head is hd, or nil.
+func (b *bucket[K, V]) locate(ovf *overflows[K, V], hd *head, key K, tag uint8) (*bucket[K, V], int) {
+	for c := b; c != nil; c = ovf.next(c) {
+		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
+			if i := slotIndex(match); c.slots[i].key == key {
+				return c, i
+			}
+		}
+	}
+	return nil, 0
+}
+
+// insert adds an entry for a key absent from the locked chain rooted at b,
+// and reports whether it had to add an overflow bucket. With publish unset
+// the chain is not yet reachable (a resize filling a new table).
+//
+// An insert needs no D window, outside race builds: it writes an empty
+// slot, which no reader copies (readers copy only slots whose tag they
+// saw, and an empty slot's tag was cleared by a delete that counted itself
+// in seq), then sets the tag; a reader that sees the tag sees the whole
+// slot. Likewise a new overflow bucket is complete before next publishes it.
+// Race builds keep the window: there, readers exclude writers through D.
+func (b *bucket[K, V]) insert(ovf *overflows[K, V], hd *head, key K, value V, tag uint8, publish bool) (overflowed bool) {
+	window := publish && raceEnabled
+	last := b
+	for c := b; c != nil; c = ovf.next(c) {
+		w := b.tags(hd, c)
+		if empty := matchEmpty(w.Load()); empty != 0 {
+			i := slotIndex(empty)
+			if window {
+				hd.beginWrite()
+			}
+			c.slots[i] = slot[K, V]{key, value}
+			w.Store(w.Load() | uint64(tag)<<(8*i)) // after the slot
+			if window {
+				hd.endWrite()
+			}
+			return false
+		}
+		last = c
+	}
+	link, nb := ovf.alloc()
+	nb.slots[0] = slot[K, V]{key, value}
+	nb.meta.Store(uint64(tag))
+	if window {
+		hd.beginWrite()
+	}
+	hd.meta.Store(hd.meta.Load() | metaOverflow) // before next: see Load's one-word miss
+	last.next.Store(link)                        // publishes nb's slot and meta to readers of next
+	if window {
+		hd.endWrite()
+	}
+	return true
+}
+
+// setValue overwrites the value in slot i of c, in the chain locked by hd.
+func setValue[K comparable, V any](hd *head, c *bucket[K, V], i int, value V) {
+	hd.beginWrite()
+	c.slots[i].value = value
+	hd.endWrite()
+}
+
+// remove empties slot i of c, in the locked chain of b, zeroing it so the
+// collector can free what it referenced.
+func (b *bucket[K, V]) remove(hd *head, c *bucket[K, V], i int) {
+	hd.beginWrite()
+	w := b.tags(hd, c)
+	w.Store(w.Load() &^ (0xff << (8 * i))) // the tag goes before the slot
+	c.slots[i] = slot[K, V]{}
+	hd.endWrite()
+}
+
+// collect appends to dst a consistent copy of the entries of the chain
+// rooted at b, whose head is hd, or reports that the chain has moved.
+func (b *bucket[K, V]) collect(ovf *overflows[K, V], hd *head, dst []slot[K, V]) (_ []slot[K, V], moved bool) {
+	for n := 0; ; n++ {
+		s, r := hd.readBegin()
+		if r == readMoved {
+			return dst, true
+		}
+		if r == readOK {
+			start := len(dst)
+			for c := b; c != nil; c = ovf.next(c) {
+				for occ := b.tags(hd, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+					dst = append(dst, c.slots[slotIndex(occ)]) // validated below
+				}
+			}
+			valid := hd.readValid(s)
+			hd.readEnd(s)
+			if valid {
+				return dst, false
+			}
+			clear(dst[start:])
+			dst = dst[:start]
+		}
+		backoff(n)
+	}
+}
+
+// uncount takes the entries of the locked chain rooted at b, whose head is
+// hd, off count, each from the stripe its tag picked when it was inserted.
+func (b *bucket[K, V]) uncount(ovf *overflows[K, V], hd *head, count *counter) {
+	for c := b; c != nil; c = ovf.next(c) {
+		meta := b.tags(hd, c).Load()
+		for occ := meta & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+			count.addAt(uint64(uint8(meta>>(8*slotIndex(occ)))), -1) // the slot's tag
+		}
+	}
+}

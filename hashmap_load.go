@@ -1,0 +1,193 @@
+package safemap
+
+import (
+	"hash/maphash"
+	"unsafe"
+)
+
+// This file holds Map's read path: Load's in-line fast path, the slow path
+// that handles writers, moved chains and overflow buckets, and the sampling
+// that decides when Load fetches a bucket early. docs/design.md has the
+// ordering argument.
+
+// Load returns the value stored for key, or the zero value and false if the
+// key is absent. It takes no lock, never allocates, and does not wait for a
+// LoadOrCompute of the same key.
+func (m *Map[K, V]) Load(key K) (value V, ok bool) {
+	t := m.table.Load()
+	if t == nil {
+		checkKey(&m.keys, key)
+		return value, false
+	}
+	var h uint64 // t.hash(key), by hand: the compiler will not inline it here
+	// Integer and string keys are always hashable: no checkKey.
+	if t.intKey {
+		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
+	} else if t.strKey {
+		switch s := stringOf(key); { // hashString, in line
+		case len(s) > 16:
+			h = maphash.Comparable(t.seed, s)
+		case len(s) >= 8:
+			a, b := stringWords(s)
+			h = mixString(t.strSeed, a, b, len(s))
+		default:
+			h = hashShort(t.strSeed, s)
+		}
+		h &= t.hashMask
+	} else {
+		checkKey(&m.keys, key)
+		h = maphash.Comparable(t.seed, key) & t.hashMask // hashAny, in line
+	}
+	// Fast path, in line: the root bucket only. Anything unusual (a writer
+	// in the bucket, a moved chain, a key not in the root of a chain with
+	// an overflow bucket) goes to loadSlow, which handles every case.
+	idx := uintptr(h & t.mask)
+	// Safety: idx <= mask = len(heads)-1, so hd points into heads, as
+	// &t.heads[idx] would, without the bounds check (root does the same
+	// for buckets).
+	hd := (*head)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.heads)), idx*unsafe.Sizeof(head{})))
+	tag := h2(h)
+	if t.eager.Load() {
+		// A large, hit-heavy table: start fetching the root bucket's
+		// first line now, in parallel with the head, rather than after
+		// the head names a slot. The word read is thrown away.
+		readLine(t.root(idx))
+	}
+	// seq is read before meta, once: a hit then copies only slots whose
+	// tag it saw after s, which validation needs (an insert fills a slot
+	// without changing seq, so a tag read before s could name a slot being
+	// refilled). A miss decides on meta alone; seq is in the same line.
+	s := hd.seq.Load()
+	meta := hd.meta.Load()
+	match := matchTag(meta, tag)
+	if match == 0 && meta&metaFlags == 0 {
+		// A miss needs one word: insertion sets a key's tag after its
+		// slot, deletion clears the tag first, the overflow flag is set
+		// before an overflow bucket is linked, and a chain stops
+		// changing once it is marked moved, so a word without the tag
+		// or flags proves the key absent at the instant it was read.
+		if h&sampleMask == 0 {
+			t.sampleLoad(0)
+		}
+		return value, false
+	}
+	// A chain with an overflow bucket still holds most of its keys in the
+	// root, which a hit validates against s like any other.
+	if match != 0 {
+		if !raceEnabled && s&(seqDirty|seqMoved) == 0 {
+			s &^= seqLocked
+			b := t.root(idx)
+			for ; match != 0; match &= match - 1 {
+				// Safety: match has bits only in metaSlots, so the
+				// slot index is below slotsPerBucket.
+				sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(slotIndex(match))*unsafe.Sizeof(slot[K, V]{})))
+				k, v := sl.key, sl.value
+				loadFence()
+				if hd.seq.Load()&^seqLocked != s {
+					break // a writer changed the bucket: take the slow path
+				}
+				if k == key {
+					if h&sampleMask == 0 {
+						t.sampleLoad(sampleHit)
+					}
+					return v, true // the copy is consistent: seq did not change
+				}
+			}
+		}
+	}
+	return t.loadSlow(key, h)
+}
+
+// loadSlow looks key up, retrying while writers change its chain and
+// following moved chains to newer tables.
+func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
+	tag := h2(h)
+	for n := 0; ; n++ {
+		b, hd := &t.buckets[h&t.mask], &t.heads[h&t.mask]
+		s, r := hd.readBegin()
+		if r == readMoved {
+			t = t.next.Load()
+			continue
+		}
+		if r == readOK {
+			value, ok, r = b.find(&t.ovf, hd, key, tag, s)
+			hd.readEnd(s)
+			if r == readOK {
+				if h&sampleMask == 0 {
+					t.sampleLoad(sampleOutcome(ok))
+				}
+				return value, ok
+			}
+		}
+		backoff(n)
+	}
+}
+
+// loadHashed is Load for a key whose hash h is known: the one-word miss,
+// else the slow path, which handles every case.
+func (m *Map[K, V]) loadHashed(key K, h uint64) (value V, ok bool) {
+	t := m.table.Load()
+	meta := t.heads[h&t.mask].meta.Load()
+	if meta&metaFlags == 0 && matchTag(meta, h2(h)) == 0 {
+		return value, false // absent at the instant meta was read: see Load
+	}
+	return t.loadSlow(key, h)
+}
+
+// A hit reads the head's line and then the line of the slot the head
+// names: two dependent fetches, each from memory once the table outgrows
+// the caches. Reading the root bucket's first line (the header and the
+// first slots, where most entries of a chain live) together with the head
+// overlaps them, but costs a miss a line it does not otherwise need. So
+// Load does it only in a table where it pays (eagerOK: keys without
+// pointers, whose comparison reads nothing beyond the slot, in a table
+// whose heads outgrow the caches) and only while Loads mostly hit (eager).
+// The measurements behind both conditions are in BENCHMARKS.md and
+// docs/design.md ("Early bucket reads").
+//
+// Load samples its outcome for one key in 256 (by hash, so choosing costs
+// nothing) and decides every 64 samples or so, with hysteresis: eager from
+// 3/4 hits, lazy again below 1/2.
+const (
+	eagerMinChains = 1 << 16 // 1 MB of heads: more than most L2 caches hold
+	sampleMask     = 255     // a Load is sampled when its hash has these bits clear
+	sampleHit      = 1 << 32 // a hit's increment of the sample word
+	sampleMin      = 64      // samples per decision
+)
+
+// sampleOutcome is sampleLoad's argument for a Load that found its key
+// (ok) or not.
+func sampleOutcome(ok bool) uint64 {
+	if ok {
+		return sampleHit
+	}
+	return 0
+}
+
+// sampleLoad counts one sampled Load (hit is 0 or sampleHit) and, once
+// enough have been counted, sets or clears eager.
+func (t *mapTable[K, V]) sampleLoad(hit uint64) {
+	if !t.eagerOK {
+		return
+	}
+	w := t.shared.samples.Add(1 + hit)
+	n, hits := w&(sampleHit-1), w>>32
+	if n < sampleMin || !t.shared.samples.CompareAndSwap(w, 0) {
+		return // not yet, or another sampler just counted: it decides
+	}
+	switch eager := t.eager.Load(); {
+	case !eager && 4*hits >= 3*n:
+		t.eager.Store(true)
+	case eager && 2*hits < n:
+		t.eager.Store(false)
+	}
+}
+
+// readLine reads the first word of root bucket b, so that the processor
+// fetches its first cache line, and throws it away.
+func readLine[K comparable, V any](b *bucket[K, V]) {
+	// The word is b's meta, which no one writes once the table is
+	// published (a root's tags live in its head): the read races with
+	// nothing, and the atomic load keeps the compiler from dropping it.
+	b.meta.Load()
+}

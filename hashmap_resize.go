@@ -1,0 +1,191 @@
+package safemap
+
+import "math/rand/v2"
+
+// This file holds how Map grows and shrinks: counting entries, deciding to
+// resize, and moving the table one chain at a time while readers and
+// writers go on (Clear is a move that drops instead of copying).
+
+// inserted counts a new entry with tag and grows the table if an insert
+// that needed an overflow bucket finds it more than 3/4 full. Called with
+// no lock held.
+func (m *Map[K, V]) inserted(t *mapTable[K, V], tag uint8, overflowed bool) {
+	t.shared.count.addAt(uint64(tag), 1)
+	if overflowed {
+		m.maybeResize(t)
+	}
+}
+
+// deleted counts a removed entry with tag and, once in shrinkSample
+// deletes, checks whether the table should shrink. Called with no lock held.
+func (m *Map[K, V]) deleted(t *mapTable[K, V], tag uint8) {
+	t.shared.count.addAt(uint64(tag), -1)
+	if rand.Uint32()%shrinkSample == 0 {
+		m.maybeResize(t)
+	}
+}
+
+// maybeResize resizes t if its load calls for it and no other resize is
+// running. The caller never waits for a resize that another goroutine runs.
+func (m *Map[K, V]) maybeResize(t *mapTable[K, V]) {
+	n := len(t.buckets)
+	size := int(t.shared.count.sum())
+	switch slots := n * slotsPerBucket; {
+	case size*growDen > slots*growNum:
+		n *= 2
+	case size*shrinkDen < slots*shrinkNum && n > t.shared.minBuckets:
+		n = max(t.shared.minBuckets, bucketsFor(2*size))
+		if n >= len(t.buckets) {
+			return
+		}
+	default:
+		return
+	}
+	if !m.resizeMu.TryLock() {
+		return // someone else is resizing
+	}
+	defer m.resizeMu.Unlock()
+	if m.table.Load() != t {
+		return // resized meanwhile; the next insert or delete checks again
+	}
+	m.moveTable(t, n, false)
+}
+
+// moveTable moves every chain of t to a new table of n buckets, or, with
+// drop set, empties them (Clear, uncounting each entry), and makes the new
+// table current. The caller holds m.resizeMu.
+//
+// Each chain is moved under its lock and then marked moved, so a write to
+// a chain lands either before it is copied or, redirected, in the new
+// table; readers keep reading a chain until it is marked, then follow it.
+func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
+	nt := newMapTable(n, t.shared)
+	nt.eager.Store(nt.eagerOK && t.eager.Load()) // same workload, same choice
+	if !drop {
+		nt.touch() // before t.next shows nt to the collector and to writers
+	}
+	t.next.Store(nt)
+	grow := len(nt.buckets) > len(t.buckets)
+	// A chain whose lock stays held through a short spin is passed over
+	// and moved after the others: its holder (a writer whose thread the
+	// operating system descheduled, or a Compute function) is then
+	// usually done, and the resize has not waited for it meanwhile. The
+	// order in which chains move does not matter: each is moved under its
+	// lock and marked, whenever that happens.
+	var busy []int
+	for i := range t.buckets {
+		if !t.heads[i].tryLock() {
+			busy = append(busy, i)
+			continue
+		}
+		t.moveLocked(i, nt, grow, drop)
+	}
+	for _, i := range busy {
+		t.heads[i].lock()
+		t.moveLocked(i, nt, grow, drop)
+	}
+	m.table.Store(nt)
+}
+
+// moveLocked moves (or, with drop set, empties) chain i of t, which the
+// caller has locked, marks it moved and unlocks it.
+func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) {
+	ob, oh := &t.buckets[i], &t.heads[i]
+	if drop {
+		ob.uncount(&t.ovf, oh, t.shared.count)
+	} else {
+		t.moveChain(ob, oh, nt, uint64(i), grow)
+	}
+	oh.markMoved() // publishes the copy to whoever follows the mark
+	oh.unlock()
+}
+
+// moveChain copies the locked chain ob, root i of t, into nt. When nt is
+// larger, the chains ob's keys go to are reachable only through ob, which is
+// not marked yet, so they are filled without locks (growChain). When nt is
+// smaller, all of ob's keys go to one chain, which writers and readers may
+// already be using via another moved chain, so it is locked and written as
+// usual.
+func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64, grow bool) {
+	if grow {
+		t.growChain(ob, oh, nt, i)
+		return
+	}
+	dst, dh := &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
+	dh.lock()
+	defer dh.unlock()
+	for c := ob; c != nil; c = t.ovf.next(c) {
+		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+			sl := &c.slots[slotIndex(occ)]
+			dst.insert(&nt.ovf, dh, sl.key, sl.value, h2(t.hash(sl.key)), true)
+		}
+	}
+}
+
+// growChain copies the locked chain ob, root i of t, into nt, which is
+// twice as large: each key goes to chain i or i+len(t.buckets) of nt. Both
+// are empty and reachable only through ob, which is not marked moved yet,
+// so nobody else reads or writes them: they are filled slot after slot with
+// plain stores, each bucket's tags stored once it is full or the copy is
+// done, and an overflow bucket linked (after the root's overflow flag, as
+// insert does) when one fills up. markMoved, which follows, publishes all
+// of it.
+func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
+	high := uint64(len(t.buckets)) // the hash bit that picks the upper chain
+	var dst [2]chainFill[K, V]
+	dst[0].start(nt, i)
+	dst[1].start(nt, i+high)
+	for c := ob; c != nil; c = t.ovf.next(c) {
+		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
+			sl := &c.slots[slotIndex(occ)]
+			h := t.hash(sl.key)
+			d := &dst[0]
+			if h&high != 0 {
+				d = &dst[1]
+			}
+			d.put(sl, h2(h))
+		}
+	}
+	dst[0].finish()
+	dst[1].finish()
+}
+
+// chainFill appends entries to an empty, unpublished chain of a new table.
+type chainFill[K comparable, V any] struct {
+	b    *bucket[K, V]    // the bucket being filled
+	hd   *head            // the chain's head
+	ovf  *overflows[K, V] // the new table's overflow buckets
+	n    int              // slots of b filled
+	tags uint64           // their tags, not yet stored
+}
+
+func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
+	f.b, f.hd, f.ovf = &nt.buckets[i], &nt.heads[i], &nt.ovf
+}
+
+// put appends a copy of sl with tag.
+func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
+	if f.n == slotsPerBucket {
+		f.finish()
+		link, nb := f.ovf.alloc()
+		f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
+		f.b.next.Store(link)
+		f.b, f.n, f.tags = nb, 0, 0
+	}
+	f.b.slots[f.n] = *sl
+	f.tags |= uint64(tag) << (8 * f.n)
+	f.n++
+}
+
+// finish stores the tags of the bucket being filled: in the head if it is
+// the root (no overflow bucket linked yet), else in the bucket.
+func (f *chainFill[K, V]) finish() {
+	if f.tags == 0 {
+		return
+	}
+	if f.hd.meta.Load()&metaOverflow == 0 {
+		f.hd.meta.Store(f.tags)
+	} else {
+		f.b.meta.Store(f.tags)
+	}
+}
