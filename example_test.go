@@ -83,19 +83,17 @@ func ExampleRWMap_LoadOrTryCompute() {
 	// attempts: 2
 }
 
-// WithFallback makes Load consult a source of truth on a miss. A value the
+// NewSnapshotMapWithFallback makes Load consult a source of truth on a miss. A value the
 // fallback finds is stored, so later Loads are served lock-free from the
 // snapshot; a key it does not find is asked for again on the next Load.
 func ExampleSnapshotMap_Load() {
 	defaults := map[string]string{"timeout": "30s", "retries": "3"}
 	var lookups []string
-	m := safemap.NewSnapshotMap[string, string](
-		safemap.WithFallback(func(key string) (string, bool) {
-			lookups = append(lookups, key)
-			v, ok := defaults[key]
-			return v, ok
-		}),
-	)
+	m := safemap.NewSnapshotMapWithFallback(func(key string) (string, bool) {
+		lookups = append(lookups, key)
+		v, ok := defaults[key]
+		return v, ok
+	})
 	m.Store("retries", "5") // stored entries win: the fallback is only for misses
 
 	for _, key := range []string{"timeout", "timeout", "retries", "color", "color"} {

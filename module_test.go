@@ -120,16 +120,6 @@ func TestRootModule_ClaimsTheOldestGoAndRequiresOnlyTestDependencies(t *testing.
 // module's go line) and vet's stdversion analyzer, which reports any use of
 // a standard-library symbol newer than the go line of the file's module.
 func TestConsumerModule_OnTheOldestGo_RequiresOnlySafemap(t *testing.T) {
-	root, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	gomod := "module example.com/consumer\n\ngo " + oldestGo + "\n\n" +
-		"require " + rootImportPath + " v0.1.0\n\n" +
-		// The module is not published yet: point the requirement at this
-		// working copy, as the proxy will once it is tagged.
-		"replace " + rootImportPath + " => " + root + "\n"
 	mainGo := `package main
 
 import (
@@ -146,12 +136,8 @@ func main() {
 	fmt.Println(v, w, err)
 }
 `
-	for name, text := range map[string]string{"go.mod": gomod, "main.go": mainGo} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := []string{"GOWORK=off", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod"}
+	dir := consumerModule(t, mainGo)
+	env := consumerEnv
 	run(t, dir, env, "mod", "tidy")
 	mf := readModFile(t, dir)
 	if mf.Go != oldestGo {
@@ -170,6 +156,59 @@ func main() {
 	run(t, dir, env, "vet", ".", rootImportPath)
 	if got := run(t, dir, env, "run", "."); got != "1 2 <nil>\n" {
 		t.Errorf("the consumer printed %q; want %q", got, "1 2 <nil>\n")
+	}
+}
+
+// consumerEnv is the environment of a consumer module's go commands: no
+// workspace, no toolchain switch, and go.mod updated as needed.
+var consumerEnv = []string{"GOWORK=off", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod"}
+
+// consumerModule writes a module on the oldest supported Go whose main
+// package is mainGo and which requires this working copy of safemap, and
+// returns its directory.
+func consumerModule(t *testing.T, mainGo string) string {
+	t.Helper()
+	root, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	gomod := "module example.com/consumer\n\ngo " + oldestGo + "\n\n" +
+		"require " + rootImportPath + " v0.1.0\n\n" +
+		// The module is not published yet: point the requirement at this
+		// working copy, as the proxy will once it is tagged.
+		"replace " + rootImportPath + " => " + root + "\n"
+	for name, text := range map[string]string{"go.mod": gomod, "main.go": mainGo} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestSnapshotMapWithFallback_OfTheWrongTypeDoesNotCompile checks that a
+// fallback whose key or value type does not fit the map is a compile
+// error, not a panic at run time.
+func TestSnapshotMapWithFallback_OfTheWrongTypeDoesNotCompile(t *testing.T) {
+	dir := consumerModule(t, `package main
+
+import "github.com/safemap-go/safemap"
+
+func main() {
+	var m *safemap.SnapshotMap[int, int] = safemap.NewSnapshotMapWithFallback(func(key string) (int, bool) { return len(key), true })
+	_ = m
+}
+`)
+	run(t, dir, consumerEnv, "mod", "tidy")
+	cmd := exec.Command(goCommand(t), "build", "-o", os.DevNull, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), consumerEnv...)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatal("a SnapshotMap[int, int] built with a func(string) (int, bool) fallback compiled; want a type error")
+	}
+	if !strings.Contains(string(out), "cannot use") {
+		t.Errorf("build failed with %q; want a type error (cannot use ...)", out)
 	}
 }
 

@@ -16,7 +16,6 @@ type Option func(*options)
 type options struct {
 	capacity int
 	shards   int
-	fallback any // func(K) (V, bool), checked against the map's types by NewSnapshotMap
 	hashBits int // test hook: keep only this many low hash bits (0 = all)
 
 	set optionSet
@@ -27,11 +26,10 @@ type optionSet uint8
 const (
 	setCapacity optionSet = 1 << iota
 	setShards
-	setFallback
 )
 
 // optionNames names each option in optionSet bit order, for error messages.
-var optionNames = [...]string{"WithCapacity", "WithShards", "WithFallback"}
+var optionNames = [...]string{"WithCapacity", "WithShards"}
 
 // WithCapacity presizes the map for about n entries, avoiding growth while
 // it fills. n must not be negative.
@@ -55,24 +53,6 @@ func WithShards(n int) Option {
 		}
 		o.shards = n
 		o.set |= setShards
-	}
-}
-
-// WithFallback gives a [SnapshotMap] a loader consulted when Load misses,
-// for example a configuration source. It is called without any lock held,
-// once per missing key however many goroutines miss it together (the
-// others wait for its answer); if it reports ok, the value is stored, as by
-// LoadOrCompute, and returned. A miss that the fallback does not find is
-// not remembered: the next Load of that key calls it again. Only Load
-// consults the fallback; every other method sees just the stored entries.
-// fn must not be nil, and its types must match the map's.
-func WithFallback[K comparable, V any](fn func(key K) (value V, ok bool)) Option {
-	return func(o *options) {
-		if fn == nil {
-			panic("safemap: WithFallback(nil)")
-		}
-		o.fallback = fn
-		o.set |= setFallback
 	}
 }
 

@@ -36,19 +36,14 @@ func TestOptions_BadValuesPanicInConstructor(t *testing.T) {
 	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(-3)) }, "safemap: WithShards(-3)")
 	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(1 << 20)) }, "safemap: WithShards(1048576)")
 	panicsWith(t, func() { safemap.NewSyncMap[int, int](nil) }, "safemap: NewSyncMap: nil Option")
-	panicsWith(t, func() { safemap.WithFallback[int, int](nil)(nil) }, "safemap: WithFallback(nil)")
+	panicsWith(t, func() { safemap.NewSnapshotMapWithFallback[int, int](nil) }, "safemap: NewSnapshotMapWithFallback called with a nil fallback")
 }
 
 func TestOptions_OptionForAnotherMapPanics(t *testing.T) {
 	panicsWith(t, func() { safemap.NewRWMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewRWMap")
-	fb := safemap.WithFallback(func(int) (int, bool) { return 0, false })
-	panicsWith(t, func() { safemap.NewShardedMap[int, int](fb) }, "safemap: WithFallback does not apply to NewShardedMap")
-	panicsWith(t, func() { safemap.NewSyncMap[int, int](fb) }, "safemap: WithFallback does not apply to NewSyncMap")
-}
-
-func TestOptions_FallbackOfWrongTypePanics(t *testing.T) {
-	fb := safemap.WithFallback(func(string) (int, bool) { return 0, false })
-	panicsWith(t, func() { safemap.NewSnapshotMap[int, int](fb) }, "safemap: WithFallback", "func(string) (int, bool)", "SnapshotMap[int, int]")
+	panicsWith(t, func() { safemap.NewSnapshotMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewSnapshotMap")
+	fb := func(int) (int, bool) { return 0, false }
+	panicsWith(t, func() { safemap.NewSnapshotMapWithFallback(fb, safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewSnapshotMapWithFallback")
 }
 
 func TestOptions_GoodValuesBuildWorkingMaps(t *testing.T) {

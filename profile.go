@@ -14,8 +14,9 @@ import (
 // function calls with their errors, panics and running time, the calls
 // that waited for another's computation, and the calls made to each
 // method. [Profile.Stats] returns the counts as a [ProfileStats], which
-// `mapbench advise --from FILE` turns into a recommendation of the map to
-// use. Wrap the map a program already uses, run a representative
+// `mapbench advise -from FILE` turns into a recommendation of the map to
+// use (install the tool with
+// `go install github.com/safemap-go/safemap/cmd/mapbench@latest`). Wrap the map a program already uses, run a representative
 // workload, and write the stats out:
 //
 //	p := safemap.NewProfile[string, *User](safemap.New[string, *User]())
@@ -44,28 +45,24 @@ import (
 // every get-or-create miss costs one extra Load. MaxLen alone is
 // approximate; see [Profile.Stats].
 //
-// Overhead, measured with BenchmarkProfileOverhead (Profile over [New] and
-// New alone, both called through ConcurrentMap, 1000 int64 keys, four runs
-// of -count 6) on a shared 2-CPU AMD EPYC virtual machine at GOMAXPROCS=2,
-// where samples varied by 10 to 150%: a Load, hit or miss, or a
-// LoadOrCompute hit costs about 10 to 30 ns more, 2 to 3 times a bare call
-// (4 to 18 ns there); a mix of 80% Load, 10% Store, 5% LoadOrCompute and 5%
-// Delete also about 10 to 30 ns more, 1.3 to 2.5 times. Nearly all of it is
-// the counter add: drawing the random stripe and the atomic add cost some
-// 10 ns even at GOMAXPROCS=1, and at GOMAXPROCS=2 two goroutines often
-// draw the same one of the two stripes. These paths allocate nothing. A
-// miss of LoadOrCompute or LoadOrTryCompute also allocates the wrapper of
-// its value function and reads the clock twice (some 70 ns there), and
-// Compute allocates the wrapper of its function. A Profile holds 35
+// Overhead: every call adds one atomic add on a striped counter, whose
+// stripe is drawn at random, and allocates nothing; next to a cached Load
+// that add is not small. A miss of LoadOrCompute or LoadOrTryCompute also
+// allocates the wrapper of its value function and reads the clock twice,
+// and Compute allocates the wrapper of its function. A Profile holds 35
 // striped counters of one cache line per P (GOMAXPROCS rounded up to a
-// power of two), 18 KiB at GOMAXPROCS=8, and Reset allocates a fresh set.
+// power of two), and Reset allocates a fresh set. BenchmarkProfileOverhead,
+// in the repository's bench module, measures the cost; BENCHMARKS.md has
+// the figures.
 //
 // Entries that a SnapshotMap's fallback adds on a Load miss count as hits
 // of that Load, not as inserts; operations made on the wrapped map directly
 // (see [Profile.Unwrap]) are not counted at all.
 //
-// The zero Profile is not ready for use: create one with [NewProfile]. A
-// Profile must not be copied after first use (go vet reports a copy).
+// The zero Profile wraps no map and is not ready for use: each of its
+// methods panics with "safemap: Profile must be created with NewProfile".
+// Create one with [NewProfile]. A Profile must not be copied after first
+// use (go vet reports a copy).
 type Profile[K comparable, V any] struct {
 	m ConcurrentMap[K, V]
 	// probe looks a key up without side effects, for LoadOrCompute and
@@ -212,6 +209,29 @@ func NewProfile[K comparable, V any](m ConcurrentMap[K, V]) *Profile[K, V] {
 	return p
 }
 
+// inner returns the wrapped map. A zero Profile wraps none: every method
+// panics with a message that says how to make one.
+func (p *Profile[K, V]) inner() ConcurrentMap[K, V] {
+	if p.m == nil {
+		panicZeroProfile()
+	}
+	return p.m
+}
+
+// current returns the counts of the current period (see inner for a zero
+// Profile).
+func (p *Profile[K, V]) current() *profileCounts {
+	c := p.counts.Load()
+	if c == nil {
+		panicZeroProfile()
+	}
+	return c
+}
+
+func panicZeroProfile() {
+	panic("safemap: Profile must be created with NewProfile")
+}
+
 // probeOf returns the function with which a Profile over m looks a key up
 // before a get-or-create call: m's Load, unless that Load does more than a
 // lookup that LoadOrCompute would do too.
@@ -242,13 +262,13 @@ func (p *Profile[K, V]) newCounts() *profileCounts {
 	for _, ctr := range counters {
 		*ctr = *newCounter() // a counter is a slice of stripes: the copy shares them
 	}
-	c.maxLen.Store(int64(p.m.Len()))
+	c.maxLen.Store(int64(p.inner().Len()))
 	return c
 }
 
 // count counts a call whose outcome is cell.
 func (p *Profile[K, V]) count(cell profileCell) {
-	p.counts.Load().cells[cell].add(1)
+	p.current().cells[cell].add(1)
 }
 
 // countEither counts one call in cell yes if ok, else in cell no.
@@ -274,7 +294,7 @@ func (p *Profile[K, V]) inserted(c *profileCounts, ctr *counter) {
 
 // noteLen raises c's MaxLen to the map's current length, which it returns.
 func (p *Profile[K, V]) noteLen(c *profileCounts) int {
-	n := p.m.Len()
+	n := p.inner().Len()
 	for {
 		cur := c.maxLen.Load()
 		if int64(n) <= cur || c.maxLen.CompareAndSwap(cur, int64(n)) {
@@ -287,7 +307,7 @@ func (p *Profile[K, V]) noteLen(c *profileCounts) int {
 // key is absent, as the wrapped map's Load does, and counts a hit or a
 // miss.
 func (p *Profile[K, V]) Load(key K) (value V, ok bool) {
-	value, ok = p.m.Load(key)
+	value, ok = p.inner().Load(key)
 	p.countEither(ok, cellLoadHit, cellLoadMiss)
 	return value, ok
 }
@@ -295,10 +315,10 @@ func (p *Profile[K, V]) Load(key K) (value V, ok bool) {
 // Store sets the value for key and counts an insert or an update. It calls
 // the wrapped map's Swap, which reports which one it was.
 func (p *Profile[K, V]) Store(key K, value V) {
-	if _, loaded := p.m.Swap(key, value); loaded {
+	if _, loaded := p.inner().Swap(key, value); loaded {
 		p.count(cellStoreUpdate)
 	} else {
-		c := p.counts.Load()
+		c := p.current()
 		p.inserted(c, &c.cells[cellStoreInsert])
 	}
 }
@@ -307,11 +327,11 @@ func (p *Profile[K, V]) Store(key K, value V) {
 // true), counting a hit; otherwise it stores value and returns it, counting
 // a miss and an insert.
 func (p *Profile[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
-	actual, loaded = p.m.LoadOrStore(key, value)
+	actual, loaded = p.inner().LoadOrStore(key, value)
 	if loaded {
 		p.count(cellLoadOrStoreHit)
 	} else {
-		c := p.counts.Load()
+		c := p.current()
 		p.inserted(c, &c.cells[cellLoadOrStoreInsert])
 	}
 	return actual, loaded
@@ -331,7 +351,7 @@ func (p *Profile[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 	if fn == nil {
 		panicNilFunc("LoadOrCompute")
 	}
-	c := p.counts.Load()
+	c := p.current()
 	if actual, loaded = p.probe(key); loaded {
 		c.cells[cellLoadOrComputeHit].add(1)
 		return actual, true
@@ -344,7 +364,7 @@ func (p *Profile[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 // path allocates nothing: the wrapper of fn escapes to the wrapped map).
 func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) (actual V, loaded bool) {
 	ran := false // fn runs on this goroutine, inside the call below
-	actual, loaded = p.m.LoadOrCompute(key, func() V {
+	actual, loaded = p.inner().LoadOrCompute(key, func() V {
 		ran = true
 		v, _ := runLoader(c, func() (V, error) { return fn(), nil })
 		return v
@@ -367,7 +387,7 @@ func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) 
 // waited) is only a miss.
 func (p *Profile[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	mustLoader(ctx, fn)
-	c := p.counts.Load()
+	c := p.current()
 	if actual, loaded = p.probe(key); loaded {
 		c.cells[cellLoadOrTryComputeHit].add(1)
 		return actual, true, nil
@@ -380,7 +400,7 @@ func (p *Profile[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(con
 // loadOrComputeSlow).
 func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	ran := false // fn runs on this goroutine, inside the call below
-	actual, loaded, err = p.m.LoadOrTryCompute(ctx, key, func(ctx context.Context) (V, error) {
+	actual, loaded, err = p.inner().LoadOrTryCompute(ctx, key, func(ctx context.Context) (V, error) {
 		ran = true
 		return runLoader(c, func() (V, error) { return fn(ctx) })
 	})
@@ -467,7 +487,7 @@ func (p *Profile[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 	}
 	var lastLoaded bool // what the last call of fn saw and chose
 	lastOp := CancelOp
-	actual, ok = p.m.Compute(key, func(old V, loaded bool) (V, ComputeOp) {
+	actual, ok = p.inner().Compute(key, func(old V, loaded bool) (V, ComputeOp) {
 		newValue, op := fn(old, loaded)
 		lastLoaded, lastOp = loaded, op
 		return newValue, op
@@ -476,7 +496,7 @@ func (p *Profile[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 	case lastOp == UpdateOp && lastLoaded:
 		p.count(cellComputeUpdate)
 	case lastOp == UpdateOp:
-		c := p.counts.Load()
+		c := p.current()
 		p.inserted(c, &c.cells[cellComputeInsert])
 	case lastOp == DeleteOp && lastLoaded:
 		p.count(cellComputeDelete)
@@ -489,11 +509,11 @@ func (p *Profile[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 // Swap stores value for key and returns the previous value, if any,
 // counting an update if there was one and an insert otherwise.
 func (p *Profile[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	previous, loaded = p.m.Swap(key, value)
+	previous, loaded = p.inner().Swap(key, value)
 	if loaded {
 		p.count(cellSwapUpdate)
 	} else {
-		c := p.counts.Load()
+		c := p.current()
 		p.inserted(c, &c.cells[cellSwapInsert])
 	}
 	return previous, loaded
@@ -503,7 +523,7 @@ func (p *Profile[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // an update if it did. Like the wrapped map's, it panics if V is not
 // comparable.
 func (p *Profile[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
-	swapped = p.m.CompareAndSwap(key, old, new)
+	swapped = p.inner().CompareAndSwap(key, old, new)
 	p.countEither(swapped, cellCompareAndSwapSwapped, cellCompareAndSwapNot)
 	return swapped
 }
@@ -512,7 +532,7 @@ func (p *Profile[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 // delete if it did. Like the wrapped map's, it panics if V is not
 // comparable.
 func (p *Profile[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
-	deleted = p.m.CompareAndDelete(key, old)
+	deleted = p.inner().CompareAndDelete(key, old)
 	p.countEither(deleted, cellCompareAndDeleteDeleted, cellCompareAndDeleteNot)
 	return deleted
 }
@@ -520,7 +540,7 @@ func (p *Profile[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 // LoadAndDelete deletes key and returns the value it had, if any, counting
 // a delete if there was one.
 func (p *Profile[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	value, loaded = p.m.LoadAndDelete(key)
+	value, loaded = p.inner().LoadAndDelete(key)
 	p.countEither(loaded, cellLoadAndDeleteDeleted, cellLoadAndDeleteAbsent)
 	return value, loaded
 }
@@ -528,7 +548,7 @@ func (p *Profile[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 // Delete deletes key, counting a delete if it was present. It calls the
 // wrapped map's LoadAndDelete, which reports that.
 func (p *Profile[K, V]) Delete(key K) {
-	_, loaded := p.m.LoadAndDelete(key)
+	_, loaded := p.inner().LoadAndDelete(key)
 	p.countEither(loaded, cellDeleteDeleted, cellDeleteAbsent)
 }
 
@@ -540,7 +560,7 @@ func (p *Profile[K, V]) Range(fn func(key K, value V) bool) {
 		panicNilFunc("Range")
 	}
 	p.count(cellRange)
-	p.m.Range(fn)
+	p.inner().Range(fn)
 }
 
 // All returns the wrapped map's iterator over the entries, with the
@@ -549,9 +569,9 @@ func (p *Profile[K, V]) Range(fn func(key K, value V) bool) {
 // call.
 func (p *Profile[K, V]) All() iter.Seq2[K, V] {
 	p.count(cellAll)
-	seq := p.m.All()
+	seq := p.inner().All()
 	return func(yield func(K, V) bool) {
-		p.counts.Load().iterations.add(1)
+		p.current().iterations.add(1)
 		seq(yield)
 	}
 }
@@ -559,13 +579,13 @@ func (p *Profile[K, V]) All() iter.Seq2[K, V] {
 // Len returns the wrapped map's number of entries.
 func (p *Profile[K, V]) Len() int {
 	p.count(cellLen)
-	return p.m.Len()
+	return p.inner().Len()
 }
 
 // Clear deletes every entry and counts one clear; the entries it removes
 // are not counted as deletes.
 func (p *Profile[K, V]) Clear() {
-	p.m.Clear()
+	p.inner().Clear()
 	p.count(cellClear)
 }
 
@@ -596,7 +616,7 @@ func (p *Profile[K, V]) Clear() {
 // at most Misses. Operations that returned before Stats was called are all
 // counted.
 func (p *Profile[K, V]) Stats() ProfileStats {
-	c := p.counts.Load()
+	c := p.current()
 	s := ProfileStats{Version: ProfileStatsVersion, Calls: make(map[string]int64)}
 	// A value function's failure is counted after its compute (see
 	// runLoader), and a waiter after its miss: read the later counts first.
@@ -646,5 +666,5 @@ func (p *Profile[K, V]) Reset() {
 // Unwrap returns the wrapped map. Operations made on it directly are not
 // counted.
 func (p *Profile[K, V]) Unwrap() ConcurrentMap[K, V] {
-	return p.m
+	return p.inner()
 }

@@ -266,10 +266,10 @@ func TestProfile_MaxLenIsExactForSmallMaps(t *testing.T) {
 // still does, and counts what the fallback found as a hit.
 func TestProfile_KeepsSnapshotMapFallbackSemantics(t *testing.T) {
 	var asked atomic.Int32
-	inner := safemap.NewSnapshotMap[int, int](safemap.WithFallback(func(k int) (int, bool) {
+	inner := safemap.NewSnapshotMapWithFallback(func(k int) (int, bool) {
 		asked.Add(1)
 		return k * 100, true
-	}))
+	})
 	p := safemap.NewProfile[int, int](inner)
 	if v, loaded := p.LoadOrCompute(1, func() int { return 10 }); v != 10 || loaded {
 		t.Errorf("LoadOrCompute(1, ->10): got %v, %v; want 10, false", v, loaded)
@@ -284,6 +284,43 @@ func TestProfile_KeepsSnapshotMapFallbackSemantics(t *testing.T) {
 		Hits: 1, Misses: 1, Computes: 1, Inserts: 1, Len: 2, MaxLen: 2,
 		Calls: map[string]int64{"LoadOrCompute": 1, "Load": 1},
 	})
+}
+
+// TestProfile_ZeroValuePanicsWithAClearMessage calls every method of a
+// zero Profile, which wraps no map: each must say how to make one instead
+// of dereferencing nil.
+func TestProfile_ZeroValuePanicsWithAClearMessage(t *testing.T) {
+	const want = "safemap: Profile must be created with NewProfile"
+	var p safemap.Profile[int, int]
+	compute := func() int { return 1 }
+	calls := map[string]func(){
+		"Load":          func() { p.Load(1) },
+		"Store":         func() { p.Store(1, 1) },
+		"LoadOrStore":   func() { p.LoadOrStore(1, 1) },
+		"LoadOrCompute": func() { p.LoadOrCompute(1, compute) },
+		"LoadOrTryCompute": func() {
+			p.LoadOrTryCompute(context.Background(), 1, func(context.Context) (int, error) { return 1, nil })
+		},
+		"Compute":          func() { p.Compute(1, func(int, bool) (int, safemap.ComputeOp) { return 1, safemap.UpdateOp }) },
+		"Swap":             func() { p.Swap(1, 1) },
+		"CompareAndSwap":   func() { p.CompareAndSwap(1, 1, 2) },
+		"CompareAndDelete": func() { p.CompareAndDelete(1, 1) },
+		"LoadAndDelete":    func() { p.LoadAndDelete(1) },
+		"Delete":           func() { p.Delete(1) },
+		"Range":            func() { p.Range(func(int, int) bool { return true }) },
+		"All": func() {
+			for range p.All() {
+			}
+		},
+		"Len":    func() { p.Len() },
+		"Clear":  func() { p.Clear() },
+		"Stats":  func() { p.Stats() },
+		"Reset":  func() { p.Reset() },
+		"Unwrap": func() { p.Unwrap() },
+	}
+	for name, call := range calls {
+		mustPanicWith(t, "zero Profile's "+name, call, want)
+	}
 }
 
 // TestProfile_NewProfileOfNilMapPanics checks the message for a nil

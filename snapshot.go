@@ -3,7 +3,6 @@ package safemap
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"maps"
 	"sync"
@@ -25,7 +24,7 @@ import (
 //     Filling a map one key at a time therefore costs O(n²); writes that
 //     change nothing (deleting an absent key, a lost CompareAndSwap) copy
 //     nothing.
-//   - With [WithFallback], a Load miss calls the fallback once per missing
+//   - With a fallback ([NewSnapshotMapWithFallback]), a Load miss calls it once per missing
 //     key however many goroutines miss it together, and a found value costs
 //     one copy; a key the fallback does not find is asked for again on the
 //     next miss.
@@ -50,20 +49,34 @@ type SnapshotMap[K comparable, V any] struct {
 	fallback func(K) (V, bool) // consulted by Load on a miss; may be nil
 }
 
-// NewSnapshotMap returns an empty SnapshotMap. It accepts [WithFallback] and
-// [WithCapacity], which it ignores: each write allocates a map of exactly
-// the size it needs.
+// NewSnapshotMap returns an empty SnapshotMap. It accepts [WithCapacity],
+// which it ignores: each write allocates a map of exactly the size it
+// needs.
 func NewSnapshotMap[K comparable, V any](opts ...Option) *SnapshotMap[K, V] {
-	o := buildOptions("NewSnapshotMap", setCapacity|setFallback, opts)
-	m := new(SnapshotMap[K, V])
-	if o.fallback != nil {
-		fb, ok := o.fallback.(func(K) (V, bool))
-		if !ok {
-			panic(fmt.Sprintf("safemap: WithFallback: function of type %T does not fit a SnapshotMap[%T, %T]", o.fallback, *new(K), *new(V)))
-		}
-		m.fallback = fb
+	buildOptions("NewSnapshotMap", setCapacity, opts)
+	return new(SnapshotMap[K, V])
+}
+
+// NewSnapshotMapWithFallback returns an empty SnapshotMap whose Load
+// consults fallback when it misses, for example to read a configuration
+// source: a read-through cache. The map's key and value types are the
+// fallback's, so a fallback of the wrong type does not compile.
+//
+// fallback is called without any lock held, once per missing key however
+// many goroutines miss it together (the others wait for its answer); if it
+// reports ok, the value is stored, as by LoadOrCompute (one copy of the
+// map), and returned. A miss that the fallback does not find is not
+// remembered: the next Load of that key calls it again. If it panics, the
+// panic reaches the Load that called it, nothing is stored, and the Loads
+// waiting on it ask again. Only Load consults the fallback; every other
+// method sees just the stored entries. fallback must not be nil. It
+// accepts [WithCapacity], which it ignores.
+func NewSnapshotMapWithFallback[K comparable, V any](fallback func(key K) (value V, ok bool), opts ...Option) *SnapshotMap[K, V] {
+	if fallback == nil {
+		panic("safemap: NewSnapshotMapWithFallback called with a nil fallback")
 	}
-	return m
+	buildOptions("NewSnapshotMapWithFallback", setCapacity, opts)
+	return &SnapshotMap[K, V]{fallback: fallback}
 }
 
 // lookup reads key from the current snapshot.
@@ -114,7 +127,7 @@ var errNotFound = errors.New("safemap: not found by fallback")
 // Load returns the value stored for key, or the zero value and false if the
 // key is absent. It takes no lock, allocates nothing on a hit, and does not
 // wait for a LoadOrCompute of the same key, unless the map has a fallback:
-// then a miss asks the fallback (see [WithFallback]), or waits for the
+// then a miss asks the fallback (see [NewSnapshotMapWithFallback]), or waits for the
 // computation already in progress for key.
 func (m *SnapshotMap[K, V]) Load(key K) (value V, ok bool) {
 	if value, ok = m.lookup(key); ok || m.fallback == nil {
@@ -335,9 +348,11 @@ func (m *SnapshotMap[K, V]) Clear() {
 }
 
 // StoreAll stores every entry of seq with a single copy of the map, where a
-// Store per entry would copy it once each: use it to load or reload many
-// entries at once. Readers see either none or all of the new entries. seq
-// runs under the writer mutex, so it must not write to the map.
+// Store per entry would copy it once each: use it to load many entries at
+// once. It merges: entries that seq does not mention stay (use [SnapshotMap.Replace]
+// to make the map exactly seq). Readers see either none or all of the new
+// entries. seq runs under the writer mutex, so it must not write to the
+// map.
 func (m *SnapshotMap[K, V]) StoreAll(seq iter.Seq2[K, V]) {
 	if seq == nil {
 		panicNilFunc("StoreAll")
@@ -352,5 +367,33 @@ func (m *SnapshotMap[K, V]) StoreAll(seq iter.Seq2[K, V]) {
 		checkKey(&m.keys, k)
 		next[k] = v
 	}
+	m.publish(next)
+}
+
+// Replace makes the map's contents exactly the entries of seq (for a key
+// that seq yields more than once, its last value), in one atomic switch:
+// every reader sees the whole old contents or the whole new ones, never a
+// mix, never an empty map in between. Use it to publish a new version of a
+// table that is rebuilt as a whole, such as routing rules reloaded every
+// minute, where Clear followed by StoreAll would show readers an empty map
+// and StoreAll alone would keep entries the new version dropped.
+//
+// seq runs before the writer mutex is taken, with no lock held, so it may
+// read the map (it sees the old contents) and other writers are not held up
+// while it runs; the switch itself is one pointer store under the mutex.
+// A write that completes while seq runs is replaced like any other entry.
+// A LoadOrCompute in progress for a key stores its value after the switch,
+// if the new contents do not hold the key. If seq panics, nothing changes.
+func (m *SnapshotMap[K, V]) Replace(seq iter.Seq2[K, V]) {
+	if seq == nil {
+		panicNilFunc("Replace")
+	}
+	next := make(map[K]V)
+	for k, v := range seq {
+		checkKey(&m.keys, k)
+		next[k] = v
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.publish(next)
 }
