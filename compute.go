@@ -25,8 +25,8 @@ type flight[V any] struct {
 	// done is closed when the outcome below is final. The first waiter
 	// creates it under the table's lock (see waitChan); land unregisters the
 	// flight under the same lock, so after land no waiter can arrive, and
-	// land reports whether one did (done != nil). A flight nobody waits for
-	// never allocates a channel, and its table may recycle it at land.
+	// land returns the flight if one did (done != nil). A flight nobody
+	// waits for never allocates a channel.
 	done chan struct{}
 
 	// Written by the owner before close(done), read by waiters after it.
@@ -53,9 +53,8 @@ func (f *flight[V]) waitChan() <-chan struct{} {
 	return f.done
 }
 
-// finish publishes the outcome to the waiters. It must be called after
-// land, and only if land reported waiters: otherwise land may have
-// recycled f.
+// finish publishes the outcome to the waiters. It is called after land,
+// on the flight land returned: the one waiters wait on.
 func (f *flight[V]) finish(o outcome, value V, err error) {
 	f.outcome, f.value, f.err = o, value, err
 	if f.done != nil {
@@ -70,17 +69,20 @@ func (f *flight[V]) finish(o outcome, value V, err error) {
 // protocol only hands it back.
 type flightTable[K comparable, V any] interface {
 	// claim returns the key's value if it is present. Otherwise it
-	// returns the flight in progress for key, registering a new one if there
-	// is none (a nil wait channel: the caller owns the flight and must run
-	// it); a waiter gets its wait channel from claim, under the table's lock.
+	// returns the flight in progress for key with the channel to wait on,
+	// or makes the caller the owner of a new flight (a nil wait channel: the
+	// caller must run it). An owner's flight may be nil: a table that
+	// records the claim elsewhere (Map reserves a slot for the key) creates
+	// the flight record only when a first waiter arrives, under the same
+	// lock as the claim.
 	claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{})
 
-	// land unregisters f for key and, if store is set, stores value unless
-	// the key is present. It returns the key's value afterwards and whether
-	// it was already present, as LoadOrStore does, and whether any waiter
-	// claimed f. If none did, the table may recycle f: the owner must not
-	// touch it again.
-	land(key K, h uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool)
+	// land unregisters the owner's claim (f is what claim returned to it)
+	// and, if store is set, stores value unless the key is present. It
+	// returns the key's value afterwards and whether it was already
+	// present, as LoadOrStore does, and the flight that waiters wait on, or
+	// nil if no waiter claimed the key: the owner finishes that flight.
+	land(key K, h uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V])
 }
 
 // loadOrCompute runs the compute-once protocol for key after the caller's
@@ -125,9 +127,8 @@ func loadOrCompute[K comparable, V any](t flightTable[K, V], ctx context.Context
 	}
 }
 
-// runFlight runs fn as the owner of flight f and publishes the outcome.
-// After land, f is touched only if land reported waiters: a flight nobody
-// waited for may already be recycled.
+// runFlight runs fn as the owner of the claim that returned f (which may be
+// nil, see flightTable) and publishes the outcome to the waiters, if any.
 func runFlight[K comparable, V any](t flightTable[K, V], ctx context.Context, key K, h uint64, f *flight[V], fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	var zero V
 	normalReturn := false
@@ -135,28 +136,28 @@ func runFlight[K comparable, V any](t flightTable[K, V], ctx context.Context, ke
 		if !normalReturn {
 			// fn panicked or called runtime.Goexit: store nothing, let the
 			// waiters retry, and let the panic continue to our caller.
-			if _, _, waited := t.land(key, h, f, zero, false); waited {
-				f.finish(retry, zero, nil)
+			if _, _, w := t.land(key, h, f, zero, false); w != nil {
+				w.finish(retry, zero, nil)
 			}
 		}
 	}()
 	value, err := fn(ctx)
 	normalReturn = true
 	if err != nil {
-		if _, _, waited := t.land(key, h, f, zero, false); waited {
+		if _, _, w := t.land(key, h, f, zero, false); w != nil {
 			if ctx != nil && ctx.Err() != nil {
 				// The caller gave up; its waiters have not, so they retry
 				// rather than inherit an error that is not theirs.
-				f.finish(retry, zero, nil)
+				w.finish(retry, zero, nil)
 			} else {
-				f.finish(failed, zero, err)
+				w.finish(failed, zero, err)
 			}
 		}
 		return zero, false, err
 	}
-	actual, loaded, waited := t.land(key, h, f, value, true)
-	if waited {
-		f.finish(landed, actual, nil)
+	actual, loaded, w := t.land(key, h, f, value, true)
+	if w != nil {
+		w.finish(landed, actual, nil)
 	}
 	return actual, loaded, nil
 }
@@ -184,4 +185,13 @@ func claimFlight[K comparable, V any](flights *map[K]*flight[V], key K) (f *flig
 	}
 	(*flights)[key] = f
 	return f, nil
+}
+
+// waitersOf is what land returns for a flight registered by claimFlight:
+// the flight itself if a waiter claimed it (it has a channel), else nil.
+func waitersOf[V any](f *flight[V]) *flight[V] {
+	if f.done != nil {
+		return f
+	}
+	return nil
 }

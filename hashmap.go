@@ -78,10 +78,12 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // true); otherwise it stores value and returns it. A hit takes no lock and
 // allocates nothing.
 func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
-	if actual, loaded = m.Load(key); loaded {
+	m.tableOrInit()
+	actual, loaded, h := m.lookup(key)
+	if loaded {
 		return actual, true
 	}
-	return m.loadOrStoreSlow(key, value, m.tableOrInit().hash(key))
+	return m.loadOrStoreSlow(key, value, h)
 }
 
 // loadOrStoreSlow is LoadOrStore's locked path, after the lock-free lookup
@@ -117,10 +119,12 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 	if fn == nil {
 		panicNilFunc("LoadOrCompute")
 	}
-	if actual, loaded = m.Load(key); loaded {
+	m.tableOrInit()
+	actual, loaded, h := m.lookup(key)
+	if loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, m.tableOrInit().hash(key), noError(fn))
+	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, h, noError(fn))
 	return actual, loaded
 }
 
@@ -128,10 +132,12 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 // with no lock held. See [ConcurrentMap.LoadOrTryCompute].
 func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	mustLoader(ctx, fn)
-	if actual, loaded = m.Load(key); loaded {
+	m.tableOrInit()
+	actual, loaded, h := m.lookup(key)
+	if loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, m.tableOrInit().hash(key), fn)
+	return loadOrCompute[K, V](m, ctx, key, h, fn)
 }
 
 // Compute atomically updates the entry for key; see

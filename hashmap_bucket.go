@@ -58,10 +58,27 @@ type slot[K comparable, V any] struct {
 	value V
 }
 
+// A slot's byte in its bucket's tags word says what the slot holds:
+//
+//   - 0: nothing (empty);
+//   - 0x80 | 7 bits of the key's hash (h2): an entry, the tag readers match;
+//   - slotReserved or slotWaited (high bit clear): a slot that a
+//     LoadOrCompute reserved for its key while its function runs (see
+//     hashmap_flights.go). The key is written, the value is not; readers
+//     never match it (matchTag only reports bytes with the high bit set),
+//     writers never fill it (matchEmpty is exact), and Range, Len and Clear
+//     do not count it. slotWaited says a waiter has registered a flight
+//     for the key in the flight stripes.
+const (
+	slotReserved = 0x01
+	slotWaited   = 0x03 // slotReserved | 0x02, so that marking is an or
+)
+
 // SWAR constants: one bit per byte of meta.
 const (
 	metaLSB   = 0x0101010101010101
 	metaMSB   = 0x8080808080808080
+	metaLow7  = 0x7f7f7f7f7f7f7f7f
 	metaSlots = 1<<(8*slotsPerBucket) - 1 // the bytes that are slots
 
 	// The top byte of a root's meta holds no slot but two flags, so that
@@ -85,11 +102,28 @@ func matchTag(meta uint64, tag uint8) uint64 {
 	return (x - metaLSB) &^ x & metaMSB & metaSlots
 }
 
-// matchEmpty returns a bit set with the high bit of every empty slot byte.
-// Occupied bytes have their high bit set, so this one is exact.
+// matchEmpty returns a bit set with the high bit of every empty slot byte
+// (0), exactly: a reserved byte has its high bit clear but is not empty.
+// (b&0x7f)+0x7f sets a byte's high bit unless its low bits are clear, and
+// never carries into the next byte.
 func matchEmpty(meta uint64) uint64 {
-	return ^meta & metaMSB & metaSlots
+	return ^((meta&metaLow7 + metaLow7) | meta) & metaMSB & metaSlots
 }
+
+// matchReserved returns a bit set with the high bit of every reserved slot
+// byte: not 0, high bit clear.
+func matchReserved(meta uint64) uint64 {
+	return (meta&metaLow7 + metaLow7) &^ meta & metaMSB & metaSlots
+}
+
+// matchUsed returns a bit set with the high bit of every slot byte that
+// is not empty: entries and reservations, what a resize moves.
+func matchUsed(meta uint64) uint64 {
+	return ((meta&metaLow7 + metaLow7) | meta) & metaMSB & metaSlots
+}
+
+// slotByte returns slot i's byte of the tags word meta.
+func slotByte(meta uint64, i int) uint8 { return uint8(meta >> (8 * i)) }
 
 // slotIndex returns the slot of the lowest byte set in a match.
 func slotIndex(match uint64) int { return bits.TrailingZeros64(match) >> 3 }
@@ -123,14 +157,78 @@ func (b *bucket[K, V]) find(ovf *overflows[K, V], hd *head, key K, tag uint8, s 
 // locate returns the bucket and slot of key in the locked chain rooted at
 // b, whose head is hd, or nil.
 func (b *bucket[K, V]) locate(ovf *overflows[K, V], hd *head, key K, tag uint8) (*bucket[K, V], int) {
-	for c := b; c != nil; c = ovf.next(c) {
-		for match := matchTag(b.tags(hd, c).Load(), tag); match != 0; match &= match - 1 {
+	meta := hd.meta.Load()
+	for c := b; ; {
+		for match := matchTag(meta, tag); match != 0; match &= match - 1 {
 			if i := slotIndex(match); c.slots[i].key == key {
 				return c, i
 			}
 		}
+		if c == b && meta&metaOverflow == 0 {
+			return nil, 0 // the chain is its root alone
+		}
+		if c = ovf.next(c); c == nil {
+			return nil, 0
+		}
+		meta = c.meta.Load()
 	}
-	return nil, 0
+}
+
+// locateClaim returns, in the locked chain rooted at b whose head is hd,
+// the bucket and slot of key's entry (c, nil if none) and of the slot
+// reserved for key by a LoadOrCompute in flight (rc, nil if none). Both
+// may exist: a writer that stores the key while its function runs does not
+// see the reservation.
+func (b *bucket[K, V]) locateClaim(ovf *overflows[K, V], hd *head, key K, tag uint8) (c *bucket[K, V], i int, rc *bucket[K, V], ri int) {
+	meta := hd.meta.Load()
+	if meta&metaOverflow == 0 {
+		// The chain is its root alone (the common case, in line).
+		i, ri = -1, -1
+		for match := matchTag(meta, tag); match != 0; match &= match - 1 {
+			if j := slotIndex(match); b.slots[j].key == key {
+				i = j
+				break
+			}
+		}
+		for match := matchReserved(meta); match != 0; match &= match - 1 {
+			if j := slotIndex(match); b.slots[j].key == key {
+				ri = j
+				break
+			}
+		}
+		if i >= 0 {
+			c = b
+		}
+		if ri >= 0 {
+			rc = b
+		}
+		return c, i, rc, ri
+	}
+	for x := b; ; {
+		if c == nil {
+			for match := matchTag(meta, tag); match != 0; match &= match - 1 {
+				if j := slotIndex(match); x.slots[j].key == key {
+					c, i = x, j
+					break
+				}
+			}
+		}
+		if rc == nil {
+			for match := matchReserved(meta); match != 0; match &= match - 1 {
+				if j := slotIndex(match); x.slots[j].key == key {
+					rc, ri = x, j
+					break
+				}
+			}
+		}
+		if x == b && meta&metaOverflow == 0 {
+			return c, i, rc, ri // the chain is its root alone
+		}
+		if x = ovf.next(x); x == nil {
+			return c, i, rc, ri
+		}
+		meta = x.meta.Load()
+	}
 }
 
 // insert adds an entry for a key absent from the locked chain rooted at b,
@@ -174,6 +272,37 @@ func (b *bucket[K, V]) insert(ovf *overflows[K, V], hd *head, key K, value V, ta
 		hd.endWrite()
 	}
 	return true
+}
+
+// fill turns slot i of c, reserved in the locked chain rooted at b, into
+// an entry of value with tag. Like insert, it needs no D window outside
+// race builds: no reader copies a reserved slot, and the tag, stored
+// after the value, publishes the whole slot.
+func (b *bucket[K, V]) fill(hd *head, c *bucket[K, V], i int, value V, tag uint8) {
+	if raceEnabled {
+		hd.beginWrite()
+	}
+	c.slots[i].value = value
+	w := b.tags(hd, c)
+	w.Store(w.Load()&^(0xff<<(8*i)) | uint64(tag)<<(8*i)) // after the value
+	if raceEnabled {
+		hd.endWrite()
+	}
+}
+
+// unreserve empties slot i of c, reserved in the locked chain rooted at b,
+// zeroing the key so the collector can free what it referenced. No reader
+// copies a reserved slot, so outside race builds there is no D window.
+func (b *bucket[K, V]) unreserve(hd *head, c *bucket[K, V], i int) {
+	if raceEnabled {
+		hd.beginWrite()
+	}
+	w := b.tags(hd, c)
+	w.Store(w.Load() &^ (0xff << (8 * i)))
+	c.slots[i] = slot[K, V]{}
+	if raceEnabled {
+		hd.endWrite()
+	}
 }
 
 // setValue overwrites the value in slot i of c, in the chain locked by hd.

@@ -1,75 +1,117 @@
 package safemap
 
-// This file holds Map's flight table: where the LoadOrCompute calls in
-// progress are registered (see compute.go for the protocol). It is striped
-// by the key's hash; each stripe is a mutex guarding a small open-addressing
-// table keyed by that same hash, and a few recycled flight records, so that
-// a miss that nobody else waits for neither hashes its key again nor
-// allocates.
+// This file holds Map's side of compute-once (see compute.go for the
+// protocol): a LoadOrCompute that misses reserves a slot for its key in the
+// key's own bucket chain, under the chain lock, runs its function with no
+// lock held, and fills the slot under the chain lock again. Every step of
+// the protocol for a key (claim, a waiter's arrival, land) happens under
+// the lock of the chain that holds the key, the lock every writer of the
+// key takes too, so a miss touches no shared line beyond its chain's head,
+// hashes its key once and allocates nothing. Only a goroutine that finds
+// the key reserved by another needs a flight record to wait on: it
+// registers one in the striped flight table below, and the owner takes it
+// back out when it lands. docs/design.md ("Compute-once") has the ordering
+// argument.
 
 import "sync"
 
-// flightStripe returns the stripe that registers flights for the key with
-// hash h. The table exists: LoadOrCompute hashed the key with it.
+// claim looks key up in its chain, under the chain lock, and returns its
+// value if it is present. Otherwise, if another LoadOrCompute has reserved
+// a slot for key, it returns that flight to wait on (registering it on the
+// first waiter's arrival); if none has, it reserves a slot for key and
+// returns no flight and no channel: the caller owns the key's flight.
+func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+	t, b, hd := m.lockChain(h)
+	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, h2(h))
+	if c != nil {
+		value = c.slots[i].value
+		hd.unlock()
+		return value, true, nil, nil
+	}
+	if rc != nil {
+		// Another LoadOrCompute of key is running its function. The
+		// flight is registered, and the slot marked, by the first waiter;
+		// the owner takes the flight out in land, under this chain lock,
+		// so it cannot land between the two.
+		f, wait = m.flightStripe(h).wait(key, h)
+		w := b.tags(hd, rc)
+		w.Store(w.Load() | uint64(slotWaited)<<(8*ri))
+		hd.unlock()
+		return value, false, f, wait
+	}
+	var overflowed bool
+	if key == key {
+		// A key not equal to itself (NaN) is never found again: nobody
+		// could wait for it, and land could not find its reservation.
+		overflowed = b.insert(&t.ovf, hd, key, value, slotReserved, true)
+	}
+	hd.unlock()
+	if overflowed {
+		m.maybeResize(t)
+	}
+	return value, false, nil, nil
+}
+
+// land ends the flight of key that claim made the caller own: under the
+// chain lock, it fills the slot reserved for key with value (store set),
+// unless a writer stored the key while the function ran, which wins, or
+// else empties the reservation; and it takes out the flight that waiters
+// registered, if any, to return it. The insert is counted, and may start a
+// resize, after the chain lock is released.
+func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+	tag := h2(h)
+	t, b, hd := m.lockChain(h)
+	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, tag)
+	if rc == nil && key == key {
+		hd.unlock()
+		// Reservations move with their chain (resizes and Clear carry
+		// them), and only their owner removes them.
+		panic("safemap: internal error: LoadOrCompute lost its reservation")
+	}
+	if rc != nil && slotByte(b.tags(hd, rc).Load(), ri) == slotWaited {
+		waiters = m.flightStripe(h).take(key, h)
+	}
+	if c != nil || !store {
+		if rc != nil {
+			b.unreserve(hd, rc, ri)
+		}
+		if c != nil {
+			actual, loaded = c.slots[i].value, true // stored while fn ran: it wins
+		}
+		hd.unlock()
+		return actual, loaded, waiters
+	}
+	var overflowed bool
+	if rc != nil {
+		b.fill(hd, rc, ri, value, tag)
+	} else {
+		overflowed = b.insert(&t.ovf, hd, key, value, tag, true) // NaN: never reserved
+	}
+	hd.unlock()
+	m.inserted(t, tag, overflowed)
+	return value, false, waiters
+}
+
+// flightStripe returns the stripe that registers the waiters' flights for
+// the key with hash h. The table exists: LoadOrCompute hashed the key with
+// it.
 func (m *Map[K, V]) flightStripe(h uint64) *flightStripe[K, V] {
 	sh := m.table.Load().shared
 	return &sh.flights[(h>>32)&sh.flightMask]
 }
 
-// claim looks key up and finds or registers its flight in one critical
-// section of the key's flight stripe. land, which inserts the computed
-// value, holds the same lock, so a caller that finds no value here either
-// finds the flight of the owner who has not landed yet, or registers its
-// own while the key is absent.
-func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
-	st := m.flightStripe(h)
-	st.mu.Lock()
-	if value, ok = m.loadHashed(key, h); ok {
-		st.mu.Unlock()
-		return value, true, nil, nil
-	}
-	f, wait = st.claim(key, h)
-	st.mu.Unlock()
-	return value, false, f, wait
-}
-
-// land unregisters f and inserts value (with store set) in one critical
-// section of the key's flight stripe, holding the chain lock for the
-// insert as every writer does: to a claim of the key, both happen at once.
-// The insert is counted, and may start a resize, after the stripe lock is
-// released, so that a resize never holds up the stripe's other keys.
-func (m *Map[K, V]) land(key K, h uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
-	st := m.flightStripe(h)
-	var t *mapTable[K, V]
-	var overflowed bool
-	st.mu.Lock()
-	if store {
-		actual, loaded, t, overflowed = m.loadOrInsert(key, value, h)
-	} else {
-		actual, loaded = m.loadHashed(key, h)
-	}
-	waited = st.land(key, h, f) // f may be recycled from here on
-	st.mu.Unlock()
-	if store && !loaded {
-		m.inserted(t, h2(h), overflowed)
-	}
-	return actual, loaded, waited
-}
-
-// flightStripe guards the LoadOrCompute calls in progress for the keys
-// whose hash picks it (see Map.flightStripe).
+// flightStripe holds the flights that waiters wait on, for the keys whose
+// hash picks it (see Map.flightStripe). Its mutex is taken only by a
+// goroutine that holds the lock of the key's chain, never the other way
+// round.
 type flightStripe[K comparable, V any] struct {
 	mu    sync.Mutex
-	slots []flightSlot[K, V] // nil, or a power of two long, at most half full
-	n     int                // slots in use
-	// free holds flights that no waiter ever saw, ready for the next claim
-	// of this stripe: land recycles a flight only when none did.
-	free [flightFree]*flight[V]
-	_    [cacheLine - 8 - 24 - 8 - 8*flightFree]byte // one stripe per cache line
+	slots []flightSlot[K, V]           // nil, or a power of two long, at most half full
+	n     int                          // slots in use
+	_     [cacheLine - 8 - 24 - 8]byte // one stripe per cache line
 }
 
 const (
-	flightFree     = 2  // recycled flights kept per stripe
 	flightMinSlots = 8  // slots of a stripe's first table
 	flightKeep     = 64 // an empty stripe keeps a table this long at most
 )
@@ -81,39 +123,46 @@ type flightSlot[K comparable, V any] struct {
 	key K
 }
 
-// claim returns the flight registered for key, whose hash is h, with the
-// channel to wait on, or registers a new flight and returns it with a nil
-// channel: the caller owns it. The caller holds st.mu and has seen the key
-// absent while holding it.
-func (st *flightStripe[K, V]) claim(key K, h uint64) (f *flight[V], wait <-chan struct{}) {
-	if key == key && st.slots != nil {
-		mask := uint64(len(st.slots) - 1)
-		for i := h & mask; st.slots[i].f != nil; i = (i + 1) & mask {
-			if s := &st.slots[i]; s.h == h && s.key == key {
-				return s.f, s.f.waitChan()
-			}
-		}
-	}
-	for i := range st.free {
-		if f = st.free[i]; f != nil {
-			st.free[i] = nil
-			break
-		}
-	}
-	if f == nil {
+// wait returns the flight registered for key, whose hash is h, registering
+// a new one if there is none, with the channel to wait on.
+func (st *flightStripe[K, V]) wait(key K, h uint64) (f *flight[V], wait <-chan struct{}) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if f = st.find(key, h); f == nil {
 		f = new(flight[V])
+		if 2*(st.n+1) > len(st.slots) {
+			st.rehash(max(flightMinSlots, 2*len(st.slots)))
+		}
+		st.put(flightSlot[K, V]{f, h, key})
+		st.n++
 	}
-	if key != key {
-		// A key not equal to itself (NaN) is never found again: nobody
-		// could wait for its flight, and land could not unregister it.
-		return f, nil
+	return f, f.waitChan()
+}
+
+// take unregisters and returns the flight registered for key, whose hash
+// is h, or nil if there is none.
+func (st *flightStripe[K, V]) take(key K, h uint64) *flight[V] {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f := st.find(key, h)
+	if f != nil {
+		st.remove(h, f)
 	}
-	if 2*(st.n+1) > len(st.slots) {
-		st.rehash(max(flightMinSlots, 2*len(st.slots)))
+	return f
+}
+
+// find returns the flight registered for key, whose hash is h, or nil.
+func (st *flightStripe[K, V]) find(key K, h uint64) *flight[V] {
+	if st.slots == nil {
+		return nil
 	}
-	st.put(flightSlot[K, V]{f, h, key})
-	st.n++
-	return f, nil
+	mask := uint64(len(st.slots) - 1)
+	for i := h & mask; st.slots[i].f != nil; i = (i + 1) & mask {
+		if s := &st.slots[i]; s.h == h && s.key == key {
+			return s.f
+		}
+	}
+	return nil
 }
 
 // put stores s in the first free slot of its probe sequence.
@@ -135,27 +184,6 @@ func (st *flightStripe[K, V]) rehash(n int) {
 			st.put(s)
 		}
 	}
-}
-
-// land unregisters f, registered for key with hash h, and reports whether
-// a waiter claimed it. If none did, nobody else holds f: it is recycled,
-// and the caller must not touch it again. The caller holds st.mu.
-func (st *flightStripe[K, V]) land(key K, h uint64, f *flight[V]) (waited bool) {
-	if key == key {
-		st.remove(h, f)
-	}
-	if f.done != nil {
-		return true
-	}
-	// Owned by the caller alone, who ran it and is done with it: fields
-	// other than done were never written (finish runs only for waiters).
-	for i := range st.free {
-		if st.free[i] == nil {
-			st.free[i] = f
-			break
-		}
-	}
-	return false
 }
 
 // remove deletes f, registered with hash h, closing the gap it leaves by

@@ -1,15 +1,23 @@
 package safemap
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
 	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
-// TestFlightStripeModel drives one flight stripe with random claims and
-// lands, on hashes with few bits so that probe runs collide and wrap, and
-// checks it against a built-in map: a claim finds exactly the flight
-// registered for its key, land removes exactly that one, and a flight is
-// recycled only when no waiter claimed it.
+// TestFlightStripeModel drives one flight stripe with random waits and
+// takes, on hashes with few bits so that probe runs collide and wrap, and
+// checks it against a built-in map: wait finds exactly the flight
+// registered for its key (registering one if there is none), and take
+// removes exactly that one.
 func TestFlightStripeModel(t *testing.T) {
 	for _, bits := range []uint{1, 3, 6, 64} {
 		r := rand.New(rand.NewPCG(uint64(bits), 7))
@@ -22,49 +30,37 @@ func TestFlightStripeModel(t *testing.T) {
 		}
 		var st flightStripe[int, int]
 		model := map[int]*flight[int]{}
-		waited := map[*flight[int]]bool{}
 		for step := range 20000 {
 			k := r.IntN(300)
-			if f, ok := model[k]; ok && r.IntN(2) == 0 {
-				got := st.land(k, hash(k), f)
-				if got != waited[f] {
-					t.Fatalf("bits=%d step %d: land(%d) waited=%v, want %v", bits, step, k, got, waited[f])
+			if r.IntN(2) == 0 {
+				got := st.take(k, hash(k))
+				if want := model[k]; got != want {
+					t.Fatalf("bits=%d step %d: take(%d) got %p; want %p", bits, step, k, got, want)
 				}
 				delete(model, k)
-				delete(waited, f)
-				if !got {
+			} else {
+				f, wait := st.wait(k, hash(k))
+				if wait == nil {
+					t.Fatalf("bits=%d step %d: wait(%d) returned no channel", bits, step, k)
+				}
+				if want, ok := model[k]; ok && f != want {
+					t.Fatalf("bits=%d step %d: wait(%d) got %p; want the registered %p", bits, step, k, f, want)
+				} else if !ok {
 					for _, g := range model {
 						if g == f {
-							t.Fatalf("bits=%d step %d: recycled flight of %d is still registered", bits, step, k)
+							t.Fatalf("bits=%d step %d: wait(%d) returned another key's flight", bits, step, k)
 						}
 					}
+					model[k] = f
 				}
-				continue
-			}
-			f, wait := st.claim(k, hash(k))
-			if want, ok := model[k]; ok {
-				if f != want || wait == nil {
-					t.Fatalf("bits=%d step %d: claim(%d) = %p, %v; want the registered %p to wait on", bits, step, k, f, wait, want)
-				}
-				waited[f] = true
-			} else {
-				if wait != nil {
-					t.Fatalf("bits=%d step %d: claim(%d) of an unregistered key returned a wait channel", bits, step, k)
-				}
-				for _, g := range model {
-					if g == f {
-						t.Fatalf("bits=%d step %d: claim(%d) reused a registered flight", bits, step, k)
-					}
-				}
-				model[k] = f
 			}
 			if st.n != len(model) {
 				t.Fatalf("bits=%d step %d: %d flights registered, want %d", bits, step, st.n, len(model))
 			}
 		}
-		// Land them all: the table is dropped once it is empty and large.
-		for k, f := range model {
-			st.land(k, hash(k), f)
+		// Take them all: the table is dropped once it is empty and large.
+		for k := range model {
+			st.take(k, hash(k))
 		}
 		if st.n != 0 {
 			t.Fatalf("bits=%d: %d flights left", bits, st.n)
@@ -74,5 +70,435 @@ func TestFlightStripeModel(t *testing.T) {
 				t.Fatalf("bits=%d: slot %d still holds a flight", bits, i)
 			}
 		}
+	}
+}
+
+// The tests below aim at the races of Map's compute-once protocol: a slot
+// reserved for a key while its function runs must move with its chain
+// (grow, shrink, Clear), be found by the goroutines that claim the key
+// meanwhile, wherever the chain now is, and be filled or emptied exactly
+// once, by its owner, whatever deletes and resizes do around it.
+
+// reservedByte returns the byte of the slot reserved for key in m's newest
+// chain for it: slotReserved, slotWaited, or 0 if there is none.
+func reservedByte[K comparable, V any](m *Map[K, V], key K) uint8 {
+	h := m.tableOrInit().hash(key)
+	t, b, hd := m.lockChain(h)
+	defer hd.unlock()
+	_, _, rc, ri := b.locateClaim(&t.ovf, hd, key, h2(h))
+	if rc == nil {
+		return 0
+	}
+	return slotByte(b.tags(hd, rc).Load(), ri)
+}
+
+// reservations counts the reserved slots in m's current table. No other
+// goroutine may use m.
+func reservations[K comparable, V any](m *Map[K, V]) int {
+	t := m.table.Load()
+	n := 0
+	for i := range t.buckets {
+		b, hd := &t.buckets[i], &t.heads[i]
+		for c := b; c != nil; c = t.ovf.next(c) {
+			n += bits.OnesCount64(matchReserved(b.tags(hd, c).Load()))
+		}
+	}
+	return n
+}
+
+// waitFor polls cond, yielding, until it holds; it fails the test if it
+// does not within a generous bound (a goroutine it waits for is stuck).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting until %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// within runs f in a goroutine and fails the test if it does not return
+// in a generous bound: what f does must not wait for a LoadOrCompute
+// function.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not finish while a LoadOrCompute function ran", what)
+	}
+}
+
+// TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved starts a
+// LoadOrCompute whose function blocks, then grows, shrinks or clears the
+// table before and after a second caller of the key arrives. The
+// reservation must move with its chain: the second caller waits rather
+// than computing, both get the first function's value, the key is absent
+// until it lands, and no reservation is left behind.
+func TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved(t *testing.T) {
+	const key, filler = -1, 2000
+	grow := func(t *testing.T, m *Map[int64, int64]) {
+		n := len(m.table.Load().buckets)
+		for k := int64(filler); len(m.table.Load().buckets) == n; k++ {
+			m.Store(k, k)
+		}
+	}
+	shrink := func(t *testing.T, m *Map[int64, int64]) {
+		n := len(m.table.Load().buckets)
+		if n == minBuckets { // cleared: grow first
+			for k := range int64(filler) {
+				m.Store(k, k)
+			}
+			n = len(m.table.Load().buckets)
+		}
+		for k := range int64(1 << 20) {
+			if len(m.table.Load().buckets) < n {
+				return
+			}
+			m.Delete(k) // filler keys, then misses, which do not shrink
+			if k >= filler {
+				m.Store(k, k)
+				m.Delete(k)
+			}
+		}
+		t.Fatalf("the table did not shrink from %d buckets", n)
+	}
+	steps := map[string]func(*testing.T, *Map[int64, int64]){
+		"grow":   grow,
+		"shrink": shrink,
+		"clear":  func(_ *testing.T, m *Map[int64, int64]) { m.Clear() },
+		"none":   func(*testing.T, *Map[int64, int64]) {},
+	}
+	for _, bad := range []bool{false, true} {
+		for _, before := range []string{"none", "grow", "shrink", "clear"} {
+			for _, after := range []string{"none", "grow", "shrink", "clear"} {
+				name := fmt.Sprintf("badHash=%v/before=%s/after=%s", bad, before, after)
+				t.Run(name, func(t *testing.T) {
+					var opts []Option
+					if bad {
+						opts = append(opts, WithBadHash())
+					}
+					m := New[int64, int64](opts...)
+					for k := range int64(filler) {
+						m.Store(k, k)
+					}
+					started, release := make(chan struct{}), make(chan struct{})
+					var calls atomic.Int32
+					owner := make(chan [2]int64, 1)
+					go func() {
+						v, loaded := m.LoadOrCompute(key, func() int64 {
+							calls.Add(1)
+							close(started)
+							<-release
+							return 42
+						})
+						owner <- [2]int64{v, b2i(loaded)}
+					}()
+					<-started
+					within(t, before, func() { steps[before](t, m) })
+					waiter := make(chan [2]int64, 1)
+					go func() {
+						v, loaded := m.LoadOrCompute(key, func() int64 { calls.Add(1); return -2 })
+						waiter <- [2]int64{v, b2i(loaded)}
+					}()
+					waitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
+					within(t, after, func() { steps[after](t, m) })
+					if _, ok := m.Load(key); ok {
+						t.Fatalf("Load found the key while its function runs")
+					}
+					for k := range m.All() {
+						if k == key {
+							t.Fatalf("All yielded the key while its function runs")
+						}
+					}
+					close(release)
+					if got := <-owner; got != [2]int64{42, 0} {
+						t.Fatalf("owner got %v; want (42, false)", got)
+					}
+					if got := <-waiter; got != [2]int64{42, 1} {
+						t.Fatalf("waiter got %v; want (42, true)", got)
+					}
+					if n := calls.Load(); n != 1 {
+						t.Fatalf("function called %d times; want 1", n)
+					}
+					if v, ok := m.Load(key); !ok || v != 42 {
+						t.Fatalf("Load after land got (%d, %v); want (42, true)", v, ok)
+					}
+					if n := reservations(m); n != 0 {
+						t.Fatalf("%d reservations left; want 0", n)
+					}
+					n := 0
+					for range m.All() {
+						n++
+					}
+					if n != m.Len() {
+						t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
+					}
+				})
+			}
+		}
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestMap_LoadOrComputeOutcomesAcrossAResize checks the other endings of a
+// flight whose reservation a resize moved: a Store while the function
+// runs wins, a delete of the key before it lands deletes nothing and the
+// value lands, and a panicking function lets its waiter compute instead.
+func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
+	const key = -1
+	for _, ending := range []string{"store", "delete", "panic"} {
+		t.Run(ending, func(t *testing.T) {
+			m := New[int64, int64]()
+			started, release := make(chan struct{}), make(chan struct{})
+			owner := make(chan [2]int64, 1)
+			go func() {
+				defer func() {
+					if r := recover(); r != nil {
+						owner <- [2]int64{-3, -3}
+					}
+				}()
+				v, loaded := m.LoadOrCompute(key, func() int64 {
+					close(started)
+					<-release
+					if ending == "panic" {
+						panic("fn panics")
+					}
+					return 42
+				})
+				owner <- [2]int64{v, b2i(loaded)}
+			}()
+			<-started
+			waiter := make(chan [2]int64, 1)
+			go func() {
+				v, loaded := m.LoadOrCompute(key, func() int64 { return 7 })
+				waiter <- [2]int64{v, b2i(loaded)}
+			}()
+			waitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
+			within(t, "grow", func() {
+				for k := int64(0); len(m.table.Load().buckets) == minBuckets; k++ {
+					m.Store(k, k)
+				}
+			})
+			switch ending {
+			case "store":
+				m.Store(key, 5)
+			case "delete":
+				if _, loaded := m.LoadAndDelete(key); loaded {
+					t.Fatalf("LoadAndDelete found the key while its function runs")
+				}
+			}
+			close(release)
+			want := map[string][2][2]int64{
+				"store":  {{5, 1}, {5, 1}},
+				"delete": {{42, 0}, {42, 1}},
+				"panic":  {{-3, -3}, {7, 0}},
+			}[ending]
+			if got := <-owner; got != want[0] {
+				t.Fatalf("owner got %v; want %v", got, want[0])
+			}
+			if got := <-waiter; got != want[1] {
+				t.Fatalf("waiter got %v; want %v", got, want[1])
+			}
+			if v, ok := m.Load(key); !ok || v != want[1][0] {
+				t.Fatalf("Load got (%d, %v); want (%d, true)", v, ok, want[1][0])
+			}
+			if n := reservations(m); n != 0 {
+				t.Fatalf("%d reservations left; want 0", n)
+			}
+		})
+	}
+}
+
+// TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes
+// hammers a few hot keys with LoadOrCompute (some functions panic, some
+// fail) and deletes of them, while other goroutines clear the map and force
+// the table to grow and shrink. No Store touches a hot key, so while a
+// function runs its key must be absent (only its own land can add it) and
+// no other function of the key may run; every value returned must be one
+// computed for the key; and afterwards no reservation is left, and Len
+// agrees with All.
+func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
+			var opts []Option
+			if bad {
+				opts = append(opts, WithBadHash())
+			}
+			m := New[int64, int64](opts...)
+			const hot = 8
+			iters := 20000
+			if testing.Short() {
+				iters = 2000
+			}
+			if bad {
+				iters /= 4
+			}
+			var running [hot]atomic.Bool
+			var seq, computed, deleted atomic.Int64
+			var fails failures
+			computers := max(4, runtime.GOMAXPROCS(0))
+			var wg, others sync.WaitGroup
+			stop := make(chan struct{})
+			for g := range computers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(g), 13))
+					for range iters {
+						k := r.Int64N(hot)
+						var mine int64
+						fn := func() int64 {
+							if running[k].Swap(true) {
+								fails.add("two functions of key %d ran at once", k)
+							}
+							defer running[k].Store(false)
+							if _, ok := m.Load(k); ok {
+								fails.add("key %d present while its function runs", k)
+							}
+							mine = k<<32 | seq.Add(1)
+							computed.Add(1)
+							if r.IntN(4) == 0 {
+								runtime.Gosched()
+							}
+							if _, ok := m.Load(k); ok {
+								fails.add("key %d present before its function returns", k)
+							}
+							return mine
+						}
+						var v int64
+						var loaded bool
+						switch r.IntN(20) {
+						case 0: // a panicking function
+							func() {
+								defer func() { _ = recover() }()
+								m.LoadOrCompute(k, func() int64 { fn(); panic("fn panics") })
+							}()
+							continue
+						case 1: // a failing loader
+							_, _, err := m.LoadOrTryCompute(context.Background(), k, func(context.Context) (int64, error) {
+								fn()
+								return 0, errFailed
+							})
+							if err != nil && !errors.Is(err, errFailed) {
+								fails.add("LoadOrTryCompute(%d) got error %v", k, err)
+							}
+							continue
+						case 2, 3, 4, 5, 6: // a delete racing other goroutines' lands
+							if v, loaded := m.LoadAndDelete(k); loaded {
+								deleted.Add(1)
+								if v>>32 != k {
+									fails.add("LoadAndDelete(%d) got %#x", k, v)
+								}
+							}
+							continue
+						default:
+							v, loaded = m.LoadOrCompute(k, fn)
+						}
+						if v>>32 != k {
+							fails.add("LoadOrCompute(%d) got %#x, a value computed for key %d", k, v, v>>32)
+						}
+						if !loaded && v != mine {
+							fails.add("LoadOrCompute(%d) computed %#x but returned %#x", k, mine, v)
+						}
+					}
+				}()
+			}
+			others.Add(2)
+			go func() { // deletes hot keys, now and then clears the map
+				defer others.Done()
+				r := rand.New(rand.NewPCG(99, 13))
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := r.Int64N(hot)
+					if v, loaded := m.LoadAndDelete(k); loaded {
+						deleted.Add(1)
+						if v>>32 != k {
+							fails.add("LoadAndDelete(%d) got %#x", k, v)
+						}
+					}
+					if i%500 == 499 {
+						m.Clear()
+					}
+				}
+			}()
+			go func() { // grows and shrinks the table with keys of its own
+				defer others.Done()
+				const n = 3000
+				for {
+					for k := int64(hot); k < hot+n; k++ {
+						m.Store(k, k<<32)
+					}
+					for k := int64(hot); k < hot+n; k++ {
+						m.Delete(k)
+					}
+					select {
+					case <-stop:
+						return
+					default:
+					}
+				}
+			}()
+			wg.Wait()
+			close(stop)
+			others.Wait()
+			fails.check(t)
+			t.Logf("%d functions ran, %d deletes found their key", computed.Load(), deleted.Load())
+			if n := reservations(m); n != 0 {
+				t.Fatalf("%d reservations left; want 0", n)
+			}
+			n := 0
+			for k, v := range m.All() {
+				if v>>32 != k {
+					t.Fatalf("key %d holds %#x", k, v)
+				}
+				n++
+			}
+			if n != m.Len() {
+				t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
+			}
+		})
+	}
+}
+
+var errFailed = errors.New("loader failed")
+
+// failures collects failures from many goroutines, keeping the first few.
+type failures struct {
+	mu    sync.Mutex
+	n     int
+	first []string
+}
+
+func (f *failures) add(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if len(f.first) < 5 {
+		f.first = append(f.first, fmt.Sprintf(format, args...))
+	}
+}
+
+func (f *failures) check(t *testing.T) {
+	t.Helper()
+	if f.n > 0 {
+		t.Fatalf("%d failures, first: %v", f.n, f.first)
 	}
 }

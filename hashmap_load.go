@@ -14,12 +14,22 @@ import (
 // key is absent. It takes no lock, never allocates, and does not wait for a
 // LoadOrCompute of the same key.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
+	value, ok, _ = m.lookup(key)
+	return value, ok
+}
+
+// lookup is Load, and also returns the key's hash if the key is absent, so
+// that a writer whose lookup missed goes on to lock the key's chain without
+// hashing it again (a hit returns 0: not keeping the hash live saves the
+// hit path a spill). The hash is valid only if the map has a table:
+// writers create it first (tableOrInit). Load is this, in line.
+func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	t := m.table.Load()
 	if t == nil {
 		checkKey(&m.keys, key)
-		return value, false
+		return value, false, 0
 	}
-	var h uint64 // t.hash(key), by hand: the compiler will not inline it here
+	// h = t.hash(key), by hand: the compiler will not inline it here.
 	// Integer and string keys are always hashable: no checkKey.
 	if t.intKey {
 		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
@@ -42,10 +52,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	// in the bucket, a moved chain, a key not in the root of a chain with
 	// an overflow bucket) goes to loadSlow, which handles every case.
 	idx := uintptr(h & t.mask)
-	// Safety: idx <= mask = len(heads)-1, so hd points into heads, as
-	// &t.heads[idx] would, without the bounds check (root does the same
-	// for buckets).
-	hd := (*head)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.heads)), idx*unsafe.Sizeof(head{})))
+	hd := t.head(idx)
 	tag := h2(h)
 	if t.eager.Load() {
 		// A large, hit-heavy table: start fetching the root bucket's
@@ -69,7 +76,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 		if h&sampleMask == 0 {
 			t.sampleLoad(0)
 		}
-		return value, false
+		return value, false, h
 	}
 	// A chain with an overflow bucket still holds most of its keys in the
 	// root, which a hit validates against s like any other.
@@ -90,12 +97,13 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 					if h&sampleMask == 0 {
 						t.sampleLoad(sampleHit)
 					}
-					return v, true // the copy is consistent: seq did not change
+					return v, true, 0 // the copy is consistent: seq did not change
 				}
 			}
 		}
 	}
-	return t.loadSlow(key, h)
+	value, ok = t.loadSlow(key, h)
+	return value, ok, h
 }
 
 // loadSlow looks key up, retrying while writers change its chain and
@@ -121,17 +129,6 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 		}
 		backoff(n)
 	}
-}
-
-// loadHashed is Load for a key whose hash h is known: the one-word miss,
-// else the slow path, which handles every case.
-func (m *Map[K, V]) loadHashed(key K, h uint64) (value V, ok bool) {
-	t := m.table.Load()
-	meta := t.heads[h&t.mask].meta.Load()
-	if meta&metaFlags == 0 && matchTag(meta, h2(h)) == 0 {
-		return value, false // absent at the instant meta was read: see Load
-	}
-	return t.loadSlow(key, h)
 }
 
 // A hit reads the head's line and then the line of the slot the head

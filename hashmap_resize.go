@@ -93,6 +93,7 @@ func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) 
 	ob, oh := &t.buckets[i], &t.heads[i]
 	if drop {
 		ob.uncount(&t.ovf, oh, t.shared.count)
+		t.moveReserved(ob, oh, nt)
 	} else {
 		t.moveChain(ob, oh, nt, uint64(i), grow)
 	}
@@ -115,9 +116,42 @@ func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 	dh.lock()
 	defer dh.unlock()
 	for c := ob; c != nil; c = t.ovf.next(c) {
-		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
-			sl := &c.slots[slotIndex(occ)]
-			dst.insert(&nt.ovf, dh, sl.key, sl.value, h2(t.hash(sl.key)), true)
+		meta := ob.tags(oh, c).Load()
+		for used := matchUsed(meta); used != 0; used &= used - 1 {
+			j := slotIndex(used)
+			sl := &c.slots[j]
+			dst.insert(&nt.ovf, dh, sl.key, sl.value, t.movedByte(sl, slotByte(meta, j)), true)
+		}
+	}
+}
+
+// movedByte returns the byte that sl, which has byte b in its bucket, gets
+// in the next table: an entry's tag is hashed again (it is the same but
+// for keys not equal to themselves, whose hash is not stable), a
+// reservation stays what it is.
+func (t *mapTable[K, V]) movedByte(sl *slot[K, V], b uint8) uint8 {
+	if b&0x80 == 0 {
+		return b
+	}
+	return h2(t.hash(sl.key))
+}
+
+// moveReserved carries the reservations of the locked chain ob, whose head
+// is oh, to nt, when Clear empties the chain: a LoadOrCompute in flight is
+// not an entry, and goroutines that claim its key after Clear must still
+// find it and wait. nt's chains may already be in use through moved
+// chains, so each is locked and written as usual.
+func (t *mapTable[K, V]) moveReserved(ob *bucket[K, V], oh *head, nt *mapTable[K, V]) {
+	for c := ob; c != nil; c = t.ovf.next(c) {
+		meta := ob.tags(oh, c).Load()
+		for res := matchReserved(meta); res != 0; res &= res - 1 {
+			j := slotIndex(res)
+			sl := &c.slots[j]
+			idx := t.hash(sl.key) & nt.mask
+			dst, dh := &nt.buckets[idx], &nt.heads[idx]
+			dh.lock()
+			dst.insert(&nt.ovf, dh, sl.key, sl.value, slotByte(meta, j), true)
+			dh.unlock()
 		}
 	}
 }
@@ -136,14 +170,20 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 	dst[0].start(nt, i)
 	dst[1].start(nt, i+high)
 	for c := ob; c != nil; c = t.ovf.next(c) {
-		for occ := ob.tags(oh, c).Load() & metaMSB & metaSlots; occ != 0; occ &= occ - 1 {
-			sl := &c.slots[slotIndex(occ)]
+		meta := ob.tags(oh, c).Load()
+		for used := matchUsed(meta); used != 0; used &= used - 1 {
+			j := slotIndex(used)
+			sl := &c.slots[j]
 			h := t.hash(sl.key)
 			d := &dst[0]
 			if h&high != 0 {
 				d = &dst[1]
 			}
-			d.put(sl, h2(h))
+			b := slotByte(meta, j)
+			if b&0x80 != 0 {
+				b = h2(h) // an entry; a reservation keeps its byte
+			}
+			d.put(sl, b)
 		}
 	}
 	dst[0].finish()

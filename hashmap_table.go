@@ -146,12 +146,16 @@ func (m *Map[K, V]) initSlow() *mapTable[K, V] {
 }
 
 // lockChain locks the chain that holds (or will hold) the key with hash h,
-// in the newest table that has it, with the chain's head.
+// in the newest table that has it, with the chain's head. The map has a
+// table: the caller hashed the key with it.
 func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) {
-	t := m.tableOrInit()
+	t := m.table.Load()
 	for {
-		b, hd := &t.buckets[h&t.mask], &t.heads[h&t.mask]
-		hd.lock()
+		idx := uintptr(h & t.mask)
+		b, hd := t.root(idx), t.head(idx)
+		if !hd.tryLockOnce() { // in line: the lock is usually free
+			hd.lock()
+		}
 		if !hd.moved() {
 			return t, b, hd
 		}
@@ -161,11 +165,19 @@ func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) 
 }
 
 // root returns root bucket idx, which must be at most t.mask, without the
-// bounds check of &t.buckets[idx] (Load's fast path).
+// bounds check of &t.buckets[idx] (Load's fast path, lockChain).
 func (t *mapTable[K, V]) root(idx uintptr) *bucket[K, V] {
 	// Safety: idx <= mask = len(buckets)-1, so the result points into
 	// the buckets array.
 	return (*bucket[K, V])(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.buckets)), idx*unsafe.Sizeof(bucket[K, V]{})))
+}
+
+// head returns the head of chain idx, which must be at most t.mask, without
+// the bounds check of &t.heads[idx].
+func (t *mapTable[K, V]) head(idx uintptr) *head {
+	// Safety: idx <= mask = len(heads)-1, so the result points into the
+	// heads array.
+	return (*head)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.heads)), idx*unsafe.Sizeof(head{})))
 }
 
 // hasPointers reports whether values of type t hold any pointer the

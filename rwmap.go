@@ -108,16 +108,16 @@ func (m *RWMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wa
 	return value, false, f, wait
 }
 
-func (m *RWMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
+func (m *RWMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	delete(m.flights, key)
-	waited = f.done != nil // no waiter can claim f any more
+	waiters = waitersOf(f) // no waiter can claim f any more
 	if actual, loaded = m.m[key]; loaded || !store {
-		return actual, loaded, waited
+		return actual, loaded, waiters
 	}
 	m.m[key] = value
-	return value, false, waited
+	return value, false, waiters
 }
 
 // Compute atomically updates the entry for key; see

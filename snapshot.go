@@ -205,17 +205,17 @@ func (m *SnapshotMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[
 	return value, false, f, wait
 }
 
-func (m *SnapshotMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
+func (m *SnapshotMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.flights, key)
-	waited = f.done != nil // no waiter can claim f any more
+	waiters = waitersOf(f) // no waiter can claim f any more
 	cur := m.current()
 	if actual, loaded = cur[key]; loaded || !store {
-		return actual, loaded, waited
+		return actual, loaded, waiters
 	}
 	m.publish(with(cur, key, value))
-	return value, false, waited
+	return value, false, waiters
 }
 
 // Compute atomically updates the entry for key; see

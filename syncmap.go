@@ -147,17 +147,17 @@ func (m *SyncMap[K, V]) addUnfindable(key K, value V) {
 	m.counter().add(1)
 }
 
-func (m *SyncMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded, waited bool) {
+func (m *SyncMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
 	delete(m.flights, key)
-	waited = f.done != nil // no waiter can claim f any more
+	waiters = waitersOf(f) // no waiter can claim f any more
 	if !store {
 		actual, loaded = m.Load(key)
 	} else {
 		actual, loaded = m.LoadOrStore(key, value)
 	}
-	return actual, loaded, waited
+	return actual, loaded, waiters
 }
 
 // Compute atomically updates the entry for key; see
