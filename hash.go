@@ -83,24 +83,29 @@ const (
 	strMul1 = 0xe7037ed1a0b428db
 )
 
-// hashString hashes s with seed. Strings of 8 to 16 bytes, the common map
-// key, are hashed in line in the manner of wyhash (as the runtime's own
-// fallback hash does): the first and last 8 bytes are read as two words,
-// multiplied into 128 bits against the seed, and folded with the length by
-// a second multiplication: a few instructions in line, where
+// hashString hashes s with seed. Strings of up to 32 bytes, the common map
+// keys, are hashed in line in the manner of wyhash (as the runtime's own
+// fallback hash does): strings of 8 to 16 bytes are read as two words (the
+// first and last 8 bytes), multiplied into 128 bits against the seed, and
+// folded with the length by a second multiplication; strings of 17 to 32
+// bytes as four (the first and last 16 bytes), two products folded by a
+// third (mixLong). That is a few instructions in line, where
 // maphash.Comparable makes two calls (BENCHMARKS.md counts both). Shorter
-// strings are read as smaller words (hashShort); longer ones go to
-// maphash, whose AES-based hash beats two multiplications per 16 bytes.
+// strings are read as smaller words (hashShort); longer ones go to maphash,
+// whose AES-based hash beats two multiplications per 16 bytes.
 //
 // Map.Load repeats these lines by hand: the compiler will not inline
 // hashString into it.
 func hashString(seed strSeed, ms maphash.Seed, s string) uint64 {
 	switch n := len(s); {
-	case n > 16:
-		return maphash.Comparable(ms, s)
-	case n >= 8:
+	case uint(n-8) <= 16-8: // one comparison for 8 <= n <= 16
 		a, b := stringWords(s)
 		return mixString(seed, a, b, n)
+	case uint(n-17) <= 32-17:
+		a, b, c, d := stringWords32(s)
+		return mixLong(seed, a, b, c, d, n)
+	case n > 32:
+		return maphash.Comparable(ms, s)
 	}
 	return hashShort(seed, s)
 }
@@ -114,6 +119,16 @@ func stringWords(s string) (a, b uint64) {
 	// architectures Go supports; endianness only changes which hash a
 	// string gets.
 	return *(*uint64)(p), *(*uint64)(unsafe.Add(p, len(s)-8))
+}
+
+// stringWords32 returns the first and last 16 bytes of s, which must be 17
+// to 32 bytes long, as four words.
+func stringWords32(s string) (a, b, c, d uint64) {
+	p := unsafe.Pointer(unsafe.StringData(s))
+	q := unsafe.Add(p, len(s)-16)
+	// Safety: 16 < len(s) <= 32, so the words at 0, 8, len(s)-16 and
+	// len(s)-8 lie within s (see stringWords).
+	return *(*uint64)(p), *(*uint64)(unsafe.Add(p, 8)), *(*uint64)(q), *(*uint64)(unsafe.Add(q, 8))
 }
 
 // hashShort is hashString for strings shorter than 8 bytes, read as two
@@ -135,14 +150,19 @@ func hashShort(seed strSeed, s string) uint64 {
 	return mixString(seed, a, b, n)
 }
 
-// strSeed is hashString's secret: one word for each of the two words read
-// from a string. Both must be secret: a word mixed with a constant could be
-// chosen to equal it, zeroing the product for every seed.
-type strSeed [2]uint64
+// strSeed is hashString's secret: one word for each of the (up to four)
+// words read from a string. All must be secret: a word mixed with a
+// constant could be chosen to equal it, zeroing the product for every
+// seed.
+type strSeed [4]uint64
 
 // newStrSeed draws a strSeed from a maphash seed.
 func newStrSeed(ms maphash.Seed) strSeed {
-	return strSeed{maphash.Comparable(ms, uint64(1)), maphash.Comparable(ms, uint64(2))}
+	var s strSeed
+	for i := range s {
+		s[i] = maphash.Comparable(ms, uint64(i+1))
+	}
+	return s
 }
 
 // mixString mixes the words a and b read from a string of n bytes with
@@ -151,6 +171,19 @@ func newStrSeed(ms maphash.Seed) strSeed {
 func mixString(seed strSeed, a, b uint64, n int) uint64 {
 	hi, lo := bits.Mul64(a^seed[0], b^seed[1])
 	hi, lo = bits.Mul64(lo^strMul0^uint64(n), hi^strMul1)
+	return hi ^ lo
+}
+
+// mixLong mixes the words a, b (the first 16 bytes) and c, d (the last 16)
+// of a string of n bytes, 17 to 32, with seed: a 128-bit product of each
+// pair, every word masked by its own secret, folded, and the two folded
+// together with the length by a third product. Every input word reaches
+// the output through a product with a secret-masked partner, so no choice
+// of words zeroes a product for every seed.
+func mixLong(seed strSeed, a, b, c, d uint64, n int) uint64 {
+	hi0, lo0 := bits.Mul64(a^seed[0], b^seed[1])
+	hi1, lo1 := bits.Mul64(c^seed[2], d^seed[3])
+	hi, lo := bits.Mul64(hi0^lo0^strMul0^uint64(n), hi1^lo1^strMul1)
 	return hi ^ lo
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -51,13 +52,13 @@ func TestHashStringReadsEveryByte(t *testing.T) {
 
 // TestHashStringAvalanche checks that flipping one input bit flips each
 // output bit with probability close to 1/2, for every length hashed in
-// line (0 to 16 bytes). A weak mix shows as output bits that rarely or
+// line (0 to 32 bytes). A weak mix shows as output bits that rarely or
 // always flip.
 func TestHashStringAvalanche(t *testing.T) {
 	kh := newStringHasher()
 	rng := rand.New(rand.NewPCG(3, 4))
 	const trials = 400
-	for n := 1; n <= 16; n++ {
+	for n := 1; n <= 32; n++ {
 		var flips [64]int
 		total := 0
 		buf := make([]byte, n)
@@ -89,7 +90,7 @@ func TestHashStringAvalanche(t *testing.T) {
 // tag from the top bits must be uniform.
 func TestHashStringSpread(t *testing.T) {
 	kh := newStringHasher()
-	for _, format := range []string{"user:%08d", "%d", "k%d", "session-%032d"} {
+	for _, format := range []string{"user:%08d", "%d", "k%d", "user:%d:profile", "user:%07d:profile", "session-%032d"} {
 		const n, buckets = 100_000, 1 << 15
 		var load [buckets]int
 		var tags [128]int
@@ -189,7 +190,7 @@ func containsString(list []string, s string) bool {
 func BenchmarkHashString(b *testing.B) {
 	kh := newStringHasher()
 	seed := maphash.MakeSeed()
-	for _, n := range []int{4, 13, 16, 32} {
+	for _, n := range []int{4, 13, 16, 20, 32, 40} {
 		s := strings.Repeat("a", n)
 		b.Run(fmt.Sprintf("hash=hashString/len=%d", n), func(b *testing.B) {
 			var x uint64
@@ -231,6 +232,100 @@ func TestHashStringNoSeedIndependentCollisions(t *testing.T) {
 		if len(seen) < 1990 {
 			t.Errorf("words %#x: 2000 strings give %d hashes", c, len(seen))
 		}
+	}
+}
+
+// TestHashStringNoSeedIndependentCollisionsLong is the same attack on the
+// strings of 17 to 32 bytes that mixLong hashes from four words, two pairs:
+// one word is set to a constant of the hash (or zero), its partner in the
+// pair varies and every other byte stays put, at every length. If that word
+// were mixed with the constant rather than a secret, the pair's product
+// would be zero whatever the partner, and the strings would collide for
+// every seed.
+func TestHashStringNoSeedIndependentCollisionsLong(t *testing.T) {
+	kh := newStringHasher()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := 17; n <= 32; n++ {
+		offs := []int{0, 8, n - 16, n - 8} // the words read: a, b, c, d
+		partner := []int{1, 0, 3, 2}
+		base := make([]byte, n)
+		for i := range base {
+			base[i] = byte(rng.Uint32())
+		}
+		for w, off := range offs {
+			for _, c := range []uint64{strMul0, strMul1, 0, ^uint64(0)} {
+				seen := map[uint64]bool{}
+				const strings = 1000
+				buf := make([]byte, n)
+				for range strings {
+					copy(buf, base)
+					binary.LittleEndian.PutUint64(buf[offs[partner[w]]:], rng.Uint64())
+					binary.LittleEndian.PutUint64(buf[off:], c)
+					seen[kh.hash(string(buf))] = true
+				}
+				if len(seen) < strings-2 {
+					t.Errorf("len %d, word %d = %#x: %d strings give %d hashes", n, w, c, strings, len(seen))
+				}
+			}
+		}
+	}
+}
+
+// chainLoad returns the number of entries in the longest chain of m's
+// current table.
+func chainLoad[K comparable, V any](m *Map[K, V]) int {
+	t := m.table.Load()
+	longest := 0
+	for i := range t.buckets {
+		b, hd, n := &t.buckets[i], &t.heads[i], 0
+		for c := b; c != nil; c = t.ovf.next(c) {
+			n += bits.OnesCount64(b.tags(hd, c).Load() & metaMSB & metaSlots)
+		}
+		longest = max(longest, n)
+	}
+	return longest
+}
+
+// TestMap_CraftedKeysDoNotPileUpInOneChain is the hash-flooding attack: keys
+// chosen so that they all land in one chain, against a hash the attacker
+// knows. Map's hashes are seeded per map, so the attacker's best is to learn
+// one map's seed and craft keys against it; in any other map they must
+// spread like any keys. (An unseeded hash puts all of them in one chain:
+// a peer took 425 ms to insert 20,000 such keys.) Keys of every kind Map
+// hashes its own way are tried: integers, strings of 8-16 and 17-32 bytes,
+// and longer strings.
+func TestMap_CraftedKeysDoNotPileUpInOneChain(t *testing.T) {
+	const keys, chainBits = 2000, 9 // all in one of 512 chains, against the leaked seed
+	craft := func(hash func(int) uint64) []int {
+		var found []int
+		for i := 0; len(found) < keys; i++ {
+			if hash(i)&(1<<chainBits-1) == 0 {
+				found = append(found, i)
+			}
+		}
+		return found
+	}
+	t.Run("int64", func(t *testing.T) {
+		leaked := newMapShared[int64, int](options{}).keyHasher
+		m := New[int64, int]()
+		for _, i := range craft(func(i int) uint64 { return leaked.hash(int64(i)) }) {
+			m.Store(int64(i), i)
+		}
+		if got := chainLoad(m); got > 24 {
+			t.Errorf("longest chain holds %d of %d crafted keys; want it short", got, keys)
+		}
+	})
+	for _, format := range []string{"user:%07d", "user:%07d:profile", "session:%032d"} {
+		t.Run(format, func(t *testing.T) {
+			leaked := newStringHasher()
+			m := New[string, int]()
+			for _, i := range craft(func(i int) uint64 { return leaked.hash(fmt.Sprintf(format, i)) }) {
+				m.Store(fmt.Sprintf(format, i), i)
+			}
+			if got := chainLoad(m); got > 24 {
+				t.Errorf("longest chain holds %d of %d crafted keys; want it short", got, keys)
+			}
+		})
 	}
 }
 

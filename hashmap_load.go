@@ -35,11 +35,14 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
 	} else if t.strKey {
 		switch s := stringOf(key); { // hashString, in line
-		case len(s) > 16:
-			h = maphash.Comparable(t.seed, s)
-		case len(s) >= 8:
+		case uint(len(s)-8) <= 16-8:
 			a, b := stringWords(s)
 			h = mixString(t.strSeed, a, b, len(s))
+		case uint(len(s)-17) <= 32-17:
+			a, b, c, d := stringWords32(s)
+			h = mixLong(t.strSeed, a, b, c, d, len(s))
+		case len(s) > 32:
+			h = maphash.Comparable(t.seed, s)
 		default:
 			h = hashShort(t.strSeed, s)
 		}

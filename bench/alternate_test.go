@@ -23,7 +23,8 @@ import (
 // ns per Load of each and their ratios. BENCHMARKS.md and docs/design.md
 // quote it. Settings (environment):
 //
-//	SAFEMAP_ALTERNATE=int|string   key type ("user:%08d" strings)
+//	SAFEMAP_ALTERNATE=int|string|longstring   key type ("user:%08d" strings,
+//	                               or BenchmarkLoadLongString's 17-22 bytes)
 //	SAFEMAP_KEYS=N                 keys stored (default 1000000 int, 100000 string)
 //	SAFEMAP_MISS=1                 probe only absent keys (default: only present ones)
 //	SAFEMAP_GOROUTINES=N           goroutines per timed run (default 1)
@@ -37,7 +38,7 @@ func TestAlternatingLoads(t *testing.T) {
 		t.Skip("a measurement: set SAFEMAP_ALTERNATE=int or string to run it")
 	}
 	n, goroutines := 1_000_000, 1
-	if kind == "string" {
+	if kind != "int" {
 		n = 100_000
 	}
 	envInt(t, "SAFEMAP_KEYS", &n)
@@ -75,10 +76,13 @@ func TestAlternatingLoads(t *testing.T) {
 			}
 			return s
 		}
-	case "string":
+	case "string", "longstring":
 		keys := make([]string, 2*n)
 		for i := range keys {
 			keys[i] = fmt.Sprintf("user:%08d", i)
+		}
+		if kind == "longstring" {
+			keys = longStringKeys(2 * n)
 		}
 		m, x := safemap.New[string, int64](), xsync.NewMap[string, int64]()
 		for i := range n {
@@ -100,7 +104,7 @@ func TestAlternatingLoads(t *testing.T) {
 			return s
 		}
 	default:
-		t.Fatalf("SAFEMAP_ALTERNATE=%q: want int or string", kind)
+		t.Fatalf("SAFEMAP_ALTERNATE=%q: want int, string or longstring", kind)
 	}
 
 	// timed runs f on one segment of probes per goroutine, round i, and
