@@ -15,9 +15,9 @@ import (
 //     changing that same chain. A miss reads one word of the dense array
 //     of chain heads (tags and sequence word), usually in cache; a hit
 //     reads the head's cache line and the slot's. In a large table of
-//     pointer-free keys whose Loads mostly hit, Load also starts fetching
-//     the root bucket's first line early, so that a hit's two fetches
-//     overlap; a miss there reads that line too.
+//     pointer-free or string keys whose Loads mostly hit, Load also starts
+//     fetching the line of the root bucket's first slot early, so that a
+//     hit's two fetches overlap; a miss there reads that line too.
 //   - Writers lock only the key's bucket chain. Entries live inside the
 //     buckets, so inserting allocates nothing per entry (only an
 //     occasional chunk of overflow buckets, and the tables that growth

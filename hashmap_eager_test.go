@@ -1,6 +1,7 @@
 package safemap
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,7 @@ func eagerOf[K comparable, V any](m *Map[K, V]) (eager, ok bool) {
 // TestMap_EagerFollowsTheHitRate checks the switch behind Load's early
 // bucket read: on in a large table of plain keys once Loads mostly hit,
 // off again once they mostly miss, kept across a resize, and never on for
-// a small table or for keys that hold pointers.
+// a small table or for keys that hold pointers other than strings.
 func TestMap_EagerFollowsTheHitRate(t *testing.T) {
 	const n = 200_000
 	m := New[int64, int64](WithCapacity(1 << 18))
@@ -50,37 +51,65 @@ func TestMap_EagerFollowsTheHitRate(t *testing.T) {
 		t.Error("eager was not carried into the grown table")
 	}
 
+	type boxed struct{ s string } // a key holding a pointer, not a string
 	small := New[int64, int64]()
-	strs := New[string, int64](WithCapacity(1 << 18))
+	smallStrs := New[string, int64]()
+	strs := New[string, int64](WithCapacity(eagerMinChainsString * slotsPerBucket / 2))
+	ptrs := New[boxed, int64](WithCapacity(1 << 18))
+	key := func(i int64) string { return string(rune('a'+i%26)) + string(rune(i)) }
 	for i := range int64(1000) {
 		small.Store(i, i)
-		strs.Store(string(rune('a'+i%26))+string(rune(i)), i)
+		smallStrs.Store(key(i), i)
+		strs.Store(key(i), i)
+		ptrs.Store(boxed{key(i)}, i)
 	}
 	for range 100 {
 		for i := range int64(1000) {
 			small.Load(i)
-			strs.Load(string(rune('a'+i%26)) + string(rune(i)))
+			smallStrs.Load(key(i))
+			strs.Load(key(i))
+			ptrs.Load(boxed{key(i)})
 		}
 	}
 	if eager, ok := eagerOf(small); eager || ok {
 		t.Errorf("a small table: eager=%v eagerOK=%v; want both false", eager, ok)
 	}
-	if eager, ok := eagerOf(strs); eager || ok {
-		t.Errorf("string keys: eager=%v eagerOK=%v; want both false", eager, ok)
+	if eager, ok := eagerOf(smallStrs); eager || ok {
+		t.Errorf("a small table of string keys: eager=%v eagerOK=%v; want both false", eager, ok)
+	}
+	if eager, ok := eagerOf(strs); !eager || !ok {
+		t.Errorf("string keys in %d chains, all hits: eager=%v eagerOK=%v; want both true", MapBuckets(strs), eager, ok)
+	}
+	if eager, ok := eagerOf(ptrs); eager || ok {
+		t.Errorf("keys holding a pointer: eager=%v eagerOK=%v; want both false", eager, ok)
 	}
 }
 
 // TestMap_EagerLoadsStayCorrectUnderWrites runs readers on an eager table
 // while writers overwrite, delete and re-insert keys: every hit must
-// return a value some writer stored for that key.
+// return a value some writer stored for that key. The early read of a
+// slot races with the writers of that slot: its value must never matter.
 func TestMap_EagerLoadsStayCorrectUnderWrites(t *testing.T) {
+	t.Run("int64", func(t *testing.T) {
+		testEagerLoadsUnderWrites(t, func(i int64) int64 { return i })
+	})
+	t.Run("string", func(t *testing.T) {
+		keys := make([]string, 150_000)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("user:%d:profile", i)
+		}
+		testEagerLoadsUnderWrites(t, func(i int64) string { return keys[i] })
+	})
+}
+
+func testEagerLoadsUnderWrites[K comparable](t *testing.T, key func(int64) K) {
 	const n = 150_000
-	m := New[int64, int64](WithCapacity(1 << 18))
+	m := New[K, int64](WithCapacity(1 << 18))
 	for i := range int64(n) {
-		m.Store(i, i<<20)
+		m.Store(key(i), i<<20)
 	}
 	for i := range int64(100_000) {
-		m.Load(i)
+		m.Load(key(i))
 	}
 	if eager, _ := eagerOf(m); !eager {
 		t.Fatal("setup: eager is off")
@@ -94,9 +123,9 @@ func TestMap_EagerLoadsStayCorrectUnderWrites(t *testing.T) {
 			for gen := int64(1); !stop.Load(); gen++ {
 				for i := int64(w); i < n; i += 97 {
 					if gen%3 == 0 {
-						m.Delete(i)
+						m.Delete(key(i))
 					} else {
-						m.Store(i, i<<20|gen&(1<<20-1))
+						m.Store(key(i), i<<20|gen&(1<<20-1))
 					}
 				}
 			}
@@ -113,7 +142,7 @@ func TestMap_EagerLoadsStayCorrectUnderWrites(t *testing.T) {
 			defer readers.Done()
 			for round := range rounds {
 				for i := int64(r + round); i < n; i++ {
-					if v, ok := m.Load(i); ok && v>>20 != i {
+					if v, ok := m.Load(key(i)); ok && v>>20 != i {
 						if bad.Add(1) < 5 {
 							t.Errorf("Load(%d) = %#x: a value stored for key %d", i, v, v>>20)
 						}

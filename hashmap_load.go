@@ -2,6 +2,7 @@ package safemap
 
 import (
 	"hash/maphash"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -136,13 +137,15 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 
 // A hit reads the head's line and then the line of the slot the head
 // names: two dependent fetches, each from memory once the table outgrows
-// the caches. Reading the root bucket's first line (the header and the
-// first slots, where most entries of a chain live) together with the head
-// overlaps them, but costs a miss a line it does not otherwise need. So
-// Load does it only in a table where it pays (eagerOK: keys without
-// pointers, whose comparison reads nothing beyond the slot, in a table
-// whose heads outgrow the caches) and only while Loads mostly hit (eager).
-// The measurements behind both conditions are in BENCHMARKS.md and
+// the caches. Reading the line of the root bucket's first slot (where most
+// entries of a chain live, since inserts take the first free slot)
+// together with the head overlaps them, but costs a miss a line it does
+// not otherwise need. So Load does it only in a table where it pays
+// (eagerOK: keys without pointers, whose comparison reads nothing beyond
+// the slot, in a table whose heads outgrow the caches; or string keys,
+// whose hash already waited for the key's bytes, in a table of at least
+// eagerMinChainsString chains) and only while Loads mostly hit (eager).
+// The measurements behind these conditions are in BENCHMARKS.md and
 // docs/design.md ("Early bucket reads").
 //
 // Load samples its outcome for one key in 256 (by hash, so choosing costs
@@ -150,9 +153,12 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // 3/4 hits, lazy again below 1/2.
 const (
 	eagerMinChains = 1 << 16 // 1 MB of heads: more than most L2 caches hold
-	sampleMask     = 255     // a Load is sampled when its hash has these bits clear
-	sampleHit      = 1 << 32 // a hit's increment of the sample word
-	sampleMin      = 64      // samples per decision
+	// String tables from about 86k keys: their slots are 24 bytes or more,
+	// so a 100k-key table's buckets (6 MB) are far out of L2 already.
+	eagerMinChainsString = 1 << 15
+	sampleMask           = 255     // a Load is sampled when its hash has these bits clear
+	sampleHit            = 1 << 32 // a hit's increment of the sample word
+	sampleMin            = 64      // samples per decision
 )
 
 // sampleOutcome is sampleLoad's argument for a Load that found its key
@@ -183,11 +189,23 @@ func (t *mapTable[K, V]) sampleLoad(hit uint64) {
 	}
 }
 
-// readLine reads the first word of root bucket b, so that the processor
-// fetches its first cache line, and throws it away.
+// readLine reads the first word of root bucket b's first slot, so that
+// the processor fetches that slot's cache line, and throws it away. (A
+// bucket of 24-byte string slots is 184 bytes, so buckets do not start on
+// a line: the line of b's header may hold nothing else of b.)
 func readLine[K comparable, V any](b *bucket[K, V]) {
-	// The word is b's meta, which no one writes once the table is
-	// published (a root's tags live in its head): the read races with
-	// nothing, and the atomic load keeps the compiler from dropping it.
-	b.meta.Load()
+	if raceEnabled {
+		// The detector would report the read below, which races with
+		// writers of the slot. b's meta, which no one writes once the
+		// table is published (a root's tags live in its head), races
+		// with nothing.
+		b.meta.Load()
+		return
+	}
+	// Safety: the slot's first word lies in the bucket array, which t
+	// keeps alive. A writer may be storing it: the value is thrown away
+	// (never used, and read as an integer, so the collector never sees
+	// it as a pointer), and the atomic load keeps the compiler from
+	// dropping the read.
+	atomic.LoadUint64((*uint64)(unsafe.Pointer(&b.slots)))
 }
