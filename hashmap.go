@@ -78,7 +78,9 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 // true); otherwise it stores value and returns it. A hit takes no lock and
 // allocates nothing.
 func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
-	m.tableOrInit()
+	if m.table.Load() == nil {
+		m.initSlow() // tableOrInit, in line: lookup needs a table to hash with
+	}
 	actual, loaded, h := m.lookup(key)
 	if loaded {
 		return actual, true
@@ -119,7 +121,9 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 	if fn == nil {
 		panicNilFunc("LoadOrCompute")
 	}
-	m.tableOrInit()
+	if m.table.Load() == nil {
+		m.initSlow() // tableOrInit, in line: lookup needs a table to hash with
+	}
 	actual, loaded, h := m.lookup(key)
 	if loaded {
 		return actual, true
@@ -132,7 +136,9 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 // with no lock held. See [ConcurrentMap.LoadOrTryCompute].
 func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	mustLoader(ctx, fn)
-	m.tableOrInit()
+	if m.table.Load() == nil {
+		m.initSlow() // tableOrInit, in line: lookup needs a table to hash with
+	}
 	actual, loaded, h := m.lookup(key)
 	if loaded {
 		return actual, true, nil

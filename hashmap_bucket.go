@@ -182,21 +182,7 @@ func (b *bucket[K, V]) locate(ovf *overflows[K, V], hd *head, key K, tag uint8) 
 func (b *bucket[K, V]) locateClaim(ovf *overflows[K, V], hd *head, key K, tag uint8) (c *bucket[K, V], i int, rc *bucket[K, V], ri int) {
 	meta := hd.meta.Load()
 	if meta&metaOverflow == 0 {
-		// The chain is its root alone (the common case, in line).
-		i, ri = -1, -1
-		for match := matchTag(meta, tag); match != 0; match &= match - 1 {
-			if j := slotIndex(match); b.slots[j].key == key {
-				i = j
-				break
-			}
-		}
-		for match := matchReserved(meta); match != 0; match &= match - 1 {
-			if j := slotIndex(match); b.slots[j].key == key {
-				ri = j
-				break
-			}
-		}
-		if i >= 0 {
+		if i, ri = b.locateRoot(meta, key, tag); i >= 0 {
 			c = b
 		}
 		if ri >= 0 {
@@ -221,14 +207,32 @@ func (b *bucket[K, V]) locateClaim(ovf *overflows[K, V], hd *head, key K, tag ui
 				}
 			}
 		}
-		if x == b && meta&metaOverflow == 0 {
-			return c, i, rc, ri // the chain is its root alone
-		}
 		if x = ovf.next(x); x == nil {
 			return c, i, rc, ri
 		}
 		meta = x.meta.Load()
 	}
+}
+
+// locateRoot is locateClaim for a chain that is its root b alone (meta,
+// its head's word, has no overflow flag): the slot of key's entry and of
+// its reservation, -1 for none. Two small results, for claim's and land's
+// common case.
+func (b *bucket[K, V]) locateRoot(meta uint64, key K, tag uint8) (i, ri int) {
+	i, ri = -1, -1
+	for match := matchTag(meta, tag); match != 0; match &= match - 1 {
+		if j := slotIndex(match); b.slots[j].key == key {
+			i = j
+			break
+		}
+	}
+	for match := matchReserved(meta); match != 0; match &= match - 1 {
+		if j := slotIndex(match); b.slots[j].key == key {
+			ri = j
+			break
+		}
+	}
+	return i, ri
 }
 
 // insert adds an entry for a key absent from the locked chain rooted at b,
@@ -272,6 +276,19 @@ func (b *bucket[K, V]) insert(ovf *overflows[K, V], hd *head, key K, value V, ta
 		hd.endWrite()
 	}
 	return true
+}
+
+// reserve reserves the empty slot i of the locked root b, whose head is hd,
+// for key: insert's common case, with the reserved byte for a tag.
+func (b *bucket[K, V]) reserve(hd *head, i int, key K) {
+	if raceEnabled {
+		hd.beginWrite()
+	}
+	b.slots[i] = slot[K, V]{key: key}
+	hd.meta.Store(hd.meta.Load() | slotReserved<<(8*i)) // after the key, as insert does
+	if raceEnabled {
+		hd.endWrite()
+	}
 }
 
 // fill turns slot i of c, reserved in the locked chain rooted at b, into

@@ -22,6 +22,16 @@ import "sync"
 // returns no flight and no channel: the caller owns the key's flight.
 func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	t, b, hd := m.lockChain(h)
+	if meta := hd.meta.Load(); meta&metaOverflow == 0 && key == key {
+		// The common case, in line: the chain is its root alone.
+		i, ri := b.locateRoot(meta, key, h2(h))
+		empty := matchEmpty(meta)
+		if i < 0 && ri < 0 && empty != 0 {
+			b.reserve(hd, slotIndex(empty), key)
+			hd.unlock()
+			return value, false, nil, nil
+		}
+	}
 	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, h2(h))
 	if c != nil {
 		value = c.slots[i].value
@@ -61,6 +71,16 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
 	tag := h2(h)
 	t, b, hd := m.lockChain(h)
+	if meta := hd.meta.Load(); store && meta&metaOverflow == 0 {
+		// The common case, in line: the chain is its root alone, nobody
+		// waits and nobody stored the key meanwhile.
+		if i, ri := b.locateRoot(meta, key, tag); i < 0 && ri >= 0 && slotByte(meta, ri) == slotReserved {
+			b.fill(hd, b, ri, value, tag)
+			hd.unlock()
+			m.inserted(t, tag, false)
+			return value, false, nil
+		}
+	}
 	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, tag)
 	if rc == nil && key == key {
 		hd.unlock()

@@ -155,10 +155,12 @@ func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) 
 	for {
 		idx := uintptr(h & t.mask)
 		b, hd := t.root(idx), t.head(idx)
-		if !hd.tryLockOnce() { // in line: the lock is usually free
+		s := hd.seq.Load()
+		if s&seqLocked != 0 || !hd.seq.CompareAndSwap(s, s|seqLocked) { // in line: the lock is usually free
 			hd.lock()
+			s = hd.seq.Load()
 		}
-		if !hd.moved() {
+		if s&seqMoved == 0 { // M is set under L: s, read before taking L, is still right
 			return t, b, hd
 		}
 		hd.unlock()
