@@ -96,12 +96,6 @@ func (b *head) unlock() {
 	b.seq.And(^seqLocked)
 }
 
-// moved reports whether the chain has been moved to the next table. The
-// caller holds L or is a reader who will validate.
-func (b *head) moved() bool {
-	return b.seq.Load()&seqMoved != 0
-}
-
 // beginWrite sets D; the caller holds L.
 func (b *head) beginWrite() {
 	if !raceEnabled {
