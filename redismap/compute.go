@@ -218,6 +218,9 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 			}
 			m.stats.waits.Add(1)
 			waited = true
+			if hook := m.testWaiting.Load(); hook != nil {
+				(*hook)(name)
+			}
 			err = m.wait(ctx, wake, pttl)
 			stopWatch()
 			if err != nil {

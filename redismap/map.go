@@ -48,6 +48,8 @@ type Map[K comparable, V any] struct {
 	isClosed bool
 	closed   atomic.Bool
 	wg       sync.WaitGroup
+
+	testWaiting atomic.Pointer[func(name string)] // called when a waiter starts to wait (tests)
 }
 
 // New returns a Map that keeps its entries in Redis through client, which

@@ -54,7 +54,17 @@ type notifier struct {
 	invalidate func(name string) // drops name from the near cache (may be nil)
 	flush      func()            // empties the near cache (may be nil)
 	stats      *counters
-	onState    func(connected bool) // test hook, may be nil
+	changed    chan struct{}     // closed and replaced at every state change (under mu)
+}
+
+// stateChanged returns a channel closed at the next change of state.
+func (n *notifier) stateChanged() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.changed == nil {
+		n.changed = make(chan struct{})
+	}
+	return n.changed
 }
 
 func (n *notifier) connected() bool { return n.state.Load()&1 == 1 }
@@ -135,9 +145,12 @@ func (n *notifier) setState(connected bool) {
 	if n.flush != nil {
 		n.flush()
 	}
-	if n.onState != nil {
-		n.onState(connected)
+	n.mu.Lock()
+	if n.changed != nil {
+		close(n.changed)
+		n.changed = nil
 	}
+	n.mu.Unlock()
 }
 
 // lost records that the subscription dropped (if it was up).
