@@ -26,6 +26,11 @@ import (
 // clockTick is the resolution of the near cache's clock.
 const clockTick = time.Millisecond
 
+// nearGuard is how close to its expiry an entry is checked against the
+// exact clock instead of the coarse one, which can lag behind by more than
+// a tick when the refreshing goroutine is scheduled late.
+const nearGuard = 50 * time.Millisecond
+
 // clock is a process-wide coarse clock for near-cache expiry: reading the
 // system clock costs more than a near-cache hit should. One goroutine
 // refreshes it every clockTick while some Map with a near cache is open.
@@ -99,7 +104,7 @@ func (c *nearCache[V]) get(name string) (value V, ok bool) {
 	if !ok || !e.filled || e.state != c.state.Load() {
 		return value, false
 	}
-	if clock.now.Load() >= e.expires {
+	if clock.now.Load() >= e.expires-int64(nearGuard) && monotime() >= e.expires {
 		c.entries.CompareAndDelete(name, e)
 		return value, false
 	}
@@ -135,8 +140,7 @@ func (c *nearCache[V]) evict() {
 // fill replaces placeholder p with value, read by a request sent at sent
 // (monotime) that found pttl milliseconds left on the value in Redis
 // (negative: no expiry). The entry expires at the earlier of the near
-// cache's TTL and the value's own expiry, less two clock ticks for the
-// coarse clock's lag.
+// cache's TTL and the value's own expiry, less two clock ticks.
 func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent int64, pttl int64) {
 	if p == nil {
 		return

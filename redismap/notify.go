@@ -54,7 +54,7 @@ type notifier struct {
 	invalidate func(name string) // drops name from the near cache (may be nil)
 	flush      func()            // empties the near cache (may be nil)
 	stats      *counters
-	changed    chan struct{}     // closed and replaced at every state change (under mu)
+	changed    chan struct{} // closed and replaced at every state change (under mu)
 }
 
 // stateChanged returns a channel closed at the next change of state.
