@@ -186,7 +186,7 @@ func TestNearCache_StaysWithinItsSize(t *testing.T) {
 	waitConnected(t, m)
 	ctx := testContext(t)
 	for i := range 100 {
-		key := string(rune('a' + i%26)) + string(rune('a'+i/26))
+		key := string(rune('a'+i%26)) + string(rune('a'+i/26))
 		m.Store(ctx, key, "v")
 		m.Load(ctx, key)
 	}

@@ -172,20 +172,33 @@ func (s *server) client(t testing.TB) *redis.Client {
 	return c
 }
 
-// counter counts the commands a client sends (a pipeline counts once: one
-// round trip).
+// counter counts the round trips a client makes for its caller (a
+// pipeline counts once), leaving out the handshake of new connections
+// (HELLO, CLIENT SETINFO), which go-redis also sends through hooks.
 type counter struct{ n atomic.Int64 }
+
+func handshake(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select":
+		return true
+	}
+	return false
+}
 
 func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
+		if !handshake(cmd) {
+			c.n.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
 func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
+		if len(cmds) > 0 && !handshake(cmds[0]) {
+			c.n.Add(1)
+		}
 		return next(ctx, cmds)
 	}
 }
@@ -257,9 +270,13 @@ func (s *stopper) run() {
 	}
 }
 
-// prefix returns a Prefix unique to the test.
+var prefixes atomic.Int64
+
+// prefix returns a Prefix unique to the test and the call (so that -count
+// runs and earlier runs on a server do not share entries).
 func prefix(t testing.TB) string {
-	return strings.NewReplacer("/", ".", "{", "(", "}", ")").Replace(t.Name())
+	name := strings.NewReplacer("/", ".", "{", "(", "}", ")").Replace(t.Name())
+	return fmt.Sprintf("%s.%d.%d", name, os.Getpid(), prefixes.Add(1))
 }
 
 func TestMain(m *testing.M) {
