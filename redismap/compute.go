@@ -30,16 +30,19 @@ import (
 // round trip per step, not one per goroutine.
 
 // flight is the outcome of one run of the protocol, shared with the
-// goroutines of this process that waited on it.
+// goroutines of this process that waited on it: a value, or an error that
+// the server agreed to (a loader error whose marker was committed, or a
+// marker, negative entry or undecodable value that was read).
 type flight[V any] struct {
 	value  V
 	loaded bool  // value was read from Redis, not computed here
-	sent   int64 // monotime when the request that read or stored value was sent
-	// retry is set when value was computed here but not stored (err says
-	// why: ErrFenced, ErrLeaseLost or a failed commit). Only the caller that
-	// ran fn returns it; the others fetch again.
+	err    error // the outcome is this error (value is then the zero value)
+	sent   int64 // monotime when the request that read or stored the outcome was sent
+	// retry is set when the outcome was not stored (err says why:
+	// ErrFenced, ErrLeaseLost, a failed commit; or the loader's error when
+	// its marker was not stored). Only the caller that ran fn returns it,
+	// with fn's value; the others fetch again.
 	retry bool
-	err   error
 }
 
 // tokenKey is the context key of the fencing token.
@@ -136,13 +139,14 @@ func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(
 			m.flights.CompareAndDelete(name, f)
 			return f.value, f.loaded, f.err
 		}
-		// A waiter may use the shared value only if the request that read
-		// or stored it was sent after this call began: then the value was
-		// current at some instant of this call. A result that landed before
-		// (found in the table before its owner removed it), or a value that
-		// was not stored, sends this caller back to Redis.
+		// A waiter may use the shared outcome only if the request that read
+		// or stored it was sent after this call began: then it was current
+		// at some instant of this call, which keeps the call linearizable.
+		// An outcome that landed before (found in the table before its
+		// owner removed it), or one that was not stored, sends this caller
+		// back to Redis.
 		if !f.retry && f.sent >= start {
-			return f.value, true, nil
+			return f.value, f.err == nil, f.err
 		}
 		m.flights.CompareAndDelete(name, f)
 		if m.closed.Load() {
@@ -203,7 +207,7 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 					m.stats.negativeHits.Add(1)
 					err = fmt.Errorf("redismap: key %q: cached answer: %w", name, ErrNotFound)
 				}
-				return nil, err
+				return &flight[V]{err: err, sent: sent}, nil
 			}
 			m.near.fill(name, p, v, sent, pttl)
 			m.stats.remoteHits.add(1)
@@ -305,18 +309,14 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token
 		if m.cfg.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
 			entry, ttl = string(kindNegative), m.jittered(m.cfg.negativeTTL)
 		}
-		// Whatever the commit's outcome, this caller and its process's
-		// waiters get fn's own error.
-		m.commit(commitCtx, name, keys, token, entry, ttl)
-		return nil, err
+		return m.commitError(commitCtx, name, keys, token, entry, ttl, err), nil
 	}
 	entry, err := m.encodeValue(name, value)
 	if err != nil {
 		// The value cannot be stored: every process would compute the same,
 		// so the failure is shared like a loader error.
 		m.stats.loaderErrors.Add(1)
-		m.commit(commitCtx, name, keys, token, encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL)
-		return nil, err
+		return m.commitError(commitCtx, name, keys, token, encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL, err), nil
 	}
 	sent := monotime()
 	code, err := m.commit(commitCtx, name, keys, token, entry, m.jittered(m.cfg.ttl))
@@ -329,6 +329,16 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token
 		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)}, nil
 	}
 	return &flight[V]{value: value, sent: sent}, nil
+}
+
+// commitError commits the marker entry for a failed computation (err).
+// The caller that ran fn gets err whatever the commit's outcome; the
+// waiters of this process share it only if the marker was stored (else
+// a Store or Delete overtook the computation, and they fetch again).
+func (m *Map[K, V]) commitError(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration, err error) *flight[V] {
+	sent := monotime()
+	code, cerr := m.commit(ctx, name, keys, token, entry, ttl)
+	return &flight[V]{err: err, sent: sent, retry: cerr != nil || code != commitStored}
 }
 
 // commit runs the commit script and counts its outcome.

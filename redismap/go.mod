@@ -3,6 +3,7 @@ module github.com/safemap-go/safemap/redismap
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/safemap-go/safemap v0.1.0
 )

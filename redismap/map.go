@@ -225,12 +225,12 @@ func (m *Map[K, V]) Store(ctx context.Context, key K, value V) error {
 	}
 	k := m.keys(name)
 	if m.near != nil {
-		m.near.invalidate(name)
+		m.near.localWrite(name)
 	}
 	err = storeScript.Run(ctx, m.client, []string{k[0], k[2]},
 		payload, ms(m.jittered(m.cfg.ttl)), ms(m.fenceTTL), m.channel, name).Err()
 	if m.near != nil {
-		m.near.invalidate(name)
+		m.near.localWrite(name)
 	}
 	if err != nil {
 		return opError("store", name, err)
@@ -252,11 +252,11 @@ func (m *Map[K, V]) Delete(ctx context.Context, key K) error {
 	}
 	k := m.keys(name)
 	if m.near != nil {
-		m.near.invalidate(name)
+		m.near.localWrite(name)
 	}
 	err = deleteScript.Run(ctx, m.client, []string{k[0], k[2]}, ms(m.fenceTTL), m.channel, name).Err()
 	if m.near != nil {
-		m.near.invalidate(name)
+		m.near.localWrite(name)
 	}
 	if err != nil {
 		return opError("delete", name, err)

@@ -87,6 +87,7 @@ type nearEntry[V any] struct {
 	value   V
 	expires int64  // clock time from which it is no longer served
 	state   uint64 // the notifier's state when the read was sent
+	writes  uint64 // nearCache.writes when the read was sent
 	filled  bool
 }
 
@@ -96,6 +97,13 @@ type nearCache[V any] struct {
 	ttl     time.Duration
 	state   *atomic.Uint64 // the notifier's
 	stats   *counters
+
+	// writes counts this process's Stores and Deletes, each twice: before
+	// its request and after its answer. A fill whose read overlapped a
+	// local write is dropped, so that after a Store or Delete returns, no
+	// value read before it is served here (the write's own notification,
+	// which would drop it too, may still be on its way).
+	writes atomic.Uint64
 }
 
 // get returns the cached value for name, if it is fresh.
@@ -118,7 +126,7 @@ func (c *nearCache[V]) reserve(name string) *nearEntry[V] {
 	if st&1 == 0 {
 		return nil
 	}
-	p := &nearEntry[V]{state: st}
+	p := &nearEntry[V]{state: st, writes: c.writes.Load()}
 	if _, loaded := c.entries.Swap(name, p); !loaded && c.entries.Len() > c.size {
 		c.evict()
 	}
@@ -154,8 +162,11 @@ func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent int64, p
 		c.entries.CompareAndDelete(name, p)
 		return
 	}
-	e := &nearEntry[V]{value: value, expires: sent + int64(life), state: p.state, filled: true}
-	if c.entries.CompareAndSwap(name, p, e) && c.state.Load() != p.state {
+	e := &nearEntry[V]{value: value, expires: sent + int64(life), state: p.state, writes: p.writes, filled: true}
+	// Swap first, check after: a change of generation or a local write
+	// that the checks miss comes after the swap, and its flush or
+	// invalidation deletes e.
+	if c.entries.CompareAndSwap(name, p, e) && (c.state.Load() != p.state || c.writes.Load() != p.writes) {
 		c.entries.CompareAndDelete(name, e)
 	}
 }
@@ -168,6 +179,13 @@ func (c *nearCache[V]) abandon(name string, p *nearEntry[V]) {
 }
 
 func (c *nearCache[V]) invalidate(name string) { c.entries.Delete(name) }
+
+// localWrite brackets a Store or Delete of name by this process: call it
+// before sending the request and after its answer.
+func (c *nearCache[V]) localWrite(name string) {
+	c.writes.Add(1)
+	c.entries.Delete(name)
+}
 
 func (c *nearCache[V]) flush() {
 	c.stats.nearFlushes.Add(1)

@@ -67,8 +67,9 @@ func TestNearCache_HitMakesNoRedisCall(t *testing.T) {
 func TestNearCache_DropsAnEntryWrittenByAnotherMap(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
-	reader := newMap(t, srv.client(t), nearOptions(t))
-	writer := newMap(t, srv.client(t), nearOptions(t))
+	opts := nearOptions(t) // one Prefix: the two Maps share entries
+	reader := newMap(t, srv.client(t), opts)
+	writer := newMap(t, srv.client(t), opts)
 	waitConnected(t, reader)
 	ctx := testContext(t)
 	for _, op := range []string{"store", "delete"} {
