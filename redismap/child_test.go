@@ -70,8 +70,11 @@ func child(role string) error {
 		// KEYS keys, GOROUTINES goroutines asking for each key, all at once
 		// after the parent says go; the loader takes LOAD_MS.
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-		redismap.WaitConnected(wctx, m, true)
+		err := m.Ready(wctx)
 		wcancel()
+		if err != nil {
+			return err
+		}
 		// Warm the server's script cache, so that round trips count no
 		// EVALSHA-then-EVAL fallback.
 		m.LoadOrTryCompute(ctx, "warm-up", func(context.Context) (string, error) { return "", nil })

@@ -8,8 +8,8 @@ func OnWait[K comparable, V any](m *Map[K, V], hook func(name string)) {
 	m.testWaiting.Store(&hook)
 }
 
-// WaitConnected waits until m's notification subscription is up (want true)
-// or down (want false), or ctx ends.
+// WaitConnected waits until m's notification subscription is up (want true,
+// as Ready does) or down (want false), or ctx ends.
 func WaitConnected[K comparable, V any](ctx context.Context, m *Map[K, V], want bool) error {
 	for {
 		changed := m.notify.stateChanged()

@@ -118,6 +118,30 @@ func (m *Map[K, V]) Close() error {
 	return nil
 }
 
+// Ready waits until the Map's notification subscription is up, or ctx
+// ends (returning ctx.Err()), or the Map is closed (ErrClosed). Every
+// method works before that; until then, a waiter wakes at the end of the
+// holder's lease rather than at its commit, and the near cache stays
+// empty. A process can call Ready before it takes traffic.
+func (m *Map[K, V]) Ready(ctx context.Context) error {
+	for {
+		if m.closed.Load() {
+			return ErrClosed
+		}
+		changed := m.notify.stateChanged()
+		if m.notify.connected() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.ctx.Done():
+			return ErrClosed
+		}
+	}
+}
+
 // goBackground runs f on a goroutine that Close waits for, unless the Map
 // is closed; it reports whether f was started.
 func (m *Map[K, V]) goBackground(f func()) bool {

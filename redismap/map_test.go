@@ -704,3 +704,23 @@ func TestMap_MethodsAfterCloseReturnErrClosed(t *testing.T) {
 		t.Errorf("Delete: %v", err)
 	}
 }
+
+func TestReady_ReturnsOnceSubscribedAndErrClosedAfterClose(t *testing.T) {
+	t.Parallel()
+	m := newMap(t, shared(t).client(t), redismap.Options[string, string]{})
+	ctx := testContext(t)
+	if err := m.Ready(ctx); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	m.Close()
+	if err := m.Ready(ctx); err != redismap.ErrClosed {
+		t.Errorf("Ready after Close: %v; want ErrClosed", err)
+	}
+	port, _ := freePort()
+	down := newMap(t, redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)}), redismap.Options[string, string]{})
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := down.Ready(short); err != context.DeadlineExceeded {
+		t.Errorf("Ready with no server: %v; want the ctx's error", err)
+	}
+}

@@ -15,7 +15,7 @@ type Stats struct {
 
 	Loads        int64 `json:"loads"`         // loader calls: this process held the lease and called fn
 	LoaderErrors int64 `json:"loader_errors"` // loader calls that returned an error (stored as a marker)
-	Waits        int64 `json:"waits"`         // times a caller waited for another process's lease
+	Waits        int64 `json:"waits"`         // times a caller began to wait for another process's lease
 	WakeUps      int64 `json:"wake_ups"`      // waits ended by a notification (the rest by the lease timer or the caller's ctx)
 	Takeovers    int64 `json:"takeovers"`     // leases taken after the previous holder's ended with nothing stored
 	Renewals     int64 `json:"renewals"`      // lease renewals sent
