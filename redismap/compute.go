@@ -105,18 +105,19 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 	if fn == nil {
 		panic("redismap: LoadOrTryCompute with a nil function")
 	}
-	if m.closed.Load() {
-		return actual, false, ErrClosed
-	}
 	name, err := m.name(key)
 	if err != nil {
 		return actual, false, err
 	}
+	// Close empties the near cache: a closed Map misses here.
 	if m.near != nil {
 		if v, ok := m.near.get(name); ok {
 			m.stats.nearHits.add(1)
 			return v, true, nil
 		}
+	}
+	if m.closed.Load() {
+		return actual, false, ErrClosed
 	}
 	return m.loadOrComputeSlow(ctx, name, fn)
 }

@@ -108,11 +108,14 @@ func (m *Map[K, V]) Close() error {
 	m.isClosed = true
 	m.closed.Store(true)
 	m.mu.Unlock()
+	if m.near != nil {
+		m.near.entries.Clear() // from here on, every call misses it and sees closed
+	}
 	m.cancel()
 	m.notify.close()
 	m.wg.Wait()
 	if m.near != nil {
-		m.near.entries.Clear()
+		m.near.entries.Clear() // a fill that raced with the first Clear
 		releaseClock()
 	}
 	return nil
@@ -169,13 +172,12 @@ func (m *Map[K, V]) Stats() Stats { return m.stats.snapshot() }
 // otherwise Load makes one round trip. A stored value that does not decode
 // is an error (*DecodeError), never a zero value.
 func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err error) {
-	if m.closed.Load() {
-		return value, false, ErrClosed
-	}
 	name, err := m.name(key)
 	if err != nil {
 		return value, false, err
 	}
+	// Close empties the near cache, so a closed Map misses here and
+	// returns ErrClosed below.
 	if m.near != nil {
 		if v, ok := m.near.get(name); ok {
 			m.stats.nearHits.add(1)
@@ -188,6 +190,9 @@ func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err erro
 // loadSlow is Load's Redis round trip (outlined so that the near-cache hit
 // path stays small).
 func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool, err error) {
+	if m.closed.Load() {
+		return value, false, ErrClosed
+	}
 	vkey := m.keys(name)[0]
 	var p *nearEntry[V]
 	if m.near != nil {
