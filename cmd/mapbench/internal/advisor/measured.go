@@ -52,7 +52,7 @@ func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advic
 	if err != nil {
 		return Advice{}, fmt.Errorf("measuring the workload: %w", err)
 	}
-	rules := Decide(w)
+	rules := decideLocal(w) // the one-process rules: the measurement is of in-process maps
 	f := factsOf(w)
 	unit := m.Primary
 	if unit == "" {
@@ -143,7 +143,7 @@ func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advic
 	a.WouldChange = measuredWouldChange(f, best.strategy, fastest)
 	a.Warnings = append(slices.Clone(rules.Warnings), warns...)
 	a.Warnings = append(a.Warnings, m.Notes...)
-	return a, nil
+	return acrossProcesses(a, factsOf(w)), nil
 }
 
 // strategyName maps a Case.Impl such as "New" to its constructor,
