@@ -34,9 +34,11 @@ import (
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/advisor"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stampede"
 )
 
 func main() {
+	stampede.MaybeWorker() // the stampede workload runs mapbench itself as its worker processes
 	os.Exit(mapbench(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -86,9 +88,16 @@ func mapbench(args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	res := r.run()
+	var stampedeSkipped string
+	if r.stampede {
+		stampedeSkipped = r.runStampede(res, r.progress)
+	}
 	fmt.Fprintf(stdout, "mapbench: %s %s/%s, %d CPUs (%s), GOMAXPROCS %d; %d keys, %v per sample, %d reps; took %v\n\n",
 		res.GoVersion, res.GOOS, res.GOARCH, res.CPUs, cmp.Or(res.CPU, "model unknown"), res.GOMAXPROCS,
 		res.Config.Keys, res.Config.Duration, res.Config.Reps, res.Elapsed.Round(time.Second))
+	if stampedeSkipped != "" {
+		fmt.Fprintf(stdout, "%s\n\n", stampedeSkipped)
+	}
 	if err := report.Text(stdout, res); err != nil {
 		fmt.Fprintf(stderr, "mapbench: %v\n", err)
 		return exitError
@@ -120,6 +129,7 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 		wls         = fs.String("workloads", "all", "comma-separated workload `names`, or all (see 'mapbench list')")
 		ims         = fs.String("impls", "all", "comma-separated implementation `names`, or all (see 'mapbench list')")
 		dir         = fs.String("o", "", "write report.html, results.json, results.csv and bench.txt into `dir`")
+		redisAddr   = fs.String("redis", "", "Redis `address` for the stampede workload, or off to skip it (default: start a redis-server from PATH on a free loopback port; skip the workload if there is none)")
 		progress    = fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on or off")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof reads it)")
 	)
@@ -168,8 +178,12 @@ Examples:
 	if r.keyTypes, err = pick("-keytype", *keyTypeList, keyTypes, func(s string) string { return s }); err != nil {
 		return nil, "", err
 	}
-	if r.workloads, err = pick("-workloads", *wls, workloads, func(w *workload) string { return w.name }); err != nil {
-		return nil, "", err
+	list, wantStampede := splitStampede(*wls)
+	r.stampede, r.redisAddr = wantStampede && *redisAddr != "off", *redisAddr
+	if list != "" {
+		if r.workloads, err = pick("-workloads", list, workloads, func(w *workload) string { return w.name }); err != nil {
+			return nil, "", err
+		}
 	}
 	if r.impls, err = pick("-impls", *ims, impls, func(im *impl) string { return im.name }); err != nil {
 		return nil, "", err
@@ -249,6 +263,7 @@ func list(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", wl.name, strings.Join(vs, " "), wl.description)
 	}
+	listStampede(tw)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "IMPL\tKIND\tDESCRIPTION")
 	for _, im := range impls {

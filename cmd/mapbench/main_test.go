@@ -19,7 +19,8 @@ import (
 )
 
 // tinyRun is the smallest run that still exercises every workload.
-var tinyRun = []string{"-keys", "300", "-duration", "2ms", "-reps", "2", "-goroutines", "2,3", "-progress", "off"}
+// The stampede workload, which needs Redis, is tested in stampede_test.go.
+var tinyRun = []string{"-keys", "300", "-duration", "2ms", "-reps", "2", "-goroutines", "2,3", "-progress", "off", "-redis", "off"}
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -248,7 +249,7 @@ func TestMapbench_HelpDocumentsEveryFlag(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("-h: exit %d; want 0", code)
 	}
-	for _, f := range []string{"-keys", "-goroutines", "-duration", "-reps", "-keytype", "-workloads", "-impls", "-o", "-progress", "-cpuprofile", "advise", "list"} {
+	for _, f := range []string{"-keys", "-goroutines", "-duration", "-reps", "-keytype", "-workloads", "-impls", "-o", "-progress", "-cpuprofile", "-redis", "advise", "list"} {
 		if !strings.Contains(stderr, f) {
 			t.Errorf("-h does not mention %s", f)
 		}
