@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -126,9 +127,17 @@ type errorMarker struct {
 // processes, after Options.SharedErrors.
 var builtinSharedErrors = []error{ErrNotFound, ErrValueTooLarge, ErrEncode, context.DeadlineExceeded, context.Canceled}
 
+// maxErrorMessage bounds the message an error marker carries, so that a
+// loader error with a huge text (a dumped response body) cannot make a
+// huge marker.
+const maxErrorMessage = 4 << 10
+
 // encodeErrorMarker returns the kindError entry for a loader error.
 func encodeErrorMarker(sentinels []error, err error) string {
 	m := errorMarker{Message: err.Error()}
+	if len(m.Message) > maxErrorMessage {
+		m.Message = strings.ToValidUTF8(m.Message[:maxErrorMessage], "") + "… (truncated)"
+	}
 	for _, s := range sentinels {
 		if errors.Is(err, s) {
 			m.Code = s.Error()

@@ -724,3 +724,24 @@ func TestReady_ReturnsOnceSubscribedAndErrClosedAfterClose(t *testing.T) {
 		t.Errorf("Ready with no server: %v; want the ctx's error", err)
 	}
 }
+
+func TestLoadOrTryCompute_SharesAHugeErrorMessageTruncated(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	opts := redismap.Options[string, string]{Prefix: prefix(t)}
+	a := newMap(t, srv.client(t), opts)
+	b := newMap(t, srv.client(t), opts)
+	ctx := testContext(t)
+	huge := strings.Repeat("x", 1<<20)
+	if _, _, err := a.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) { return "", errors.New(huge) }); err == nil {
+		t.Fatal("no error")
+	}
+	_, _, err := b.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) { return "v", nil })
+	var shared *redismap.SharedError
+	if !errors.As(err, &shared) {
+		t.Fatalf("got %T; want a *SharedError", err)
+	}
+	if len(shared.Message) > 5<<10 || !strings.HasSuffix(shared.Message, "(truncated)") {
+		t.Errorf("the shared message is %d bytes; want it truncated to about 4 KiB", len(shared.Message))
+	}
+}
