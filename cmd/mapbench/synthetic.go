@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/safemap-go/safemap"
@@ -62,9 +63,8 @@ func (sy synthetic) run(ctx context.Context) (results.Workload, error) {
 	}
 	wl := &workload{
 		name: "advise",
-		description: fmt.Sprintf("The profile replayed: %.0f %% reads, %.0f %% of them missing, %s key set of %d keys, "+
-			"value function %v failing %.0f %% of the time, %d goroutines.",
-			100*sy.readFrac, 100*sy.missRate, sy.keySet, n, sy.loaderCost, 100*sy.failRate, g),
+		description: fmt.Sprintf("The profile replayed: %s reads, %s of them missing, %s key set of %d keys, %s, %d goroutines.",
+			pctText(sy.readFrac), pctText(sy.missRate), sy.keySet, n, loaderText(sy.loaderCost, sy.failRate), g),
 		param:   "strategy",
 		primary: "ns/op",
 	}
@@ -198,4 +198,20 @@ func measureSynthetic(ctx context.Context, w advisor.Workload) (results.Workload
 		maxReps:    16,
 		budget:     20 * time.Second,
 	}.run(ctx)
+}
+
+// pctText formats a fraction as a percentage with up to three significant
+// digits: 0.995 → "99.5 %".
+func pctText(x float64) string { return strconv.FormatFloat(100*x, 'g', 3, 64) + " %" }
+
+// loaderText describes the replayed value function.
+func loaderText(cost time.Duration, failRate float64) string {
+	s := "a value function of no cost"
+	if cost > 0 {
+		s = "a value function of " + cost.String()
+	}
+	if failRate > 0 {
+		s += " failing " + pctText(failRate) + " of the time"
+	}
+	return s
 }

@@ -238,10 +238,14 @@ func bestPeer(sec section, styles implStyles) string {
 type valueScale struct {
 	log    bool
 	lo, hi float64 // the smallest and largest value
+	// labelRoom makes room above hi for value labels: the axis ends at
+	// hi × (1 + labelRoom) on a linear scale, and labelRoom × 2 decades
+	// above it on a log scale.
+	labelRoom float64
 }
 
 func newValueScale(pts []point) valueScale {
-	s := valueScale{lo: math.Inf(1), hi: math.Inf(-1)}
+	s := valueScale{lo: math.Inf(1), hi: math.Inf(-1), labelRoom: 0.25}
 	for _, p := range pts {
 		s.lo, s.hi = min(s.lo, p.y), max(s.hi, p.y)
 	}
@@ -265,9 +269,9 @@ func (s valueScale) bounds() (lo, hi float64) {
 	case math.IsInf(s.lo, 0):
 		return 0, 1 // nothing to chart
 	case s.log:
-		return math.Floor(math.Log10(s.lo)), math.Log10(s.hi * 1.6)
+		return math.Floor(math.Log10(s.lo)), math.Log10(s.hi) + 2*s.labelRoom*0.4
 	}
-	lo, hi = min(0, s.lo), s.hi*1.25
+	lo, hi = min(0, s.lo), s.hi*(1+s.labelRoom)
 	if hi <= lo {
 		hi = lo + 1
 	}
@@ -454,6 +458,13 @@ func barChart(wl *results.Workload, sec section, styles implStyles) (chart, erro
 		return cmp.Compare(b.y, a.y)
 	})
 	scale := newValueScale(bars)
+	// Room for the whiskers and the labels right of them.
+	for _, b := range bars {
+		if !math.IsInf(b.hi, 0) && !math.IsNaN(b.hi) {
+			scale.hi = max(scale.hi, b.hi)
+		}
+	}
+	scale.labelRoom = 0.6
 	what := setting
 	if g.Variant != "" {
 		what = g.Variant + ", " + setting

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
 
 // Agreement is how two runs' rankings compare (see Compare).
@@ -21,11 +22,12 @@ type Agreement struct {
 
 // Compare writes, for every group (workload, variant, key type, goroutine
 // count) that both runs measured, the pairs of implementations whose order
-// the runs disagree on, and returns the counts. A pair "ranked apart" has
-// different ranks (one significantly better, by the run's precision); a
-// reversed pair is ranked apart both times, in opposite orders, or apart
-// in one run and in the opposite order by median in the other: the
-// disagreement no noise-aware ranking should produce.
+// the runs disagree on, and returns the counts. A pair "ranked apart" is
+// one the run's statistics tell apart (stats.Judge.Better: p < 0.05 and
+// at least the run's precision between the medians); a reversed pair is ranked apart by both runs, in opposite orders: the
+// disagreement a noise-aware ranking should not produce. A pair one run
+// ranks apart and the other ties is counted apart: the tie says the other
+// run could not tell, not that it saw the opposite.
 func Compare(w io.Writer, a, b *results.Run) (Agreement, error) {
 	bw := bufio.NewWriter(w)
 	var ag Agreement
@@ -43,7 +45,8 @@ func Compare(w io.Writer, a, b *results.Run) (Agreement, error) {
 					out[k] = map[string]place{}
 					for _, r := range g.Rows {
 						if r.HasPrimary {
-							out[k][r.Case.Impl] = place{r.Rank, r.Primary.Median, wl.HigherIsBetter}
+							xs, _ := r.Case.Values(primaryUnit(wl))
+							out[k][r.Case.Impl] = place{r.Rank, r.Primary.Median, wl.HigherIsBetter, xs, judge(run, wl)}
 						}
 					}
 				}
@@ -71,28 +74,30 @@ func Compare(w io.Writer, a, b *results.Run) (Agreement, error) {
 					for y := x + 1; y < len(impls); y++ {
 						ix, iy := impls[x], impls[y]
 						ag.Pairs++
-						sa := sign(ra[ix].rank, ra[iy].rank)
-						sb := sign(rb[ix].rank, rb[iy].rank)
+						sa := order(ra[ix], ra[iy])
+						sb := order(rb[ix], rb[iy])
 						if sa == 0 && sb == 0 {
 							continue
 						}
 						ag.Separated++
-						ma := medianSign(ra[ix], ra[iy])
-						mb := medianSign(rb[ix], rb[iy])
 						what := ""
 						switch {
-						case sa != 0 && sb != 0 && sa == sb:
+						case sa == sb:
 							ag.Same++
 							continue
-						case sa != 0 && sb != 0, sa != 0 && mb == -sa, sb != 0 && ma == -sb:
+						case sa != 0 && sb != 0:
 							ag.Reversed++
 							what = "REVERSED"
 						default:
 							ag.OneTies++
 							what = "one run ties"
+							// Say which way the tied run's medians lean.
+							if m := medianSign(ra[ix], ra[iy]) * medianSign(rb[ix], rb[iy]); m < 0 {
+								what += " (its medians the other way)"
+							}
 						}
-						fmt.Fprintf(bw, "%s: %s %s, key=%s, goroutines=%d: %s vs %s: ranks %d/%d in the first run, %d/%d in the second\n",
-							what, wl.Name, g.Variant, sec.KeyType, sec.Goroutines, ix, iy,
+						fmt.Fprintf(bw, "%s: %s %s, key=%s, goroutines=%d: %s vs %s: %s in the first run, %s in the second (ranks %d/%d, %d/%d)\n",
+							what, wl.Name, g.Variant, sec.KeyType, sec.Goroutines, ix, iy, orderText(sa), orderText(sb),
 							ra[ix].rank, ra[iy].rank, rb[ix].rank, rb[iy].rank)
 					}
 				}
@@ -104,15 +109,26 @@ func Compare(w io.Writer, a, b *results.Run) (Agreement, error) {
 	return ag, bw.Flush()
 }
 
-// sign is -1 when rank a is better than b, 1 when worse, 0 when shared.
-func sign(a, b int) int {
+// order is -1 when x is significantly better than y, 1 when worse, 0
+// when the run cannot tell them apart.
+func order(x, y place) int {
 	switch {
-	case a < b:
+	case x.judge.Better(x.values, y.values):
 		return -1
-	case a > b:
+	case x.judge.Better(y.values, x.values):
 		return 1
 	}
 	return 0
+}
+
+func orderText(o int) string {
+	switch o {
+	case -1:
+		return "better"
+	case 1:
+		return "worse"
+	}
+	return "tied"
 }
 
 // place is one implementation's place in one run's group.
@@ -120,6 +136,8 @@ type place struct {
 	rank   int
 	median float64
 	higher bool // of the workload: a larger median is better
+	values []float64
+	judge  stats.Judge
 }
 
 // medianSign is -1 when x's median is better than y's, 1 when worse.
