@@ -57,7 +57,7 @@ func splitStampede(list string) (rest string, want bool) {
 
 // runStampede runs the stampede workload and adds it to res, or returns
 // the line that says why it was skipped.
-func (r *runner) runStampede(res *results.Run, progress io.Writer) (skipped string) {
+func (r *runner) runStampede(ctx context.Context, res *results.Run, progress io.Writer) (skipped string) {
 	start := time.Now()
 	defer func() { res.Elapsed += time.Since(start) }()
 	addr := r.redisAddr
@@ -81,7 +81,7 @@ func (r *runner) runStampede(res *results.Run, progress io.Writer) (skipped stri
 		Param: "processes", Primary: "loads/op",
 	}
 	variant := fmt.Sprintf("procs=%d/goroutines=%d/keys=%d", stampedeProcs, stampedeGoroutines, stampedeKeys)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	for _, impl := range stampede.Impls {
 		if progress != nil {
@@ -145,7 +145,7 @@ func measureStampede(ctx context.Context, cfg stampede.Config, reps int, c *resu
 	return nil
 }
 
-// listStampede prints the stampede workload's line of mapbench list.
-func listStampede(w io.Writer) {
-	fmt.Fprintf(w, "%s\tprocs=%d/goroutines=%d/keys=%d\t%s\n", stampedeName, stampedeProcs, stampedeGoroutines, stampedeKeys, stampedeDescription)
+// stampedeListRow is the stampede workload's row of mapbench list.
+func stampedeListRow() [3]string {
+	return [3]string{stampedeName, fmt.Sprintf("procs=%d/goroutines=%d/keys=%d", stampedeProcs, stampedeGoroutines, stampedeKeys), stampedeDescription}
 }

@@ -11,13 +11,6 @@ import (
 	"github.com/safemap-go/safemap/redismap/redistest"
 )
 
-func TestMain(m *testing.M) {
-	// The stampede workload runs the running binary as its worker
-	// processes: under go test, this test binary.
-	stampede.MaybeWorker()
-	os.Exit(m.Run())
-}
-
 func TestMapbench_StampedeWorkloadRunsOnALocalRedisAndIsReported(t *testing.T) {
 	redistest.Require(t)
 	dir := t.TempDir()
@@ -43,7 +36,7 @@ func TestMapbench_StampedeWorkloadRunsOnALocalRedisAndIsReported(t *testing.T) {
 		t.Fatalf("results.json holds %d workloads; want the stampede alone", len(run.Workloads))
 	}
 	for _, c := range run.Workloads[0].Cases {
-		st, ok := c.Metric("loads/op")
+		st, ok := c.Figure("loads/op")
 		switch {
 		case !ok || len(c.Samples) != 2:
 			t.Errorf("%s: %d samples, loads/op present %v; want 2 samples with it", c.Impl, len(c.Samples), ok)
