@@ -12,6 +12,7 @@ import (
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stampede"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 	"github.com/safemap-go/safemap/redismap/redistest"
 )
 
@@ -80,12 +81,15 @@ func (r *runner) runStampede(ctx context.Context, res *results.Run, progress io.
 		Name: stampedeName, Description: stampedeDescription,
 		Param: "processes", Primary: "loads/op",
 	}
-	variant := fmt.Sprintf("procs=%d/goroutines=%d/keys=%d", stampedeProcs, stampedeGoroutines, stampedeKeys)
+	variant := fmt.Sprintf("procs=%d/keys=%d", stampedeProcs, stampedeKeys) // goroutines per key is the case's Goroutines
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	// At least as many rounds as a confidence interval needs: with fewer,
+	// the report cannot tell 8 loader calls from 256 (both are "≈1").
+	rounds := max(r.reps, stats.MinSamplesForCI)
 	for _, impl := range stampede.Impls {
 		if progress != nil {
-			fmt.Fprintf(progress, "stampede: %s (%d rounds)\n", impl, r.reps)
+			fmt.Fprintf(progress, "stampede: %s (%d rounds)\n", impl, rounds)
 		}
 		cfg := stampede.Config{
 			Addr: addr, Impl: impl, Procs: stampedeProcs, Goroutines: stampedeGoroutines,
@@ -93,7 +97,7 @@ func (r *runner) runStampede(ctx context.Context, res *results.Run, progress io.
 			Command: func() *exec.Cmd { return exec.Command(self) },
 		}
 		c := results.Case{Impl: impl, Variant: variant, Param: stampedeProcs, KeyType: "string", Goroutines: stampedeGoroutines}
-		if err := measureStampede(ctx, cfg, r.reps, &c); err != nil {
+		if err := measureStampede(ctx, cfg, rounds, &c); err != nil {
 			return fmt.Sprintf("stampede: skipped: %s: %v", impl, err)
 		}
 		wl.Cases = append(wl.Cases, c)
