@@ -43,9 +43,11 @@ import (
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/advisor"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stampede"
 )
 
 func main() {
+	stampede.MaybeWorker() // the stampede workload runs mapbench itself as its worker processes
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
@@ -118,6 +120,11 @@ func mapbench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer pprof.StopCPUProfile()
 	}
 	res := r.run(ctx)
+	if r.stampede && ctx.Err() == nil {
+		if skipped := r.runStampede(ctx, res, r.progress); skipped != "" {
+			fmt.Fprintf(stdout, "%s\n\n", skipped)
+		}
+	}
 	if err := report.Text(stdout, res); err != nil {
 		fmt.Fprintf(stderr, "mapbench: %v\n", err)
 		return exitError
@@ -211,6 +218,7 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 		wls         = fs.String("workloads", "all", "comma-separated workload `names`, or all (see 'mapbench list')")
 		ims         = fs.String("impls", "all", "comma-separated implementation `names`, or all (see 'mapbench list')")
 		dir         = fs.String("o", "", "write report.html, results.json, results.csv and bench.txt into `dir`")
+		redisAddr   = fs.String("redis", "", "Redis `address` for the stampede workload, or off to skip it (default: start a redis-server from PATH on a free loopback port; skip the workload if there is none)")
 		progress    = fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on or off")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof reads it)")
 	)
@@ -280,8 +288,12 @@ bad flags, 130 when interrupted (what was measured is still printed).
 	if r.keyTypes, err = pick("-keytype", *keyTypeList, keyTypes, func(s string) string { return s }); err != nil {
 		return nil, "", err
 	}
-	if r.workloads, err = pick("-workloads", *wls, workloads, func(w *workload) string { return w.name }); err != nil {
-		return nil, "", err
+	list, wantStampede := splitStampede(*wls)
+	r.stampede, r.redisAddr = wantStampede && *redisAddr != "off", *redisAddr
+	if list != "" {
+		if r.workloads, err = pick("-workloads", list, workloads, func(w *workload) string { return w.name }); err != nil {
+			return nil, "", err
+		}
 	}
 	if r.impls, err = pickImpls(*ims); err != nil {
 		return nil, "", err
@@ -406,6 +418,7 @@ func list(w io.Writer, width int) {
 		}
 		rows = append(rows, [3]string{wl.name, strings.Join(vs, " "), wl.description})
 	}
+	rows = append(rows, stampedeListRow())
 	writeColumns(w, width, [3]string{"WORKLOAD", "VARIANTS", "DESCRIPTION"}, rows)
 	fmt.Fprintln(w)
 	rows = rows[:0]

@@ -17,11 +17,13 @@ import (
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stampede"
 )
 
 // tinyRun is the smallest run that still exercises every workload and
 // adaptive sampling: 2 samples per case, a third for unsettled ones.
-var tinyRun = []string{"-keys", "300", "-duration", "2ms", "-reps", "2", "-max-reps", "3", "-goroutines", "2,3", "-progress", "off"}
+// The stampede workload, which needs Redis, is tested in stampede_test.go.
+var tinyRun = []string{"-keys", "300", "-duration", "2ms", "-reps", "2", "-max-reps", "3", "-goroutines", "2,3", "-progress", "off", "-redis", "off"}
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -37,7 +39,11 @@ func runCLIContext(t *testing.T, ctx context.Context, args ...string) (code int,
 
 // TestMain shortens the wait that tells a lock left held after a panic,
 // which every slowload case pays for the peers that leave one.
+//
+// The stampede workload runs the running binary as its worker processes:
+// under go test, this test binary, which then works as one and exits.
 func TestMain(m *testing.M) {
+	stampede.MaybeWorker()
 	panicWait = 100 * time.Millisecond
 	os.Exit(m.Run())
 }
@@ -283,7 +289,7 @@ func TestMapbench_HelpDocumentsEveryFlag(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("-h: exit %d; want 0", code)
 	}
-	for _, f := range []string{"-keys", "-goroutines", "-duration", "-reps", "-max-reps", "-budget", "-precision", "-keytype", "-workloads", "-impls", "-o", "-progress", "-cpuprofile", "advise", "list"} {
+	for _, f := range []string{"-keys", "-goroutines", "-duration", "-reps", "-max-reps", "-budget", "-precision", "-keytype", "-workloads", "-impls", "-o", "-progress", "-cpuprofile", "-redis", "advise", "list"} {
 		if !strings.Contains(stderr, f) {
 			t.Errorf("-h does not mention %s", f)
 		}
@@ -421,8 +427,8 @@ func TestList_WrapsToTheWidth(t *testing.T) {
 	}
 	var wide bytes.Buffer
 	list(&wide, 1000)
-	if n := strings.Count(wide.String(), "\n"); n != len(workloads)+len(impls)+3 {
-		t.Errorf("1000 columns: %d lines; want one per workload and implementation, two headers and a blank line", n)
+	if n := strings.Count(wide.String(), "\n"); n != len(workloads)+1+len(impls)+3 { // +1: the stampede workload
+		t.Errorf("1000 columns: %d lines; want one per workload (the stampede's too) and implementation, two headers and a blank line", n)
 	}
 }
 

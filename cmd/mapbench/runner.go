@@ -32,6 +32,8 @@ type runner struct {
 
 	progress   io.Writer // where the progress bar draws; nil for none
 	cpuProfile string    // -cpuprofile: where to write a CPU profile, if anywhere
+	stampede   bool      // run the stampede workload (stampede.go)
+	redisAddr  string    // -redis: its server, or "" to start one
 
 	intKeys    *keyspace[int]
 	stringKeys *keyspace[string]

@@ -199,6 +199,11 @@ func (r rule) picks() (rec, runnerUp string) {
 // large; Goroutines = 0 means GOMAXPROCS. Out-of-range fields are clamped:
 // call [Workload.Validate] first to reject them.
 func Decide(w Workload) Advice {
+	return acrossProcesses(decideLocal(w), factsOf(w))
+}
+
+// decideLocal is Decide for the map of one process, whatever w.Processes.
+func decideLocal(w Workload) Advice {
 	f := factsOf(w)
 	r := f.rule()
 	a := Advice{Workload: w, Basis: BasisRules}
@@ -363,9 +368,6 @@ func warnings(r rule, f facts, w Workload) []string {
 	if r == snapshotLocked {
 		ws = append(ws, "No strategy gives cheap point-in-time snapshots at this rate of change and size: every NewRWMap Range copies all entries while writers wait, and its one lock serialises writers. If that is too slow, snapshot less often, or keep versioned immutable copies (batch the changes and publish each batch with SnapshotMap.StoreAll, one copy per batch)")
 	}
-	if f.procs > 1 {
-		ws = append(ws, fmt.Sprintf("The map must be shared by %d processes: no in-process map gives them a shared view. Keep the data in an external store (a database, Redis, memcached, …) and use the recommended map only as a per-process cache in front of it; each process then loads its own copy, and invalidating stale entries across processes is up to you", f.procs))
-	}
 	if w.LoaderFailRate >= highFailRate {
 		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", pct(w.LoaderFailRate)))
 	}
@@ -454,7 +456,7 @@ func staticWouldChange(rec string, f facts, fromRules bool) []string {
 		out = append(out, "if code had to keep sync.Map's semantics (a drop-in for code written against sync.Map, whose Compute may run its function more than once) → "+stratSync)
 	}
 	if f.procs <= 1 {
-		out = append(out, "if several processes had to share the data → no in-process map: an external store, with a map as a per-process cache")
+		out = append(out, "if several processes had to share the data and its loads → "+stratRedis+" (safemap's Redis tier: one loader call per key for all of them; see -processes)")
 	}
 	if fromRules {
 		out = append(out, "if measuring your workload on your machine (-measure) ranked another strategy first → that one: these rules rest on numbers from a 2-core machine")

@@ -220,12 +220,12 @@ func TestDecide_Rules(t *testing.T) {
 			want: []string{"Cache negative results", "backoff"},
 		},
 		{
-			name: "several processes: external store",
+			name: "several processes: the Redis tier",
 			w: with(func(w *Workload) {
 				w.Processes = 3
 			}),
-			rec: stratNew, runnerUp: stratSharded,
-			want:   []string{"shared by 3 processes", "external store"},
+			rec: stratRedis, runnerUp: stratNew,
+			want:   []string{"shared by 3 processes", "redismap", "once per key per lease epoch", "round trips", "ErrFenced", "→ safemap.New in each process"},
 			absent: []string{"if several processes had to share the data"},
 		},
 		{

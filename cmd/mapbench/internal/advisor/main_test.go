@@ -32,11 +32,12 @@ func TestMain_FlagsGiveTextAdvice(t *testing.T) {
 	}
 	for _, p := range []string{
 		"Workload: reads 50 %, misses 10 %, churning key set, ~1000 keys, value function 2ms failing 10 %, iteration, 2 processes, 8 goroutines",
-		"Recommended: safemap.New\n  - ",
-		"Runner-up: safemap.NewShardedMap\n  - ",
+		"Recommended: redismap.New\n  - ",
+		"Runner-up: safemap.New\n  - ",
 		"This would change if:\n  - you needed a point-in-time snapshot",
 		"Warnings:\n  - ",
 		"shared by 2 processes",
+		"Inside each process the choice would be safemap.New",
 		"Cache negative results",
 		"The key set churns",
 	} {

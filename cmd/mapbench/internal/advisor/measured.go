@@ -86,7 +86,7 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 	if err := w.Validate(); err != nil {
 		return Advice{}, err
 	}
-	rules := Decide(w)
+	rules := decideLocal(w) // the one-process rules: the measurement is of in-process maps
 	f := factsOf(w)
 	unit := m.Primary
 	if unit == "" {
@@ -216,7 +216,7 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 	a.WouldChange = measuredWouldChange(f, a.Recommended, fastest)
 	a.Warnings = append(slices.Clone(rules.Warnings), warns...)
 	a.Warnings = append(a.Warnings, m.Notes...)
-	return a, nil
+	return acrossProcesses(a, factsOf(w)), nil
 }
 
 // tieBreak picks among tied candidates as the rules would: their
