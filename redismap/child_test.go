@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/safemap-go/safemap/redismap"
+	"github.com/safemap-go/safemap/redismap/redistest"
 )
 
 // Multi-process tests re-execute the test binary as child processes; the
@@ -50,7 +51,7 @@ func child(role string) error {
 	num := func(name string) int { n, _ := strconv.Atoi(env(name)); return n }
 	client := redis.NewClient(&redis.Options{Addr: env("ADDR")})
 	defer client.Close()
-	trips := new(counter)
+	trips := new(redistest.RoundTrips)
 	client.AddHook(trips)
 	m, err := redismap.New(client, redismap.Options[string, string]{
 		Prefix: env("PREFIX"), Lease: time.Duration(num("LEASE_MS")) * time.Millisecond,
@@ -89,7 +90,7 @@ func child(role string) error {
 		var mu sync.Mutex
 		rep := stampedeReport{Values: map[string]int{}, Errors: map[string]int{}, Tokens: map[string]int64{}}
 		var wg sync.WaitGroup
-		start := trips.n.Load()
+		start := trips.Load()
 		for range goroutines {
 			for i := range keys {
 				wg.Add(1)
@@ -123,7 +124,7 @@ func child(role string) error {
 			}
 		}
 		wg.Wait()
-		rep.Calls, rep.Stats, rep.Trips = calls.Load(), m.Stats(), trips.n.Load()-start
+		rep.Calls, rep.Stats, rep.Trips = calls.Load(), m.Stats(), trips.Load()-start
 		return out.Encode(rep)
 
 	case "holder":

@@ -1,7 +1,6 @@
 package redismap_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -56,41 +55,10 @@ func (s *server) client(t testing.TB) *redis.Client {
 	return c
 }
 
-// counter counts the round trips a client makes for its caller (a
-// pipeline counts once), leaving out the handshake of new connections
-// (HELLO, CLIENT SETINFO), which go-redis also sends through hooks.
-type counter struct{ n atomic.Int64 }
-
-func handshake(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "client", "auth", "select":
-		return true
-	}
-	return false
-}
-
-func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !handshake(cmd) {
-			c.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && !handshake(cmds[0]) {
-			c.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
-}
-
 // countingClient returns a client of s whose round trips are counted.
-func (s *server) countingClient(t testing.TB) (*redis.Client, *counter) {
+func (s *server) countingClient(t testing.TB) (*redis.Client, *redistest.RoundTrips) {
 	c := s.client(t)
-	n := new(counter)
+	n := new(redistest.RoundTrips)
 	c.AddHook(n)
 	return c, n
 }

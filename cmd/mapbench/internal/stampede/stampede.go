@@ -28,6 +28,7 @@ import (
 	"github.com/go-redis/cache/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/safemap-go/safemap/redismap"
+	"github.com/safemap-go/safemap/redismap/redistest"
 )
 
 // The implementations compared, by the names used in benchmark names.
@@ -297,7 +298,7 @@ type load func(ctx context.Context, key string, loader func(ctx context.Context)
 func work(wc workerConfig, in io.Reader, out io.Writer) error {
 	client := redis.NewClient(&redis.Options{Addr: wc.Addr, PoolSize: 64})
 	defer client.Close()
-	trips := new(tripCounter)
+	trips := new(redistest.RoundTrips)
 	client.AddHook(trips)
 	ctx := context.Background()
 
@@ -380,10 +381,10 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 			}()
 		}
 		ready.Wait()
-		before := trips.n.Load()
+		before := trips.Load()
 		close(start)
 		done.Wait()
-		res := workerResult{Calls: calls.Load(), Trips: trips.n.Load() - before, Latencies: lat}
+		res := workerResult{Calls: calls.Load(), Trips: trips.Load() - before, Latencies: lat}
 		for _, e := range errs {
 			if e {
 				res.Errors++
@@ -394,34 +395,4 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 		}
 	}
 	return sc.Err()
-}
-
-// tripCounter counts a client's round trips for its caller (a pipeline
-// counts once), leaving out new connections' handshakes.
-type tripCounter struct{ n atomic.Int64 }
-
-func handshake(cmd redis.Cmder) bool {
-	switch cmd.Name() {
-	case "hello", "client", "auth", "select":
-		return true
-	}
-	return false
-}
-
-func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !handshake(cmd) {
-			c.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && !handshake(cmds[0]) {
-			c.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
 }
