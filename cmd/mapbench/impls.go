@@ -9,6 +9,8 @@ import (
 	cmap "github.com/orcaman/concurrent-map/v2"
 	"github.com/puzpuzpuz/xsync/v4"
 	"github.com/safemap-go/safemap"
+
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 )
 
 // target is the part of a map the workloads drive. Keys are int or string;
@@ -36,9 +38,16 @@ type filler[K comparable] interface {
 
 // impl is one implementation mapbench can measure.
 type impl struct {
-	name  string
-	about string // one line for -list and the report notes
-	peer  bool   // not part of safemap
+	// name is how tables, charts and bench.txt name it: safemap's
+	// strategies by their type ("safemap.Map"), the peers by theirs
+	// ("sync.Map", "xsync.Map") or their module ("cmap", "haxmap"), so that
+	// safemap.SyncMap and sync.Map are not confused.
+	name string
+	// alias is a shorter name -impls also accepts ("Map", "xsync").
+	alias     string
+	about     string // one line for -list and the report notes
+	peer      bool   // not part of safemap
+	isDefault bool   // the map safemap.New returns
 	// readOnly marks the built-in map: it may only be read concurrently, so
 	// it runs the read-only workloads and is "unsupported" elsewhere.
 	readOnly bool
@@ -65,31 +74,37 @@ func newTarget[K comparable](im *impl) target[K] {
 // first, then the peers, then the built-in lower bound.
 var impls = []*impl{
 	{
-		name:      "Map",
+		name:      "safemap.Map",
+		alias:     "Map",
+		isDefault: true,
 		about:     "safemap.New: the default map (lock-free reads, inline entries, compute-once without locks)",
 		newInt:    func() target[int] { return safemap.New[int, int]() },
 		newString: func() target[string] { return safemap.New[string, int]() },
 	},
 	{
-		name:      "SyncMap",
+		name:      "safemap.SyncMap",
+		alias:     "SyncMap",
 		about:     "safemap.NewSyncMap: typed sync.Map with compute-once",
 		newInt:    func() target[int] { return safemap.NewSyncMap[int, int]() },
 		newString: func() target[string] { return safemap.NewSyncMap[string, int]() },
 	},
 	{
-		name:      "RWMap",
+		name:      "safemap.RWMap",
+		alias:     "RWMap",
 		about:     "safemap.NewRWMap: a built-in map behind one sync.RWMutex",
 		newInt:    func() target[int] { return safemap.NewRWMap[int, int]() },
 		newString: func() target[string] { return safemap.NewRWMap[string, int]() },
 	},
 	{
-		name:      "ShardedMap",
+		name:      "safemap.ShardedMap",
+		alias:     "ShardedMap",
 		about:     "safemap.NewShardedMap: built-in maps behind per-shard RWMutexes",
 		newInt:    func() target[int] { return safemap.NewShardedMap[int, int]() },
 		newString: func() target[string] { return safemap.NewShardedMap[string, int]() },
 	},
 	{
-		name:      "SnapshotMap",
+		name:      "safemap.SnapshotMap",
+		alias:     "SnapshotMap",
 		about:     "safemap.NewSnapshotMap: copy-on-write snapshot, O(1) reads and O(n) writes",
 		newInt:    func() target[int] { return safemap.NewSnapshotMap[int, int]() },
 		newString: func() target[string] { return safemap.NewSnapshotMap[string, int]() },
@@ -103,7 +118,8 @@ var impls = []*impl{
 		newString:   func() target[string] { return new(syncMapTarget[string]) },
 	},
 	{
-		name:        "xsync",
+		name:        "xsync.Map",
+		alias:       "xsync",
 		about:       "github.com/puzpuzpuz/xsync/v4 Map",
 		peer:        true,
 		computeNote: "LoadOrCompute runs fn while holding a bucket lock (other keys in the bucket and resizes wait)",
@@ -291,12 +307,24 @@ func fillTarget[K comparable](t target[K], e iter.Seq2[K, int]) {
 	}
 }
 
-// findImpl returns the implementation called name, or nil.
+// findImpl returns the implementation called name (or by its alias), or
+// nil.
 func findImpl(name string) *impl {
 	for _, im := range impls {
-		if im.name == name {
+		if im.name == name || im.alias != "" && im.alias == name {
 			return im
 		}
 	}
 	return nil
+}
+
+// kind is the implementation's results kind.
+func (im *impl) kind() string {
+	switch {
+	case im.readOnly:
+		return results.KindBound
+	case im.peer:
+		return results.KindPeer
+	}
+	return results.KindSafemap
 }

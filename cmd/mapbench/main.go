@@ -8,57 +8,84 @@
 //	go run ./cmd/mapbench -o report        … and write report.html, results.json, results.csv, bench.txt
 //	go run ./cmd/mapbench list             list the workloads and implementations
 //	go run ./cmd/mapbench advise [flags]   recommend a strategy for a workload profile
+//	go run ./cmd/mapbench compare OLD NEW  the pairs two runs (results.json or -o dirs) rank differently
 //
-// With no flags the suite takes about two minutes on two cores. Run
-// `mapbench -h` and `mapbench advise -h` for every flag. Two runs' bench.txt
-// files compare with benchstat:
+// With no flags the suite takes about two minutes on two cores: every case
+// gets 6 samples, interleaved with the other implementations', and the
+// cases whose ranking is still unsettled get more (up to 20) while the
+// two-minute budget lasts. Every row shows its median with a 95 %
+// confidence interval; rows that the statistics cannot tell apart share a
+// rank, marked ≈. Ctrl-C stops after the sample in progress and prints (and
+// writes, with -o) what was measured, marked incomplete. Run `mapbench -h`
+// and `mapbench advise -h` for every flag. Two runs' bench.txt files
+// compare with benchstat:
 //
 //	benchstat -col /impl report/bench.txt
 //	benchstat old/bench.txt new/bench.txt
 package main
 
 import (
-	"cmp"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/advisor"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stampede"
 )
 
 func main() {
-	os.Exit(mapbench(os.Args[1:], os.Stdout, os.Stderr))
+	stampede.MaybeWorker() // the stampede workload runs mapbench itself as its worker processes
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	go func() {
+		<-sigs
+		signal.Stop(sigs) // a second Ctrl-C ends the process at once
+		fmt.Fprintln(os.Stderr, "\nmapbench: interrupted: stopping after the sample in progress (Ctrl-C again to quit at once)")
+		cancel()
+	}()
+	code := mapbench(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	cancel()
+	os.Exit(code)
 }
 
 // Exit statuses.
 const (
-	exitOK    = 0
-	exitError = 1 // the run failed (for example, -o could not be written)
-	exitUsage = 2 // bad flags or values
+	exitOK          = 0
+	exitError       = 1   // the run failed (for example, -o could not be written)
+	exitUsage       = 2   // bad flags or values
+	exitInterrupted = 130 // interrupted (SIGINT): what was measured is printed, and written with -o
 )
 
 // mapbench is the whole command, testable: it returns the exit status.
-func mapbench(args []string, stdout, stderr io.Writer) int {
+// When ctx ends, a run stops after the sample in progress, prints and
+// writes what it measured, marked incomplete, and returns exitInterrupted.
+func mapbench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "advise":
 			return advisor.Main(args[1:], stdout, stderr, measureSynthetic)
+		case "compare":
+			return compare(args[1:], stdout, stderr)
 		case "list":
 			if len(args) > 1 {
 				fmt.Fprintf(stderr, "mapbench list: unexpected argument %q\n", args[1])
 				return exitUsage
 			}
-			list(stdout)
+			list(stdout, outputWidth(stdout))
 			return exitOK
 		}
 	}
@@ -71,6 +98,13 @@ func mapbench(args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "mapbench: %v\nRun 'mapbench -h' for usage.\n", err)
 		return exitUsage
+	}
+	if dir != "" {
+		// Say so now, not after two minutes of measuring.
+		if err := checkWritableDir(dir); err != nil {
+			fmt.Fprintf(stderr, "mapbench: -o %s: %v\n", dir, err)
+			return exitError
+		}
 	}
 	if r.cpuProfile != "" {
 		f, err := os.Create(r.cpuProfile)
@@ -85,10 +119,12 @@ func mapbench(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res := r.run()
-	fmt.Fprintf(stdout, "mapbench: %s %s/%s, %d CPUs (%s), GOMAXPROCS %d; %d keys, %v per sample, %d reps; took %v\n\n",
-		res.GoVersion, res.GOOS, res.GOARCH, res.CPUs, cmp.Or(res.CPU, "model unknown"), res.GOMAXPROCS,
-		res.Config.Keys, res.Config.Duration, res.Config.Reps, res.Elapsed.Round(time.Second))
+	res := r.run(ctx)
+	if r.stampede && ctx.Err() == nil {
+		if skipped := r.runStampede(ctx, res, r.progress); skipped != "" {
+			fmt.Fprintf(stdout, "%s\n\n", skipped)
+		}
+	}
 	if err := report.Text(stdout, res); err != nil {
 		fmt.Fprintf(stderr, "mapbench: %v\n", err)
 		return exitError
@@ -100,7 +136,66 @@ func mapbench(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "\nWrote %s/report.html, results.json, results.csv and bench.txt.\n", dir)
 	}
+	if res.Incomplete != "" {
+		fmt.Fprintf(stderr, "mapbench: incomplete: %s\n", res.Incomplete)
+		return exitInterrupted
+	}
 	return exitOK
+}
+
+// compare is `mapbench compare OLD NEW`: it reads two runs' results.json
+// (or the -o directories holding them) and prints the pairs of
+// implementations whose order the runs disagree on.
+func compare(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: mapbench compare OLD NEW (two results.json files, or -o directories holding them)")
+		return exitUsage
+	}
+	var runs [2]*results.Run
+	for i, p := range args {
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			p = filepath.Join(p, "results.json")
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "mapbench compare: %v\n", err)
+			return exitUsage
+		}
+		runs[i], err = report.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "mapbench compare: %s: %v\n", p, err)
+			return exitUsage
+		}
+	}
+	if _, err := report.Compare(stdout, runs[0], runs[1]); err != nil {
+		fmt.Fprintf(stderr, "mapbench compare: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// checkWritableDir creates dir if needed and checks that a file can be
+// created in it, leaving nothing behind but the directory.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".mapbench-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in the directory: %w", err)
+	}
+	name := f.Name()
+	_, werr := f.WriteString("mapbench\n")
+	cerr := f.Close()
+	os.Remove(name)
+	if err := errors.Join(werr, cerr); err != nil {
+		return fmt.Errorf("cannot write in the directory: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".")); err != nil {
+		return err
+	}
+	return nil
 }
 
 // errReported is a usage error whose message is already on stderr.
@@ -112,14 +207,18 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 	fs := flag.NewFlagSet("mapbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		keys        = fs.Int("keys", 100_000, "key-space `size`: keys pre-filled (load, mixed, skew, slowload), inserted (grow, memory) or live (churn)")
+		keys        = fs.Int("keys", 100_000, "key-space `size`: keys pre-filled (load, mixed, skew; slowload at most 10000), inserted (grow, memory) or live (churn)")
 		goroutines  = fs.String("goroutines", fmt.Sprintf("%d,%d", procs, 4*procs), "comma-separated goroutine `counts`; every concurrent workload runs once per count (the default is GOMAXPROCS and 4×GOMAXPROCS, oversubscribed)")
-		duration    = fs.Duration("duration", 100*time.Millisecond, "how long one sample runs (grow also stops after -keys operations)")
-		reps        = fs.Int("reps", 3, "samples per case; tables show the median and the min–max spread")
+		duration    = fs.Duration("duration", 25*time.Millisecond, "how long one sample runs (grow also stops after -keys operations)")
+		reps        = fs.Int("reps", 6, "samples every case gets, interleaved with the other implementations' (6 or more give a 95 % confidence interval of the median and let benchstat -col /impl give verdicts)")
+		maxReps     = fs.Int("max-reps", 20, "the most samples a case gets while its rank against its neighbours is unsettled (`n` ≥ -reps; = -reps turns adaptive sampling off)")
+		budget      = fs.Duration("budget", 2*time.Minute, "wall time the run aims at: extra samples for unsettled cases are taken only while the run is on course for it (every case still gets -reps)")
+		precision   = fs.Float64("precision", 0.05, "smallest relative `difference` of medians the ranking tells apart, and the interval half-width at which a tie counts as settled; smaller buys tighter answers with more samples (with -budget and -max-reps)")
 		keyTypeList = fs.String("keytype", "int", "comma-separated key `types`: int, string")
 		wls         = fs.String("workloads", "all", "comma-separated workload `names`, or all (see 'mapbench list')")
 		ims         = fs.String("impls", "all", "comma-separated implementation `names`, or all (see 'mapbench list')")
 		dir         = fs.String("o", "", "write report.html, results.json, results.csv and bench.txt into `dir`")
+		redisAddr   = fs.String("redis", "", "Redis `address` for the stampede workload, or off to skip it (default: start a redis-server from PATH on a free loopback port; skip the workload if there is none)")
 		progress    = fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on or off")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof reads it)")
 	)
@@ -127,10 +226,18 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 		fmt.Fprintf(stderr, `Usage: mapbench [flags]
        mapbench list
        mapbench advise [flags]   (see 'mapbench advise -h')
+       mapbench compare OLD NEW  (two runs' results.json, or -o directories)
 
 mapbench measures every safemap strategy and the best public Go concurrent
 maps on the workloads of the missing-key path and prints one table per
 workload. With no flags it takes about two minutes on two cores.
+
+Every case gets -reps samples, interleaved across implementations; cases
+whose ranking is unsettled (neighbours neither significantly apart nor both
+within -precision) get more, up to -max-reps, while -budget lasts. Rows show
+the median with its 95 %% confidence interval; rows the statistics cannot
+tell apart share a rank (≈). Ctrl-C stops after the sample in progress and
+prints (and writes, with -o) what was measured, marked incomplete.
 
 Flags:
 `)
@@ -138,8 +245,12 @@ Flags:
 		fmt.Fprintf(stderr, `
 Examples:
   mapbench -workloads load,grow -keytype int,string
+  mapbench -workloads load -impls Map,xsync -precision 0.02 -max-reps 40 -budget 5m
   mapbench -o report && open report/report.html
   benchstat -col /impl report/bench.txt
+
+Exit status: 0 on success, 1 if the run fails (-o cannot be written), 2 for
+bad flags, 130 when interrupted (what was measured is still printed).
 `)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -151,7 +262,7 @@ Examples:
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected argument %q (subcommands: list, advise)", fs.Arg(0))
 	}
-	r := &runner{keys: *keys, duration: *duration, reps: *reps}
+	r := &runner{keys: *keys, duration: *duration, reps: *reps, maxReps: *maxReps, budget: *budget, precision: *precision}
 	if *keys < 1 || *keys > 1<<26 {
 		return nil, "", fmt.Errorf("-keys %d: want 1 … %d", *keys, 1<<26)
 	}
@@ -159,7 +270,16 @@ Examples:
 		return nil, "", fmt.Errorf("-duration %v: want a positive duration such as 100ms", *duration)
 	}
 	if *reps < 1 {
-		return nil, "", fmt.Errorf("-reps %d: want at least 1", *reps)
+		return nil, "", fmt.Errorf("-reps %d: want at least 1 (6 or more for confidence intervals)", *reps)
+	}
+	if *maxReps < *reps {
+		return nil, "", fmt.Errorf("-max-reps %d: want at least -reps (%d)", *maxReps, *reps)
+	}
+	if *budget < 0 {
+		return nil, "", fmt.Errorf("-budget %v: want 0 (no extra samples) or a duration such as 2m", *budget)
+	}
+	if !(*precision > 0 && *precision < 1) {
+		return nil, "", fmt.Errorf("-precision %v: want a fraction between 0 and 1, such as 0.05 for 5 %%", *precision)
 	}
 	var err error
 	if r.goroutines, err = parseCounts(*goroutines); err != nil {
@@ -168,10 +288,14 @@ Examples:
 	if r.keyTypes, err = pick("-keytype", *keyTypeList, keyTypes, func(s string) string { return s }); err != nil {
 		return nil, "", err
 	}
-	if r.workloads, err = pick("-workloads", *wls, workloads, func(w *workload) string { return w.name }); err != nil {
-		return nil, "", err
+	list, wantStampede := splitStampede(*wls)
+	r.stampede, r.redisAddr = wantStampede && *redisAddr != "off", *redisAddr
+	if list != "" {
+		if r.workloads, err = pick("-workloads", list, workloads, func(w *workload) string { return w.name }); err != nil {
+			return nil, "", err
+		}
 	}
-	if r.impls, err = pick("-impls", *ims, impls, func(im *impl) string { return im.name }); err != nil {
+	if r.impls, err = pickImpls(*ims); err != nil {
 		return nil, "", err
 	}
 	switch *progress {
@@ -229,16 +353,61 @@ func parseCounts(s string) ([]int, error) {
 	return out, nil
 }
 
+// pickImpls returns the implementations named in the comma-separated
+// list, by name or alias, in the order of impls; all of them for "all".
+func pickImpls(list string) ([]*impl, error) {
+	if list == "all" {
+		return impls, nil
+	}
+	var names []string
+	for _, im := range impls {
+		names = append(names, im.name)
+	}
+	var picked []*impl
+	for _, w := range strings.Split(list, ",") {
+		im := findImpl(strings.TrimSpace(w))
+		if im == nil {
+			return nil, fmt.Errorf("-impls: unknown name %q (want all or some of %s; safemap's also without the \"safemap.\" prefix)", w, strings.Join(names, ", "))
+		}
+		picked = append(picked, im)
+	}
+	var out []*impl
+	for _, im := range impls {
+		if slices.Contains(picked, im) {
+			out = append(out, im)
+		}
+	}
+	return out, nil
+}
+
 // isTerminal reports whether f is a character device, such as a terminal.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// list prints the workloads and implementations.
-func list(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tVARIANTS\tDESCRIPTION")
+// defaultWidth is the width list wraps to when it cannot tell the
+// terminal's.
+const defaultWidth = 100
+
+// outputWidth is the width to wrap w's text to: $COLUMNS if set, else the
+// terminal's width if w is one, else defaultWidth.
+func outputWidth(w io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
+		if n := terminalWidth(f); n > 0 {
+			return n
+		}
+	}
+	return defaultWidth
+}
+
+// list prints the workloads and implementations, wrapping descriptions to
+// width columns.
+func list(w io.Writer, width int) {
+	var rows [][3]string
 	for _, wl := range workloads {
 		var vs []string
 		for _, v := range wl.variants {
@@ -247,16 +416,79 @@ func list(w io.Writer) {
 		if len(vs) == 0 {
 			vs = []string{"keys=<-keys>"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", wl.name, strings.Join(vs, " "), wl.description)
+		rows = append(rows, [3]string{wl.name, strings.Join(vs, " "), wl.description})
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "IMPL\tKIND\tDESCRIPTION")
+	rows = append(rows, stampedeListRow())
+	writeColumns(w, width, [3]string{"WORKLOAD", "VARIANTS", "DESCRIPTION"}, rows)
+	fmt.Fprintln(w)
+	rows = rows[:0]
 	for _, im := range impls {
-		kind := "safemap"
-		if im.peer {
-			kind = "peer"
+		name := im.name
+		if im.alias != "" {
+			name += " (" + im.alias + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", im.name, kind, im.about)
+		rows = append(rows, [3]string{name, im.kind(), im.about})
 	}
-	tw.Flush()
+	writeColumns(w, width, [3]string{"IMPL", "KIND", "DESCRIPTION"}, rows)
+}
+
+// writeColumns prints a three-column table whose last column wraps within
+// width. When the first two columns leave the last fewer than 30 columns,
+// the variants move to the description's lines, and when even that is too
+// narrow, each row becomes a name line with its text indented below.
+func writeColumns(w io.Writer, width int, head [3]string, rows [][3]string) {
+	const gap, minText = 2, 30
+	w0, w1 := len([]rune(head[0])), len([]rune(head[1]))
+	for _, r := range rows {
+		w0, w1 = max(w0, len([]rune(r[0]))), max(w1, len([]rune(r[1])))
+	}
+	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(n-len([]rune(s)), 0)) }
+	switch {
+	case width-(w0+gap+w1+gap) >= minText:
+		indent := w0 + gap + w1 + gap
+		fmt.Fprintln(w, pad(head[0], w0+gap)+pad(head[1], w1+gap)+head[2])
+		for _, r := range rows {
+			lines := wrap(r[2], width-indent)
+			fmt.Fprintln(w, pad(r[0], w0+gap)+pad(r[1], w1+gap)+lines[0])
+			for _, l := range lines[1:] {
+				fmt.Fprintln(w, strings.Repeat(" ", indent)+l)
+			}
+		}
+	case width-(w0+gap) >= minText:
+		indent := w0 + gap
+		fmt.Fprintln(w, pad(head[0], indent)+head[1]+"; "+head[2])
+		for _, r := range rows {
+			lines := wrap(r[1]+"; "+r[2], width-indent)
+			fmt.Fprintln(w, pad(r[0], indent)+lines[0])
+			for _, l := range lines[1:] {
+				fmt.Fprintln(w, strings.Repeat(" ", indent)+l)
+			}
+		}
+	default:
+		const indent = 4
+		for _, r := range rows {
+			fmt.Fprintln(w, r[0])
+			for _, l := range wrap(r[1]+"; "+r[2], max(width-indent, minText)) {
+				fmt.Fprintln(w, strings.Repeat(" ", indent)+l)
+			}
+		}
+	}
+}
+
+// wrap breaks s at spaces into lines of at most width columns (a word
+// longer than width gets a line of its own).
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len([]rune(line))+1+len([]rune(word)) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
 }

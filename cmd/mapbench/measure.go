@@ -3,6 +3,7 @@ package main
 import (
 	"math/bits"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,13 +49,28 @@ type spec struct {
 // instance when a churn window is exhausted).
 type op func(w *worker, n int) bool
 
+// clockEvery is how many batches a worker runs between looks at the clock:
+// with 64 operations a batch, a clock read costs well under 0.1 ns per
+// operation, and a sample overshoots its deadline by at most 16 batches of
+// one goroutine (microseconds, unless the operations themselves are slow).
+const clockEvery = 16
+
+// afterFunc calls f in its own goroutine after d and returns a function
+// that cancels the call: time.AfterFunc, replaced by tests that need the
+// deadline to pass before any worker is scheduled.
+var afterFunc = func(d time.Duration, f func()) (cancel func()) {
+	t := time.AfterFunc(d, f)
+	return func() { t.Stop() }
+}
+
 // measure runs ops on s.goroutines goroutines until the deadline or the
 // budget, and returns the sample: wall time per operation over all
 // goroutines (so ops/s is total throughput), allocations from the runtime's
-// counters. The caller's setup must be done before measure; a GC runs first
-// so that one case's garbage is not billed to the next.
+// counters. The caller's setup must be done before measure; the heap is
+// collected first if it holds garbage (settleHeap), so that one case's
+// garbage is not billed to the next.
 func measure(s spec, run op) results.Sample {
-	runtime.GC()
+	settleHeap()
 	var (
 		stop    atomic.Bool
 		claimed atomic.Int64
@@ -65,6 +81,7 @@ func measure(s spec, run op) results.Sample {
 	)
 	start.Add(s.goroutines)
 	done.Add(s.goroutines)
+	var t0 time.Time // set before the gate opens, read after
 	for g := range s.goroutines {
 		go func() {
 			defer done.Done()
@@ -72,15 +89,28 @@ func measure(s spec, run op) results.Sample {
 			var n int64
 			start.Done()
 			<-gate
-			for !stop.Load() {
-				if s.budget > 0 && claimed.Add(batch) > s.budget {
+			deadline := t0.Add(s.duration)
+			// Every goroutine runs its first batch before it looks at the
+			// clock: on a busy machine a goroutine may first be scheduled
+			// after the deadline, and a sample must not end with no
+			// operations (it would have no ns/op). A batch is claimed while
+			// the claims so far are under the budget, so a budget smaller
+			// than a batch still runs one.
+			for b := 1; ; b++ {
+				if s.budget > 0 && claimed.Add(batch)-batch >= s.budget {
 					break
 				}
-				if !run(w, batch) {
-					n += batch
-					break
-				}
+				more := run(w, batch)
 				n += batch
+				// The workers read the clock themselves every clockEvery
+				// batches: the timer's goroutine alone may wait for a
+				// preemption (10 ms) when the workers fill every P.
+				if b%clockEvery == 0 && !time.Now().Before(deadline) {
+					stop.Store(true)
+				}
+				if !more || stop.Load() {
+					break
+				}
 			}
 			total.Add(n)
 		}()
@@ -88,12 +118,12 @@ func measure(s spec, run op) results.Sample {
 	start.Wait()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	t0 := time.Now()
+	t0 = time.Now()
 	close(gate)
-	timer := time.AfterFunc(s.duration, func() { stop.Store(true) })
+	cancel := afterFunc(s.duration, func() { stop.Store(true) })
 	done.Wait()
 	elapsed := time.Since(t0)
-	timer.Stop()
+	cancel()
 	runtime.ReadMemStats(&after)
 	return sampleOf(total.Load(), elapsed, &before, &after)
 }
@@ -111,6 +141,29 @@ func sampleOf(ops int64, elapsed time.Duration, before, after *runtime.MemStats)
 	s.BytesPerOp = float64(after.TotalAlloc-before.TotalAlloc) / n
 	s.Metrics["GCs/Mop"] = float64(after.NumGC-before.NumGC) * 1e6 / n
 	return s
+}
+
+// garbageLimit is how much garbage settleHeap leaves for the next sample:
+// less than a GC cycle's worth at any heap size mapbench runs.
+const garbageLimit = 1 << 20
+
+var heapSamples = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"}, // live objects and garbage not yet swept
+	{Name: "/gc/heap/live:bytes"},                // live after the last GC
+}
+
+// settleHeap runs a garbage collection if the heap holds more than
+// garbageLimit bytes of garbage since the last one. A forced collection
+// with a 100 000-key map of every implementation live costs milliseconds,
+// more than a sample of a workload that allocates nothing, and it would
+// be paid before every sample.
+func settleHeap() {
+	metrics.Read(heapSamples)
+	objects, live := heapSamples[0].Value, heapSamples[1].Value
+	if objects.Kind() != metrics.KindUint64 || live.Kind() != metrics.KindUint64 ||
+		objects.Uint64() > live.Uint64()+garbageLimit {
+		runtime.GC()
+	}
 }
 
 // liveHeap returns the bytes of live heap after a full collection.

@@ -199,9 +199,14 @@ func (r rule) picks() (rec, runnerUp string) {
 // large; Goroutines = 0 means GOMAXPROCS. Out-of-range fields are clamped:
 // call [Workload.Validate] first to reject them.
 func Decide(w Workload) Advice {
+	return acrossProcesses(decideLocal(w), factsOf(w))
+}
+
+// decideLocal is Decide for the map of one process, whatever w.Processes.
+func decideLocal(w Workload) Advice {
 	f := factsOf(w)
 	r := f.rule()
-	a := Advice{Workload: w}
+	a := Advice{Workload: w, Basis: BasisRules}
 	a.Recommended, a.RunnerUp = r.picks()
 	a.Reasons = ruleReasons(r, f)
 	a.Reasons = append(a.Reasons, strategyNotes(a.Recommended, w)...)
@@ -319,12 +324,38 @@ func strategyNotes(rec string, w Workload) []string {
 	return notes
 }
 
-// loaderNotes are the reasons about the value function, which hold for
-// every strategy.
+// growthWarning is the warning for a growing key set: nothing here
+// evicts, so memory grows with the keys.
+func growthWarning(f facts) string {
+	size := ""
+	if f.keys > 0 {
+		size = fmt.Sprintf(" (~%d keys now; at New's ~38–48 B per int→int entry in BENCHMARKS.md, plus what your keys and values point to)", f.keys)
+	}
+	return "The key set grows: none of safemap's in-process maps (nor the built-in map, sync.Map or the peers measured) evicts or expires entries, so memory grows with every new key and is never given back while the keys stay" + size +
+		". If the keys are unbounded (user IDs, URLs, request keys), bound the map: delete keys you no longer need, use an eviction-capable cache (size- or time-bounded, such as otter or ristretto) in front of the source, " +
+		"or keep the data in the distributed tier (safemap's Redis-backed redismap module, with TTLs), using an in-process map only for the hot set"
+}
+
+// counterNote is the reason for workloads that update existing keys
+// often: read-modify-write belongs in Compute.
+func counterNote(f facts) (string, bool) {
+	writes := 1 - f.reads
+	if writes < writeHeavy && (f.keySet != Static || writes < 0.01) {
+		return "", false
+	}
+	return fmt.Sprintf("%s of operations write: if those writes are read-modify-write updates of existing keys (counters, sums, appending to a value), "+
+		"make each one a single Compute call, which runs your function atomically for its key; Load followed by Store loses updates when two goroutines change one key at once", pct(writes)), true
+}
+
+// loaderNotes are the reasons about the value function and the kind of
+// writes, which hold for every strategy.
 func loaderNotes(w Workload) []string {
 	var notes []string
+	if n, ok := counterNote(factsOf(w)); ok {
+		notes = append(notes, n)
+	}
 	if w.LoaderCost >= slowLoader {
-		notes = append(notes, fmt.Sprintf("The value function takes ~%v per miss (≥ ~10 µs, a judgement: hundreds of map operations): what matters is that it runs once per missing key. Call it through LoadOrCompute or LoadOrTryCompute, not Load then Store: every safemap strategy runs it at most once per absence however many goroutines miss the key together, with no lock held, so a slow load never stalls other keys", w.LoaderCost))
+		notes = append(notes, fmt.Sprintf("The value function takes ~%v per miss (≥ ~10 µs, a judgement: hundreds of map operations): what matters is that it runs once per missing key. Call it through LoadOrCompute or LoadOrTryCompute, not Load then Store: every safemap strategy runs it at most once per absence however many goroutines miss the key together, with no lock held, so a slow load never stalls other keys", roundDuration(w.LoaderCost)))
 	}
 	if w.LoaderFailRate > 0 {
 		notes = append(notes, fmt.Sprintf("%s of value-function calls fail: with LoadOrTryCompute an error stores nothing and is returned to every caller waiting on that computation, so a failing backend is called once per wave of misses, not once per waiter", pct(w.LoaderFailRate)))
@@ -337,11 +368,11 @@ func warnings(r rule, f facts, w Workload) []string {
 	if r == snapshotLocked {
 		ws = append(ws, "No strategy gives cheap point-in-time snapshots at this rate of change and size: every NewRWMap Range copies all entries while writers wait, and its one lock serialises writers. If that is too slow, snapshot less often, or keep versioned immutable copies (batch the changes and publish each batch with SnapshotMap.StoreAll, one copy per batch)")
 	}
-	if f.procs > 1 {
-		ws = append(ws, fmt.Sprintf("The map must be shared by %d processes: no in-process map gives them a shared view. Keep the data in an external store (a database, Redis, memcached, …) and use the recommended map only as a per-process cache in front of it; each process then loads its own copy, and invalidating stale entries across processes is up to you", f.procs))
-	}
 	if w.LoaderFailRate >= highFailRate {
 		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", pct(w.LoaderFailRate)))
+	}
+	if f.keySet == Growing {
+		ws = append(ws, growthWarning(f))
 	}
 	if f.keys == 0 {
 		ws = append(ws, "The key count is unknown (keys = 0), so the rules assume it is large: NewSnapshotMap is considered only for a map never changed once filled, and the small-map rule does not apply. Give -keys for a better answer")
@@ -425,12 +456,25 @@ func staticWouldChange(rec string, f facts, fromRules bool) []string {
 		out = append(out, "if code had to keep sync.Map's semantics (a drop-in for code written against sync.Map, whose Compute may run its function more than once) → "+stratSync)
 	}
 	if f.procs <= 1 {
-		out = append(out, "if several processes had to share the data → no in-process map: an external store, with a map as a per-process cache")
+		out = append(out, "if several processes had to share the data and its loads → "+stratRedis+" (safemap's Redis tier: one loader call per key for all of them; see -processes)")
 	}
 	if fromRules {
 		out = append(out, "if measuring your workload on your machine (-measure) ranked another strategy first → that one: these rules rest on numbers from a 2-core machine")
 	}
 	return out
+}
+
+// roundDuration rounds d to three significant digits, so that a profile's
+// mean loader time reads 5.61ms, not 5.606278ms.
+func roundDuration(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	unit := time.Duration(1)
+	for d/unit >= 1000 {
+		unit *= 10
+	}
+	return d.Round(unit)
 }
 
 // pct formats a fraction as a percentage with up to three significant
@@ -443,11 +487,18 @@ func pct(x float64) string {
 	return strconv.FormatFloat(p, 'g', 3, 64) + " %"
 }
 
-// num formats a figure with three significant digits, or as a whole
-// number from 1000 up: 0.25 → "0.25", 41.23 → "41.2", 1234.5 → "1235".
+// num formats a figure with three significant digits, with an SI suffix
+// from a thousand up: 0.25 → "0.25", 41.23 → "41.2", 1234.5 → "1.23k",
+// 496844 → "497k".
 func num(x float64) string {
-	if math.Abs(x) >= 1000 {
-		return strconv.FormatFloat(x, 'f', 0, 64)
+	a := math.Abs(x)
+	for _, s := range [...]struct {
+		scale  float64
+		suffix string
+	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+		if a >= s.scale*0.9995 {
+			return strconv.FormatFloat(x/s.scale, 'g', 3, 64) + s.suffix
+		}
 	}
 	return strconv.FormatFloat(x, 'g', 3, 64)
 }

@@ -220,12 +220,12 @@ func TestDecide_Rules(t *testing.T) {
 			want: []string{"Cache negative results", "backoff"},
 		},
 		{
-			name: "several processes: external store",
+			name: "several processes: the Redis tier",
 			w: with(func(w *Workload) {
 				w.Processes = 3
 			}),
-			rec: stratNew, runnerUp: stratSharded,
-			want:   []string{"shared by 3 processes", "external store"},
+			rec: stratRedis, runnerUp: stratNew,
+			want:   []string{"shared by 3 processes", "redismap", "once per key per lease epoch", "round trips", "ErrFenced", "→ safemap.New in each process"},
 			absent: []string{"if several processes had to share the data"},
 		},
 		{
@@ -349,9 +349,48 @@ func TestPct(t *testing.T) {
 			t.Errorf("pct(%v) = %q; want %q", x, got, want)
 		}
 	}
-	for x, want := range map[float64]string{0.25: "0.25", 41.23: "41.2", 1234.5: "1234", 0: "0"} {
+	for x, want := range map[float64]string{0.25: "0.25", 41.23: "41.2", 1234.5: "1.23k", 496844: "497k", 999.9: "1k", 0: "0"} {
 		if got := num(x); got != want {
 			t.Errorf("num(%v) = %q; want %q", x, got, want)
+		}
+	}
+}
+
+func TestDecide_GrowingKeySetWarnsOfMemory(t *testing.T) {
+	for _, ks := range []KeySet{Static, Growing, Churning} {
+		a := Decide(with(func(w *Workload) { w.KeySet = ks }))
+		warned := strings.Contains(strings.Join(a.Warnings, "\n"), "none of safemap's in-process maps")
+		if warned != (ks == Growing) {
+			t.Errorf("%s key set: memory-growth warning %v; want %v", ks, warned, ks == Growing)
+		}
+		if ks == Growing {
+			w := strings.Join(a.Warnings, "\n")
+			for _, p := range []string{"evicts or expires", "eviction-capable cache", "redismap"} {
+				if !strings.Contains(w, p) {
+					t.Errorf("growth warning lacks %q: %s", p, w)
+				}
+			}
+		}
+	}
+}
+
+func TestDecide_WriteHeavyCountersPointToCompute(t *testing.T) {
+	counters := with(func(w *Workload) { w.ReadFraction, w.KeySet = 0.3, Static })
+	if text := adviceText(Decide(counters)); !strings.Contains(text, "make each one a single Compute call") {
+		t.Errorf("write-heavy static key set: no Compute note:\n%s", text)
+	}
+	if text := adviceText(Decide(base())); strings.Contains(text, "Compute call") {
+		t.Errorf("read-mostly growing map: a Compute note it does not need:\n%s", text)
+	}
+}
+
+func TestRoundDuration_ThreeSignificantDigits(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5606278 * time.Nanosecond: "5.61ms", 999 * time.Nanosecond: "999ns", 1234567 * time.Microsecond: "1.23s",
+		12345 * time.Nanosecond: "12.3µs", 0: "0s",
+	} {
+		if got := roundDuration(d).String(); got != want {
+			t.Errorf("roundDuration(%v) = %s; want %s", d, got, want)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package advisor
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/safemap-go/safemap"
@@ -14,10 +16,11 @@ var writeMethods = []string{
 }
 
 // FromStats derives a workload from a profile recorded by safemap.Profile.
-// A profile cannot tell whether iterations need a point-in-time view, how
-// many processes share the data, or how many goroutines ran, so those
-// fields get their defaults (NeedSnapshot false, Processes 1, Goroutines 0
-// for GOMAXPROCS): set them with flags. The derivations:
+// A profile cannot tell whether iterations need a point-in-time view or how
+// many processes share the data, so those fields get their defaults
+// (NeedSnapshot false, Processes 1): set them with flags. It does not count
+// goroutines either; Goroutines is estimated from the time value functions
+// ran, when that says more than one. The derivations:
 //
 //   - Operations are Reads plus the writes. The writes are the calls of
 //     the write-only methods in Calls (Store, Swap, CompareAndSwap,
@@ -37,6 +40,13 @@ var writeMethods = []string{
 //   - LoaderCost = compute_ns ÷ computes (0 when nothing was computed).
 //   - LoaderFailRate = (compute_errors + compute_panics) ÷ computes.
 //   - NeedIteration = ranges > 0.
+//   - Goroutines = compute_ns ÷ duration_ns rounded up, the mean number of
+//     value functions running at once (Little's law), which only goroutines
+//     running at once can reach: a lower bound on the workload's
+//     concurrency, close to it when the workload mostly waits for its
+//     value functions. At least 2 if any call waited for another's
+//     computation (waiters > 0). When neither says more than one goroutine,
+//     Goroutines is 0 (GOMAXPROCS) and GoroutinesFrom is empty.
 func FromStats(s safemap.ProfileStats) Workload {
 	w := Workload{Processes: 1}
 	ops := s.Reads + writesOf(s)
@@ -64,7 +74,25 @@ func FromStats(s safemap.ProfileStats) Workload {
 		w.LoaderFailRate = min(float64(s.ComputeErrors+s.ComputePanics)/float64(s.Computes), 1)
 	}
 	w.NeedIteration = s.Ranges > 0
+	if g, from := concurrencyOf(s); g > 1 {
+		w.Goroutines, w.GoroutinesFrom = g, from
+	}
 	return w
+}
+
+// concurrencyOf estimates how many goroutines used the profiled map at
+// once; see FromStats.
+func concurrencyOf(s safemap.ProfileStats) (int, string) {
+	g, from := 0, ""
+	if s.Duration > 0 && s.ComputeTime > 0 {
+		inFlight := float64(s.ComputeTime) / float64(s.Duration)
+		g = int(math.Ceil(inFlight - 1e-9))
+		from = fmt.Sprintf("estimated from the profile: value functions ran %.3g at a time on average", inFlight)
+	}
+	if s.Waiters > 0 && g < 2 {
+		g, from = 2, "estimated from the profile: calls waited for another goroutine's value function"
+	}
+	return g, from
 }
 
 // writesOf counts the write-only operations of a profile; see FromStats.

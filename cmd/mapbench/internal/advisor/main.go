@@ -7,15 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/safemap-go/safemap"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
 
 const usageHeader = `Usage: mapbench advise [flags]
@@ -152,7 +154,7 @@ var workloadFlags = map[string]func(dst *Workload, src Workload){
 	"iterate":     func(d *Workload, s Workload) { d.NeedIteration = s.NeedIteration },
 	"snapshot":    func(d *Workload, s Workload) { d.NeedSnapshot = s.NeedSnapshot },
 	"processes":   func(d *Workload, s Workload) { d.Processes = s.Processes },
-	"goroutines":  func(d *Workload, s Workload) { d.Goroutines = s.Goroutines },
+	"goroutines":  func(d *Workload, s Workload) { d.Goroutines, d.GoroutinesFrom = s.Goroutines, "" },
 }
 
 func printUsage(fs *flag.FlagSet, out io.Writer) {
@@ -224,7 +226,14 @@ func writeText(out io.Writer, a Advice) error {
 		writeTable(&b, *a.Measured)
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "Recommended: %s\n", a.Recommended)
+	switch a.Basis {
+	case BasisTie:
+		fmt.Fprintf(&b, "Recommended: %s (tie on the measurement: the rules choose %s)\n", a.Recommended, a.Recommended)
+	case BasisMeasurement:
+		fmt.Fprintf(&b, "Recommended: %s (measured winner)\n", a.Recommended)
+	default:
+		fmt.Fprintf(&b, "Recommended: %s\n", a.Recommended)
+	}
 	bullets(&b, a.Reasons)
 	if a.RunnerUp != "" {
 		fmt.Fprintf(&b, "\nRunner-up: %s\n", a.RunnerUp)
@@ -254,7 +263,7 @@ func bullets(b *strings.Builder, items []string) {
 func describe(w Workload) string {
 	loader := "cheap value function"
 	if w.LoaderCost > 0 {
-		loader = fmt.Sprintf("value function %v", w.LoaderCost)
+		loader = fmt.Sprintf("value function %v", roundDuration(w.LoaderCost))
 	}
 	if w.LoaderFailRate > 0 {
 		loader += fmt.Sprintf(" failing %s", pct(w.LoaderFailRate))
@@ -275,14 +284,19 @@ func describe(w Workload) string {
 		procs = fmt.Sprintf("%d processes", w.Processes)
 	}
 	gs := fmt.Sprintf("%d goroutines", w.Goroutines)
-	if w.Goroutines == 0 {
+	switch {
+	case w.Goroutines == 0:
 		gs = fmt.Sprintf("GOMAXPROCS (%d) goroutines", runtime.GOMAXPROCS(0))
+	case w.GoroutinesFrom != "":
+		gs = fmt.Sprintf("≥ %d goroutines (%s)", w.Goroutines, w.GoroutinesFrom)
 	}
 	return fmt.Sprintf("reads %s, misses %s, %s key set, %s, %s, %s, %s, %s",
 		pct(w.ReadFraction), pct(w.MissRate), w.KeySet, keys, loader, iter, procs, gs)
 }
 
-// writeTable prints the measurement: one row per strategy, best first.
+// writeTable prints the measurement: one row per strategy in rank order,
+// with the median, its 95 % confidence interval, the rank ("≈" when shared:
+// the difference is noise) and the ratio to the best.
 func writeTable(b *strings.Builder, m results.Workload) {
 	unit := m.Primary
 	if unit == "" {
@@ -293,49 +307,45 @@ func writeTable(b *strings.Builder, m results.Workload) {
 		title += " — " + m.Description
 	}
 	b.WriteString(title + "\n")
-	type row struct {
-		name string
-		st   results.Stat
-		ok   bool
-		c    *results.Case
-	}
-	var rows []row
+	sets := make([][]float64, len(m.Cases))
 	for i := range m.Cases {
+		if m.Cases[i].Unsupported == "" {
+			sets[i], _ = m.Cases[i].Values(unit)
+		}
+	}
+	rk := stats.Judge{HigherIsBetter: m.HigherIsBetter, Precision: MeasuredPrecision}.Rank(sets)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  rank\tstrategy\t%s median\t95 %% interval\tallocs/op\t× best\tn\n", unit)
+	for _, i := range rk.Order {
 		c := &m.Cases[i]
-		st, ok := c.Figure(unit)
 		name := strategyName(c.Impl)
 		if len(c.Violations) > 0 {
 			name += " (broke a guarantee)"
 		}
-		rows = append(rows, row{name, st, ok && c.Unsupported == "", c})
-	}
-	slices.SortStableFunc(rows, func(x, y row) int {
-		switch {
-		case x.ok != y.ok:
-			if x.ok {
-				return -1
-			}
-			return 1
-		case !x.ok || x.st.Median == y.st.Median:
-			return 0
-		case (x.st.Median < y.st.Median) != m.HigherIsBetter:
-			return -1
-		}
-		return 1
-	})
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  strategy\t%s median\tmin–max\tallocs/op\t× best\n", unit)
-	for _, r := range rows {
-		if !r.ok {
-			why := r.c.Unsupported
+		if len(sets[i]) == 0 {
+			why := c.Unsupported
 			if why == "" {
 				why = "no " + unit + " figure"
 			}
-			fmt.Fprintf(tw, "  %s\t—\t\t\t%s\n", r.name, why)
+			fmt.Fprintf(tw, "  \t%s\t—\t\t\t%s\t\n", name, why)
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s–%s\t%s\t%.2f\n", r.name, num(r.st.Median), num(r.st.Min), num(r.st.Max),
-			num(r.c.AllocsPerOp().Median), ratio(rows[0].st.Median, r.st.Median, m.HigherIsBetter))
+		st := rk.Summaries[i]
+		r := strconv.Itoa(rk.Rank[i])
+		if rk.Tied[i] {
+			r = "≈" + r
+		}
+		ci := "—"
+		if !math.IsInf(st.Lo, 0) && !math.IsInf(st.Hi, 0) {
+			ci = num(st.Lo) + "–" + num(st.Hi)
+		}
+		vs := strconv.FormatFloat(rk.Ratio[i], 'f', 2, 64)
+		if rk.TiedWithBest[i] && i != rk.Best {
+			vs = "≈" + vs
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", r, name, num(st.Median), ci,
+			num(c.AllocsPerOp().Median), vs, st.N)
 	}
 	tw.Flush()
+	b.WriteString("  (rank: 1 + the strategies significantly better, Mann-Whitney U p < 0.05 and ≥ " + pct(MeasuredPrecision) + " apart; ≈: tied)\n")
 }

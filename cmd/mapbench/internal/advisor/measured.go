@@ -5,42 +5,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
 
 // MeasureFunc runs w as a synthetic workload against every strategy and
 // returns the measurement: one Case per strategy, with Impl the
 // constructor's name without the package ("New", "NewSyncMap", …; see
-// [Strategies]) and Primary the figure to rank by ("ns/op"). It should
-// stop early and return ctx.Err() when ctx ends.
+// [Strategies]) and Primary the figure to rank by ("ns/op"), with enough
+// samples per case for a confidence interval (6 or more). It should stop
+// early and return ctx.Err() when ctx ends.
 type MeasureFunc func(ctx context.Context, w Workload) (results.Workload, error)
 
-// ranked is one measured strategy with its headline figure.
+// MeasuredPrecision is the smallest difference of medians by which a
+// measurement overrides the rules: a strategy measured faster by less than
+// 5 % (however significant) ties with the others, and the rules decide. A
+// judgement: below it, the run-to-run drift of a shared machine and the
+// difference between the synthetic workload and the real one outweigh the
+// gain.
+const MeasuredPrecision = 0.05
+
+// ranked is one measured strategy with its samples of the headline figure.
 type ranked struct {
 	strategy string
 	c        *results.Case
-	st       results.Stat
+	values   []float64
+	st       stats.Summary
 }
 
-// DecideMeasured runs measure on w and recommends the strategy whose median
-// Primary figure is best (lowest, or highest when HigherIsBetter), with the
-// second best as runner-up and the numbers in the reasons. Ties go to the
-// earlier strategy in [Strategies]. Left out, with a warning or a reason
-// saying so, are strategies that could not run, broke a guarantee while
-// measured, or lack a point-in-time snapshot when w needs one, and cases
-// of other implementations (peers a MeasureFunc may add for comparison).
-//
-// The warnings of [Decide] still apply and are kept, as are its notes on
-// iteration and the value function. The reasons say whether the rules
-// agree, and flag a winner whose min–max spread overlaps the runner-up's.
-// WouldChange names only what is certain without another measurement.
-//
-// It returns an error if w is invalid, measure is nil or fails (the error
-// wraps measure's), or the measurement holds no usable case or more than
-// one case for a strategy.
+// Basis values: what decided a recommendation.
+const (
+	BasisRules       = "rules"       // Decide: no measurement
+	BasisMeasurement = "measurement" // the measured winner, significantly better than the rest
+	BasisTie         = "tie"         // measured, but the best candidates tie: the rules decided among them
+)
+
+// DecideMeasured runs measure on w and recommends from the measurement
+// (see [FromMeasurement]). It returns an error if w is invalid, measure is
+// nil or fails (the error wraps measure's), or the measurement cannot be
+// recommended from.
 func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advice, error) {
 	if err := w.Validate(); err != nil {
 		return Advice{}, err
@@ -52,7 +59,34 @@ func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advic
 	if err != nil {
 		return Advice{}, fmt.Errorf("measuring the workload: %w", err)
 	}
-	rules := Decide(w)
+	return FromMeasurement(w, m)
+}
+
+// FromMeasurement recommends a strategy for w from m, a measurement of w
+// with one case per strategy (see [MeasureFunc]).
+//
+// The candidates are the strategies that ran, broke no guarantee and, when
+// w needs a point-in-time snapshot, give one; cases of other
+// implementations (peers a MeasureFunc may add) are shown for comparison
+// only. The candidate with the best median wins on the measurement alone
+// only if it is significantly better than every other candidate: the
+// Mann-Whitney U test at p < 0.05, by at least [MeasuredPrecision]. Otherwise
+// the candidates not significantly worse than it tie, the advice says so
+// with their medians and 95 % confidence intervals, and the rules ([Decide])
+// choose among them: their recommendation if it ties, else their runner-up,
+// else the tied candidate they prefer on a tie ([Strategies] order).
+// Basis says which happened.
+//
+// The warnings of [Decide] still apply and are kept, as are its notes on
+// iteration, the value function and the key set. WouldChange names only
+// what is certain without another measurement. It returns an error if w is
+// invalid, or the measurement holds no usable case or more than one case
+// for a strategy.
+func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
+	if err := w.Validate(); err != nil {
+		return Advice{}, err
+	}
+	rules := decideLocal(w) // the one-process rules: the measurement is of in-process maps
 	f := factsOf(w)
 	unit := m.Primary
 	if unit == "" {
@@ -69,7 +103,7 @@ func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advic
 			return Advice{}, fmt.Errorf("advisor: the measurement has more than one case for %s; want one per strategy", s)
 		}
 		seen[s] = true
-		switch st, ok := c.Figure(unit); {
+		switch xs, ok := c.Values(unit); {
 		case c.Unsupported != "":
 			warns = append(warns, fmt.Sprintf("%s could not run the measured workload: %s", s, c.Unsupported))
 		case len(c.Violations) > 0:
@@ -77,9 +111,10 @@ func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advic
 		case !ok:
 			warns = append(warns, fmt.Sprintf("%s has no %s figure in the measurement", s, unit))
 		default:
-			usable = append(usable, ranked{s, c, st})
+			usable = append(usable, ranked{s, c, xs, stats.Summarize(xs)})
 		}
 	}
+	judge := stats.Judge{HigherIsBetter: m.HigherIsBetter, Precision: MeasuredPrecision}
 	order := Strategies()
 	slices.SortStableFunc(usable, func(a, b ranked) int {
 		if c := cmp.Compare(a.st.Median, b.st.Median); c != 0 {
@@ -112,38 +147,125 @@ func DecideMeasured(ctx context.Context, w Workload, measure MeasureFunc) (Advic
 	}
 
 	best := cands[0]
-	a := Advice{Workload: w, Measured: &m, Recommended: best.strategy}
-	a.Reasons = append(a.Reasons, fmt.Sprintf("Measured on this machine (%s): %s is best at %s %s, the median of %d runs (min–max %s–%s)%s",
-		workloadName(m), best.strategy, num(best.st.Median), unit, best.st.N, num(best.st.Min), num(best.st.Max), betterNote(m.HigherIsBetter)))
-	if len(cands) > 1 {
-		second := cands[1]
-		a.RunnerUp = second.strategy
-		a.RunnerUpWhy = []string{fmt.Sprintf("Measured second: %s %s (min–max %s–%s), %s× the best", num(second.st.Median), unit, num(second.st.Min), num(second.st.Max), num(ratio(best.st.Median, second.st.Median, m.HigherIsBetter)))}
-		if overlap(best.st, second.st) {
-			a.Reasons = append(a.Reasons, fmt.Sprintf("%s and %s overlap in their min–max spread, so the order of the two may be noise: rerun with more repetitions, or let the rules decide (they pick %s)", best.strategy, second.strategy, rules.Recommended))
+	var tied, behind []ranked
+	for _, r := range cands {
+		if r.strategy == best.strategy || !judge.Better(best.values, r.values) {
+			tied = append(tied, r)
+		} else {
+			behind = append(behind, r)
+		}
+	}
+	a := Advice{Workload: w, Measured: &m}
+	where := "Measured on this machine (" + workloadName(m) + betterNote(m.HigherIsBetter) + ")"
+	if len(tied) == 1 {
+		a.Basis, a.Recommended = BasisMeasurement, best.strategy
+		a.Reasons = append(a.Reasons, fmt.Sprintf("%s: %s is best at %s, significantly ahead of every other candidate (Mann-Whitney U, p < %g, by at least %s)",
+			where, best.strategy, figureText(best.st, unit), stats.Alpha, pct(MeasuredPrecision)))
+		if len(cands) > 1 {
+			second := cands[1]
+			a.RunnerUp = second.strategy
+			a.RunnerUpWhy = []string{fmt.Sprintf("Measured second: %s, %s× the best (p = %.3g)", figureText(second.st, unit),
+				num(ratio(best.st.Median, second.st.Median, m.HigherIsBetter)), stats.PValue(best.values, second.values))}
+		} else {
+			a.RunnerUp, a.RunnerUpWhy = rules.RunnerUp, []string{"The only other candidate by the rules; it was not measured: " + strings.Join(rules.RunnerUpWhy, "; ")}
+		}
+		if rules.Recommended == best.strategy {
+			a.Reasons = append(a.Reasons, "The rules, without measuring, recommend it too: "+rules.Reasons[0])
+		} else {
+			a.Reasons = append(a.Reasons, fmt.Sprintf("The rules alone would recommend %s; the measurement overrides them because its winner is significantly faster on your workload on this machine", rules.Recommended))
 		}
 	} else {
-		a.RunnerUp, a.RunnerUpWhy = rules.RunnerUp, []string{"The only other candidate by the rules; it was not measured: " + strings.Join(rules.RunnerUpWhy, "; ")}
+		a.Basis = BasisTie
+		a.Recommended = tieBreak(tied, rules)
+		var names, figs []string
+		for _, r := range tied {
+			names = append(names, r.strategy)
+			figs = append(figs, r.strategy+" "+figureText(r.st, unit))
+		}
+		a.Reasons = append(a.Reasons, fmt.Sprintf("Tie: %s cannot tell %s apart on this workload — no difference between them is both significant (Mann-Whitney U, p < %g) and at least %s: %s",
+			where, joinAnd(names), stats.Alpha, pct(MeasuredPrecision), strings.Join(figs, "; ")))
+		a.Reasons = append(a.Reasons, fmt.Sprintf("So the rules decide: the rules choose %s (%s)", a.Recommended, tieBreakWhy(a.Recommended, rules)))
+		if a.Recommended == rules.Recommended {
+			a.Reasons = append(a.Reasons, rules.Reasons[0])
+		}
+		for _, r := range tied {
+			if r.strategy != a.Recommended {
+				a.RunnerUp = r.strategy
+				a.RunnerUpWhy = []string{"Tied with the recommendation on this workload: " + figureText(r.st, unit)}
+				break
+			}
+		}
+		if len(behind) > 0 {
+			var bs []string
+			for _, r := range behind {
+				bs = append(bs, fmt.Sprintf("%s %s× (%s)", r.strategy, num(ratio(best.st.Median, r.st.Median, m.HigherIsBetter)), figureText(r.st, unit)))
+			}
+			a.Reasons = append(a.Reasons, "Significantly behind the tied strategies: "+strings.Join(bs, "; "))
+		}
 	}
 	a.Reasons = append(a.Reasons, excluded...)
-	if rules.Recommended == best.strategy {
-		a.Reasons = append(a.Reasons, "The rules, without measuring, recommend it too: "+rules.Reasons[0])
-	} else {
-		a.Reasons = append(a.Reasons, fmt.Sprintf("The rules alone would recommend %s; the measurement of your workload on this machine takes precedence", rules.Recommended))
-	}
-	a.Reasons = append(a.Reasons, strategyNotes(best.strategy, w)...)
+	a.Reasons = append(a.Reasons, strategyNotes(a.Recommended, w)...)
 	a.Reasons = append(a.Reasons, loaderNotes(w)...)
-	fastest := best.strategy
+	fastest := a.Recommended
 	for _, r := range usable {
 		if isStrategy(r.strategy) {
 			fastest = r.strategy
 			break
 		}
 	}
-	a.WouldChange = measuredWouldChange(f, best.strategy, fastest)
+	a.WouldChange = measuredWouldChange(f, a.Recommended, fastest)
 	a.Warnings = append(slices.Clone(rules.Warnings), warns...)
 	a.Warnings = append(a.Warnings, m.Notes...)
-	return a, nil
+	return acrossProcesses(a, factsOf(w)), nil
+}
+
+// tieBreak picks among tied candidates as the rules would: their
+// recommendation, else their runner-up, else the first tied one in
+// Strategies order.
+func tieBreak(tied []ranked, rules Advice) string {
+	has := func(s string) bool { return slices.ContainsFunc(tied, func(r ranked) bool { return r.strategy == s }) }
+	switch {
+	case has(rules.Recommended):
+		return rules.Recommended
+	case has(rules.RunnerUp):
+		return rules.RunnerUp
+	}
+	order := Strategies()
+	pick := tied[0].strategy
+	for _, r := range tied {
+		if rankOf(order, r.strategy) < rankOf(order, pick) {
+			pick = r.strategy
+		}
+	}
+	return pick
+}
+
+func tieBreakWhy(pick string, rules Advice) string {
+	switch pick {
+	case rules.Recommended:
+		return "their recommendation for this workload"
+	case rules.RunnerUp:
+		return fmt.Sprintf("their runner-up: their first choice, %s, measured significantly behind", rules.Recommended)
+	}
+	return fmt.Sprintf("the tied strategy they prefer: their own choices, %s and %s, measured significantly behind", rules.Recommended, rules.RunnerUp)
+}
+
+// figureText is a median with its interval and sample count: "41.2 ns/op
+// (95 % interval 40.1–43.0, n=12)".
+func figureText(st stats.Summary, unit string) string {
+	ci := "no interval: fewer than 6 samples"
+	if !math.IsInf(st.Lo, 0) && !math.IsInf(st.Hi, 0) {
+		ci = "95 % interval " + num(st.Lo) + "–" + num(st.Hi)
+	}
+	return fmt.Sprintf("%s %s (%s, n=%d)", num(st.Median), unit, ci, st.N)
+}
+
+// joinAnd joins "a", "b" and "c" as "a, b and c".
+func joinAnd(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 // strategyName maps a Case.Impl such as "New" to its constructor,
@@ -186,11 +308,6 @@ func ratio(best, v float64, higherIsBetter bool) float64 {
 		return 0
 	}
 	return v / best
-}
-
-// overlap reports whether two figures' min–max ranges overlap.
-func overlap(a, b results.Stat) bool {
-	return a.Min <= b.Max && b.Min <= a.Max
 }
 
 func isStrategy(name string) bool {

@@ -98,6 +98,9 @@ type Workload struct {
 	// Goroutines is how many goroutines use the map at once; 0 means
 	// GOMAXPROCS.
 	Goroutines int `json:"goroutines"`
+	// GoroutinesFrom says where Goroutines came from when it was not given
+	// but estimated (FromStats); "" when given or defaulted.
+	GoroutinesFrom string `json:"goroutines_from,omitempty"`
 }
 
 // DefaultWorkload is the profile `mapbench advise` starts from before flags
@@ -158,6 +161,10 @@ type Advice struct {
 	WouldChange []string `json:"would_change"`
 	// Warnings are problems no strategy solves, or risks in the workload.
 	Warnings []string `json:"warnings"`
+	// Basis says what decided the recommendation: BasisRules,
+	// BasisMeasurement (a significantly better measured winner) or BasisTie
+	// (measured, tied, decided by the rules).
+	Basis string `json:"basis"`
 	// Workload is the profile the advice was decided from, after defaults,
 	// files and flags were applied.
 	Workload Workload `json:"workload"`

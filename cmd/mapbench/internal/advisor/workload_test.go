@@ -186,6 +186,9 @@ func TestFromStats_TestdataProfile(t *testing.T) {
 		LoaderFailRate: 500.0 / 48500,
 		NeedIteration:  true,
 		Processes:      1,
+		// 97 s of value functions in 60 s: 1.62 at a time on average.
+		Goroutines:     2,
+		GoroutinesFrom: "estimated from the profile: value functions ran 1.62 at a time on average",
 	}
 	if got != want {
 		t.Errorf("FromStats() = %+v; want %+v", got, want)

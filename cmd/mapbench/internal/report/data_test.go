@@ -65,9 +65,10 @@ func TestReadJSON_RejectsOtherVersionsAndGarbage(t *testing.T) {
 		{"no version", `{"workloads": []}`, "not a mapbench results file: no version field"},
 		{"garbage", "goos: linux\nBenchmarkLoad 1 2 ns/op\n", "not a mapbench results file"},
 		{"empty", "", "not a mapbench results file"},
-		{"truncated", `{"version": 1, "workloads": [`, "not a mapbench results file"},
-		{"two objects", `{"version": 1} {"version": 1}`, "not a mapbench results file"},
-		{"wrong types", `{"version": 1, "workloads": "load"}`, "reading results"},
+		{"older version", `{"version": 1, "workloads": []}`, "results file has version 1; this mapbench reads version 2"},
+		{"truncated", `{"version": 2, "workloads": [`, "not a mapbench results file"},
+		{"two objects", `{"version": 2} {"version": 2}`, "not a mapbench results file"},
+		{"wrong types", `{"version": 2, "workloads": "load"}`, "reading results"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			run, err := ReadJSON(strings.NewReader(tt.in))
@@ -123,11 +124,11 @@ func TestCSV_RowPerSample(t *testing.T) {
 	if unsupported != empty {
 		t.Errorf("got %d unsupported rows; want %d", unsupported, empty)
 	}
-	if violations != 3 {
-		t.Errorf("got %d rows noting xsync's violation; want one per sample, 3", violations)
+	if violations != 12 {
+		t.Errorf("got %d rows noting xsync's violation; want one per sample, 12", violations)
 	}
-	if isolation != 6 {
-		t.Errorf("got %d rows with an isolation figure; want 6", isolation)
+	if isolation != 36 {
+		t.Errorf("got %d rows with an isolation figure; want 36", isolation)
 	}
 	first := recs[1]
 	if want := []string{"load", "Map", "miss=0%", "0", "int", "2", "1"}; !slices.Equal(first[:7], want) {

@@ -8,9 +8,11 @@ import (
 
 // fixtureRun is a small run with every shape a report must handle: a
 // workload with three Param values, two with one, a Primary metric, a
-// Primary that is better when higher, two key types, two goroutine counts,
-// an unsupported case, a violation, notes, a variant with "/" in it and an
-// implementation and a metric with a space in their names.
+// Primary that is better when higher (with values more than 20× apart, so
+// a log axis), two key types, two goroutine counts, an unsupported case, a
+// violation at both goroutine counts, a tie, a noisy row, notes, a variant
+// with "/" in it and an implementation and a metric with a space in their
+// names.
 func fixtureRun() *results.Run {
 	run := &results.Run{
 		Version:    results.Version,
@@ -25,11 +27,22 @@ func fixtureRun() *results.Run {
 			Keys:       1000,
 			Goroutines: []int{2, 8},
 			Duration:   100 * time.Millisecond,
-			Reps:       3,
+			Reps:       6,
+			MaxReps:    12,
+			Budget:     2 * time.Minute,
+			Precision:  0.05,
 			KeyTypes:   []string{"int", "string"},
 			Workloads:  []string{"load", "mixed", "slowload", "memory"},
 			Impls:      []string{"Map", "xsync", "cmap", "builtin", "sync Map"},
 		},
+		Impls: []results.Impl{
+			{Name: "Map", Kind: results.KindSafemap, About: "the default map", Default: true},
+			{Name: "xsync", Kind: results.KindPeer, About: "xsync"},
+			{Name: "cmap", Kind: results.KindPeer, About: "concurrent-map"},
+			{Name: "builtin", Kind: results.KindBound, About: "a built-in map"},
+			{Name: "sync Map", Kind: results.KindPeer, About: "sync.Map, with a space"},
+		},
+		Calibration: []float64{1e6, 1.02e6, 0.99e6, 1.4e6, 1.01e6, 1e6, 1.03e6, 0.98e6, 1e6, 2.5e6},
 	}
 
 	// load: three miss rates, both key types, both goroutine counts. The
@@ -59,7 +72,7 @@ func fixtureRun() *results.Run {
 					if kt == "string" {
 						ns *= 1.5
 					}
-					c.Samples = samples(3, ns, 0, 0, nil)
+					c.Samples = samples(6, ns, 0, 0, nil)
 					load.Cases = append(load.Cases, c)
 				}
 			}
@@ -85,24 +98,31 @@ func fixtureRun() *results.Run {
 		}
 	}
 
-	// slowload: one variant, Primary "isolation", better when higher. xsync
-	// breaks the run-once guarantee; cmap cannot run it.
+	// slowload: one variant, Primary "isolation", better when higher, at two
+	// goroutine counts. xsync breaks the run-once guarantee at both; cmap
+	// cannot run it; "sync Map" keeps 1.5 % of the others' throughput, so
+	// the values span more than 20× and the chart has a log axis (where
+	// gonum's StackOn once drew every bar in the bottom row).
 	slow := results.Workload{
 		Name:           "slowload",
 		Description:    "LoadOrCompute where one key's value function takes 1 ms while other goroutines work on other keys.",
 		Param:          "loader ms",
 		Primary:        "isolation",
 		HigherIsBetter: true,
-		Cases: []results.Case{
-			{Impl: "Map", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: 2,
-				Samples: samples(3, 40, 1, 48, map[string]float64{"isolation": 0.95, "loader ms": 1})},
-			{Impl: "xsync", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: 2,
-				Samples:    samples(3, 35, 1, 40, map[string]float64{"isolation": 0.5, "loader ms": 1}),
+		Notes:          []string{"cmap has no LoadOrCompute, so it cannot show a slow loader."},
+	}
+	for _, g := range []int{2, 8} {
+		slow.Cases = append(slow.Cases,
+			results.Case{Impl: "Map", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: g,
+				Samples: samples(6, 40, 1, 48, map[string]float64{"isolation": 0.95, "loader ms": 1})},
+			results.Case{Impl: "xsync", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: g,
+				Samples:    samples(6, 35, 1, 40, map[string]float64{"isolation": 0.5, "loader ms": 1}),
 				Violations: []string{"value function ran 17 times for 1 missing key"}},
-			{Impl: "cmap", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: 2,
+			results.Case{Impl: "sync Map", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: g,
+				Samples: samples(6, 900, 1, 40, map[string]float64{"isolation": 0.015, "loader ms": 1})},
+			results.Case{Impl: "cmap", Variant: "loader=1ms", Param: 1, KeyType: "int", Goroutines: g,
 				Unsupported: "no LoadOrCompute"},
-		},
-		Notes: []string{"cmap has no LoadOrCompute, so it cannot show a slow loader."},
+		)
 	}
 
 	// memory: Primary "B/entry", one variant, two goroutine counts.
@@ -117,7 +137,7 @@ func fixtureRun() *results.Run {
 		for _, impl := range []string{"Map", "xsync", "cmap"} {
 			memory.Cases = append(memory.Cases, results.Case{
 				Impl: impl, Variant: "n=1000", Param: 1000, KeyType: "int", Goroutines: g,
-				Samples: samples(2, 100, 1, 64, map[string]float64{
+				Samples: samples(6, 100, 1, 64, map[string]float64{
 					"B/entry": map[string]float64{"Map": 72, "xsync": 96, "cmap": 150}[impl],
 					"GCs/Mop": 3,
 				}),

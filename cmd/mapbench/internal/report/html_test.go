@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,29 +65,39 @@ func textOf(n *html.Node) string {
 	return b.String()
 }
 
-func TestHTML_OneChartPerWorkload(t *testing.T) {
+// TestHTML_OneChartPerSetting checks that every workload gets one chart
+// per key type and goroutine count it measured, each an SVG with text,
+// titled, and labelled with its setting.
+func TestHTML_OneChartPerSetting(t *testing.T) {
 	run := fixtureRun()
 	doc, _ := renderHTML(t, run)
-	charts := map[string]int{}
+	charts := map[string][]string{}
 	for _, fig := range find(doc, func(n *html.Node) bool { return n.Data == "figure" && hasClass(n, "chart") }) {
 		name, _ := attr(fig, "data-workload")
-		charts[name]++
+		setting, _ := attr(fig, "data-setting")
+		charts[name] = append(charts[name], setting)
 		svgs := find(fig, byTag("svg"))
 		if len(svgs) != 1 {
 			t.Errorf("chart of %q holds %d <svg> elements; want 1", name, len(svgs))
 			continue
 		}
-		if len(find(svgs[0], byTag("text"))) == 0 {
-			t.Errorf("chart of %q has no text: no axis labels", name)
+		if text := textOf(svgs[0]); !strings.Contains(text, name+": ") || !strings.Contains(text, setting) {
+			t.Errorf("chart of %q, %s has no title naming both: %q", name, setting, text)
 		}
 	}
-	for _, wl := range run.Workloads {
-		if charts[wl.Name] != 1 {
-			t.Errorf("workload %q has %d charts; want 1", wl.Name, charts[wl.Name])
+	want := map[string][]string{
+		"load":     {"key=int, goroutines=2", "key=string, goroutines=2", "key=int, goroutines=8", "key=string, goroutines=8"},
+		"mixed":    {"key=int, goroutines=2"},
+		"slowload": {"key=int, goroutines=2", "key=int, goroutines=8"},
+		"memory":   {"key=int, goroutines=2", "key=int, goroutines=8"},
+	}
+	for name, settings := range want {
+		if !slices.Equal(charts[name], settings) {
+			t.Errorf("workload %q has charts for %q; want %q", name, charts[name], settings)
 		}
 	}
 	if len(charts) != len(run.Workloads) {
-		t.Errorf("charts for %v; want one for each of the %d workloads", charts, len(run.Workloads))
+		t.Errorf("charts for %v; want them for each of the %d workloads", charts, len(run.Workloads))
 	}
 }
 
@@ -95,24 +106,34 @@ func TestHTML_ChartKinds(t *testing.T) {
 	doc, _ := renderHTML(t, run)
 	for _, fig := range find(doc, func(n *html.Node) bool { return n.Data == "figure" && hasClass(n, "chart") }) {
 		name, _ := attr(fig, "data-workload")
+		setting, _ := attr(fig, "data-setting")
 		caption := textOf(find(fig, byTag("figcaption"))[0])
 		svgText := textOf(find(fig, byTag("svg"))[0])
-		switch name {
-		case "load":
+		switch {
+		case name == "load" && strings.HasSuffix(setting, "goroutines=2"):
 			// Three miss rates: a line per implementation with a legend, on a
 			// log axis since the built-in map is far below the others.
-			for _, s := range []string{"Map", "xsync", "cmap", "builtin", "miss %", "log scale"} {
+			for _, s := range []string{"Map (default)", "xsync (best peer)", "cmap", "builtin", "miss %", "log scale"} {
 				if !strings.Contains(svgText, s) {
-					t.Errorf("load chart lacks %q; has %q", s, svgText)
+					t.Errorf("load chart, %s lacks %q; has %q", setting, s, svgText)
 				}
 			}
-			if !strings.Contains(caption, "one line per implementation") || !strings.Contains(caption, "key=int, goroutines=2") {
-				t.Errorf("load caption = %q; want a line chart for key=int, goroutines=2", caption)
+			if !strings.Contains(caption, "one line per implementation") || !strings.Contains(caption, setting) {
+				t.Errorf("load caption = %q; want a line chart for %s", caption, setting)
 			}
-		case "slowload", "memory":
-			if !strings.Contains(caption, "per implementation") || !strings.Contains(caption, "key=int, goroutines=2") {
-				t.Errorf("%s caption = %q; want a bar chart for key=int, goroutines=2", name, caption)
+		case name == "load":
+			// Without the built-in map, the values are less than 20x apart.
+			if strings.Contains(svgText, "builtin") || strings.Contains(svgText, "log scale") {
+				t.Errorf("load chart, %s has the built-in map or a log axis: %q", setting, svgText)
 			}
+		case name == "slowload":
+			if !strings.Contains(caption, "per implementation") || !strings.Contains(caption, setting) {
+				t.Errorf("%s caption = %q; want a bar chart for %s", name, caption, setting)
+			}
+			if !strings.Contains(svgText, "log scale") || !strings.Contains(svgText, "1 = untouched") || !strings.Contains(svgText, "xsync !") {
+				t.Errorf("slowload chart lacks its log axis, the line at 1 or the flag on xsync: %q", svgText)
+			}
+		case name == "memory":
 			if strings.Contains(svgText, "log scale") {
 				t.Errorf("%s chart has a log axis for values less than 20x apart", name)
 			}
@@ -128,10 +149,20 @@ func TestHTML_MachineHeaderAndTables(t *testing.T) {
 		t.Fatalf("found %d machine headers; want 1", len(dls))
 	}
 	header := textOf(dls[0])
-	for _, s := range []string{"go1.26.8", "linux/amd64", "GOMAXPROCS", "2026-05-01 12:30:00 UTC", "keys=1000", "goroutines=2,8", "reps=3"} {
+	for _, s := range []string{"go1.26.8", "linux/amd64", "GOMAXPROCS", "2026-05-01 12:30:00 UTC", "1000 keys", "goroutines=2,8", "6–12 samples per case", "precision 5 %"} {
 		if !strings.Contains(header, s) {
 			t.Errorf("machine header lacks %q: %q", s, header)
 		}
+	}
+	for _, class := range []string{"noise", "legend"} {
+		ps := find(doc, func(n *html.Node) bool { return n.Data == "p" && hasClass(n, class) })
+		if len(ps) != 1 {
+			t.Errorf("found %d <p class=%q>; want 1", len(ps), class)
+		}
+	}
+	if ps := find(doc, func(n *html.Node) bool { return n.Data == "p" && hasClass(n, "noise") }); len(ps) == 1 &&
+		(!strings.Contains(textOf(ps[0]), "very noisy") || !hasClass(ps[0], "very-noisy")) {
+		t.Errorf("noise paragraph %q does not call the fixture's machine very noisy", textOf(ps[0]))
 	}
 	sections := find(doc, func(n *html.Node) bool { return n.Data == "section" && hasClass(n, "workload") })
 	if len(sections) != len(run.Workloads) {

@@ -1,17 +1,18 @@
 package report
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"strconv"
 
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
 
 // A section is the cases of a workload that share a key type and a
 // goroutine count, in the order the run measured them. Text prints one
-// aligned table per section; HTML one table body.
+// aligned table per section; HTML one table body; every section gets its
+// own chart.
 type section struct {
 	KeyType    string
 	Goroutines int
@@ -19,24 +20,32 @@ type section struct {
 }
 
 // A group is the cases of a section that share a variant: the
-// implementations one ratio column compares.
+// implementations one ranking compares.
 type group struct {
 	Variant string
 	Param   float64
-	// Rows are ranked: the best Primary figure first, then supported cases
-	// without the figure, then unsupported cases, each in run order.
+	// Rows are ranked: best rank first (ties by median), then supported
+	// cases without the figure, then unsupported cases, each in run order.
 	Rows []row
 }
 
-// A row is one case of a group with its Primary figure and its ratio to the
-// group's best.
+// A row is one case of a group with its Primary figure and its place in
+// the group's ranking.
 type row struct {
 	Case       *results.Case
-	Primary    results.Stat
+	Primary    stats.Summary
 	HasPrimary bool
-	// Ratio is how many times worse than the group's best the case is: 1 for
-	// the best, more for the others, +Inf when the best is 0 (or, when higher
-	// is better, this case is 0). NaN without a Primary figure.
+	// Rank is 1 + the number of rows of the group significantly better
+	// (stats.Judge.Better), 0 without a Primary figure; Tied is set when
+	// another row shares the rank.
+	Rank int
+	Tied bool
+	// Best marks the row with the best median; TiedWithBest every row that
+	// shares its rank, 1 (nothing is significantly better than either).
+	Best, TiedWithBest bool
+	// Ratio is how many times worse than the best median this one is (1
+	// for the best, +Inf when the best is 0 or, when higher is better,
+	// this one is). NaN without a Primary figure.
 	Ratio float64
 }
 
@@ -56,9 +65,21 @@ func betterText(w *results.Workload) string {
 	return "lower is better"
 }
 
+// defaultPrecision is the precision of a run that did not record one.
+const defaultPrecision = 0.05
+
+// judge is how the run's rows are ranked.
+func judge(run *results.Run, w *results.Workload) stats.Judge {
+	p := run.Config.Precision
+	if p <= 0 {
+		p = defaultPrecision
+	}
+	return stats.Judge{HigherIsBetter: w.HigherIsBetter, Precision: p}
+}
+
 // sections splits the workload's cases into sections and groups, keeping
 // the order in which the run measured them, and ranks every group.
-func sections(w *results.Workload) []section {
+func sections(run *results.Run, w *results.Workload) []section {
 	unit := primaryUnit(w)
 	var secs []section
 	for i := range w.Cases {
@@ -78,64 +99,98 @@ func sections(w *results.Workload) []section {
 			s.Groups = append(s.Groups, group{Variant: c.Variant, Param: c.Param})
 			gi = len(s.Groups) - 1
 		}
-		r := row{Case: c, Ratio: math.NaN()}
-		if c.Unsupported == "" {
-			r.Primary, r.HasPrimary = c.Figure(unit)
-		}
-		s.Groups[gi].Rows = append(s.Groups[gi].Rows, r)
+		s.Groups[gi].Rows = append(s.Groups[gi].Rows, row{Case: c, Ratio: math.NaN()})
 	}
+	j := judge(run, w)
 	for si := range secs {
 		for gi := range secs[si].Groups {
-			rank(secs[si].Groups[gi].Rows, w.HigherIsBetter)
+			rank(secs[si].Groups[gi].Rows, unit, j)
 		}
 	}
 	return secs
 }
 
-// rank orders rows best first and sets their ratios to the best.
-func rank(rows []row, higherIsBetter bool) {
-	class := func(r row) int {
-		switch {
-		case r.HasPrimary:
-			return 0
-		case r.Case.Unsupported == "":
-			return 1
-		}
-		return 2
-	}
-	slices.SortStableFunc(rows, func(a, b row) int {
-		if c := cmp.Compare(class(a), class(b)); c != 0 || !a.HasPrimary {
-			return c
-		}
-		if higherIsBetter {
-			return cmp.Compare(b.Primary.Median, a.Primary.Median)
-		}
-		return cmp.Compare(a.Primary.Median, b.Primary.Median)
-	})
-	if len(rows) == 0 || !rows[0].HasPrimary {
-		return
-	}
-	best := rows[0].Primary.Median
+// rank orders rows best first and fills in their places.
+func rank(rows []row, unit string, j stats.Judge) {
+	sets := make([][]float64, len(rows))
 	for i := range rows {
-		if rows[i].HasPrimary {
-			rows[i].Ratio = ratio(rows[i].Primary.Median, best, higherIsBetter)
+		if rows[i].Case.Unsupported == "" {
+			sets[i], _ = rows[i].Case.Values(unit)
 		}
 	}
+	rk := j.Rank(sets)
+	for i := range rows {
+		r := &rows[i]
+		if len(sets[i]) == 0 {
+			continue
+		}
+		r.Primary, r.HasPrimary = rk.Summaries[i], true
+		r.Rank, r.Tied = rk.Rank[i], rk.Tied[i]
+		r.Best, r.TiedWithBest = i == rk.Best, rk.Rank[i] == 1
+		r.Ratio = rk.Ratio[i]
+	}
+	sorted := make([]row, 0, len(rows))
+	for _, i := range rk.Order {
+		if len(sets[i]) > 0 {
+			sorted = append(sorted, rows[i])
+		}
+	}
+	for _, class := range []bool{false, true} { // measured nothing, then unsupported
+		for i := range rows {
+			if len(sets[i]) == 0 && (rows[i].Case.Unsupported != "") == class {
+				sorted = append(sorted, rows[i])
+			}
+		}
+	}
+	copy(rows, sorted)
 }
 
-// ratio is how many times worse v is than best.
-func ratio(v, best float64, higherIsBetter bool) float64 {
-	worse, better := v, best
-	if higherIsBetter {
-		worse, better = best, v
+// rankText is a row's rank, "≈2" when it shares it.
+func rankText(r row) string {
+	if r.Rank == 0 {
+		return ""
 	}
+	s := strconv.Itoa(r.Rank)
+	if r.Tied {
+		s = "≈" + s
+	}
+	return s
+}
+
+// intervalText is the half-width of a median's confidence interval, "±4%",
+// marked "*" beyond ±25 % (noisy) and capped at "±>99%"; "±∞" with too few
+// samples for one.
+func intervalText(st stats.Summary) string {
+	h := st.HalfWidth()
 	switch {
-	case worse == better:
-		return 1
-	case better == 0:
-		return math.Inf(1)
+	case st.N == 0:
+		return ""
+	case math.IsInf(h, 1):
+		return "±∞"
 	}
-	return worse / better
+	s := "±" + strconv.FormatFloat(100*h, 'f', 0, 64) + "%"
+	if h >= 0.995 {
+		s = "±>99%"
+	}
+	if st.Noisy() {
+		s += "*"
+	}
+	return s
+}
+
+// vsBestText is a row's place against the group's best: "best", "≈best"
+// for a row the ranking cannot tell from it, or the ratio of the medians,
+// "3.4x".
+func vsBestText(r row) string {
+	switch {
+	case !r.HasPrimary:
+		return ""
+	case r.Best:
+		return "best"
+	case r.TiedWithBest:
+		return "≈best"
+	}
+	return ratioText(r.Ratio)
 }
 
 // compact formats x to three significant digits, with an SI suffix from
@@ -159,17 +214,6 @@ func compact(x float64) string {
 		return strconv.FormatFloat(r, 'g', 3, 64)
 	}
 	return strconv.FormatFloat(r, 'f', -1, 64)
-}
-
-// spreadText is the min–max range of st, or "n=1" for a single sample.
-func spreadText(st results.Stat) string {
-	switch st.N {
-	case 0:
-		return ""
-	case 1:
-		return "n=1"
-	}
-	return compact(st.Min) + "–" + compact(st.Max)
 }
 
 // ratioText formats a row's ratio to its group's best: "1.00x", "3.4x".

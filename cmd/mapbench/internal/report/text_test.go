@@ -25,10 +25,13 @@ func TestText_MentionsEveryWorkloadImplAndProblem(t *testing.T) {
 		"unsupported, see below", "unsupported: builtin: a built-in map has no concurrent writers",
 		"unsupported: no LoadOrCompute",
 		"! xsync: value function ran 17 times for 1 missing key (loader=1ms, key=int, goroutines=2)",
+		"! xsync: value function ran 17 times for 1 missing key (loader=1ms, key=int, goroutines=8)",
 		"xsync !",
 		"note: cmap has no LoadOrCompute",
 		"note: B/entry counts the heap after a forced GC.",
-		"n=1", "1.00x",
+		"±∞", "≈1", "≈best", "best", "13.3x", "±5%",
+		"machine noise: very noisy", "How to read: rank = 1 + the rows significantly better",
+		"6–12 samples per case, precision 5 %",
 	}
 	want = append(want, fixtureImpls...)
 	for _, s := range want {
@@ -43,30 +46,33 @@ func TestText_MentionsEveryWorkloadImplAndProblem(t *testing.T) {
 	}
 }
 
-// TestText_RatioColumn pins the layout of a small table: best first at
-// 1.00x, the others as multiples of it, the spread, an unsupported row.
-func TestText_RatioColumn(t *testing.T) {
+// TestText_RankedTable pins the layout of a small table: rows in rank
+// order, ties sharing a rank marked ≈ and shown as ≈best, a noisy row, the
+// ratio only for rows significantly behind, n, an unsupported row.
+func TestText_RankedTable(t *testing.T) {
+	ns := func(xs ...float64) []results.Sample {
+		var ss []results.Sample
+		for _, x := range xs {
+			ss = append(ss, results.Sample{Ops: 1000, NsPerOp: x})
+		}
+		return ss
+	}
 	run := &results.Run{
 		Version: results.Version,
+		Config:  results.Config{Precision: 0.05},
 		Workloads: []results.Workload{{
 			Name: "load", Description: "Load at a miss rate.", Param: "miss %", Primary: "ns/op",
 			Cases: []results.Case{
 				{Impl: "slow", Variant: "miss=50%", Param: 50, KeyType: "int", Goroutines: 2,
-					Samples: []results.Sample{{NsPerOp: 20}, {NsPerOp: 22}, {NsPerOp: 19}}},
+					Samples: ns(20, 21, 22, 19, 20, 21)},
 				{Impl: "fast", Variant: "miss=50%", Param: 50, KeyType: "int", Goroutines: 2,
-					Samples: []results.Sample{{NsPerOp: 10, AllocsPerOp: 1, BytesPerOp: 16}}},
-				{Impl: "mid", Variant: "miss=50%", Param: 50, KeyType: "int", Goroutines: 2,
-					Samples: []results.Sample{{NsPerOp: 15}, {NsPerOp: 14}}},
+					Samples: ns(10, 10.2, 9.9, 10.1, 10, 9.8)},
+				{Impl: "twin", Variant: "miss=50%", Param: 50, KeyType: "int", Goroutines: 2,
+					Samples: ns(10.1, 9.9, 10.2, 10, 9.8, 10.3)},
+				{Impl: "noisy", Variant: "miss=50%", Param: 50, KeyType: "int", Goroutines: 2,
+					Samples: ns(5, 30, 12, 40, 9, 25, 8, 35)},
 				{Impl: "none", Variant: "miss=50%", Param: 50, KeyType: "int", Goroutines: 2,
 					Unsupported: "no Load"},
-			},
-		}, {
-			Name: "slowload", Param: "loader ms", Primary: "isolation", HigherIsBetter: true,
-			Cases: []results.Case{
-				{Impl: "shared", KeyType: "int", Goroutines: 2,
-					Samples: []results.Sample{{NsPerOp: 2000, Metrics: map[string]float64{"isolation": 0.25}}}},
-				{Impl: "isolated", KeyType: "int", Goroutines: 2,
-					Samples: []results.Sample{{NsPerOp: 1000, Metrics: map[string]float64{"isolation": 1}}}},
 			},
 		}},
 	}
@@ -78,21 +84,18 @@ func TestText_RatioColumn(t *testing.T) {
   varied: miss %; ranked by ns/op (lower is better)
 
   key=int, goroutines=2
-  variant   impl  ns/op  min–max  allocs/op  B/op  ops/s  vs best
-  miss=50%  fast  10     n=1      1          16    100M   1.00x
-            mid   14.5   14–15    0          0     69M    1.45x
-            slow  20     19–22    0          0     50M    2.00x
-            none                                          unsupported: no Load
-
-slowload
-  varied: loader ms; ranked by isolation (higher is better)
-
-  key=int, goroutines=2
-  variant  impl      isolation  min–max  ns/op  allocs/op  B/op  ops/s  vs best
-           isolated  1          n=1      1k     0          0     1M     1.00x
-           shared    0.25       n=1      2k     0          0     500k   4.00x
+  variant   rank  impl   ns/op  ±95%   allocs/op  B/op  ops/s  vs best  n
+  miss=50%  ≈1    fast   10     ±2%    0          0     100M   best     6
+            ≈1    twin   10.1   ±2%    0          0     99.5M  ≈best    6
+            ≈1    noisy  18.5   ±89%*  0          0     61.7M  ≈best    8
+            3     slow   20.5   ±7%    0          0     48.8M  2.05x    6
+                  none                                                  unsupported: no Load
 `
-	if got := buf.String(); got != want {
+	got := buf.String()
+	if i := strings.Index(got, "load:"); i >= 0 {
+		got = got[i:] // after the header
+	}
+	if got != want {
 		t.Errorf("Text:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -109,21 +112,6 @@ func TestCompact(t *testing.T) {
 	} {
 		if got := compact(tt.x); got != tt.want {
 			t.Errorf("compact(%v) = %q; want %q", tt.x, got, tt.want)
-		}
-	}
-}
-
-func TestRatio_BestIsOne(t *testing.T) {
-	for _, tt := range []struct {
-		v, best float64
-		higher  bool
-		want    float64
-	}{
-		{10, 10, false, 1}, {20, 10, false, 2}, {0.5, 1, true, 2},
-		{0, 0, false, 1}, {5, 0, false, math.Inf(1)}, {0, 1, true, math.Inf(1)},
-	} {
-		if got := ratio(tt.v, tt.best, tt.higher); got != tt.want {
-			t.Errorf("ratio(%v, %v, %v) = %v; want %v", tt.v, tt.best, tt.higher, got, tt.want)
 		}
 	}
 }

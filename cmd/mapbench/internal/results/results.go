@@ -6,14 +6,16 @@ import (
 	"bytes"
 	"os"
 	"runtime"
-	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
 
 // Version is the version of the results.json layout. Bump it when a
-// field changes meaning.
-const Version = 1
+// field changes meaning. Version 2 added adaptive repetitions (Config's
+// MaxReps, Budget and Precision), Incomplete and Calibration.
+const Version = 2
 
 // Run is everything one mapbench invocation measured. It is what
 // results.json holds, and what every report is drawn from.
@@ -28,18 +30,54 @@ type Run struct {
 	CPUs       int           `json:"cpus"`
 	GOMAXPROCS int           `json:"gomaxprocs"`
 	Config     Config        `json:"config"`
-	Workloads  []Workload    `json:"workloads"`
+	// Incomplete says why the run stopped before measuring everything it
+	// was asked to (an interrupt); "" for a complete run. Workloads then
+	// holds what was measured.
+	Incomplete string `json:"incomplete,omitempty"`
+	// Calibration holds the wall time, in ns, of a fixed CPU-bound loop run
+	// on GOMAXPROCS goroutines before every round of samples: on a quiet
+	// machine they are all alike, and their spread is how much the
+	// machine's load disturbed the run.
+	Calibration []float64 `json:"calibration_ns,omitempty"`
+	// Impls describes the implementations the run measured, in run order.
+	Impls     []Impl     `json:"impls,omitempty"`
+	Workloads []Workload `json:"workloads"`
 }
+
+// Impl describes one implementation a run measured.
+type Impl struct {
+	Name  string `json:"name"`  // as in Case.Impl: "safemap.Map", "xsync.Map", …
+	Kind  string `json:"kind"`  // KindSafemap, KindPeer or KindBound
+	About string `json:"about"` // one line on what it is
+	// Default marks the map a user gets without choosing: safemap.New.
+	Default bool `json:"default,omitempty"`
+}
+
+// The kinds of implementation.
+const (
+	KindSafemap = "safemap" // one of safemap's strategies
+	KindPeer    = "peer"    // a public Go map safemap is compared with
+	KindBound   = "bound"   // a lower bound that is no concurrent map (a built-in map read without writers)
+)
 
 // Config is the parameters the run used (after defaults were applied).
 type Config struct {
 	Keys       int           `json:"keys"`       // key-space size of the pre-filled workloads
 	Goroutines []int         `json:"goroutines"` // each workload runs once per entry
 	Duration   time.Duration `json:"duration_ns"`
-	Reps       int           `json:"reps"`      // repetitions of every case
-	KeyTypes   []string      `json:"key_types"` // "int", "string"
-	Workloads  []string      `json:"workloads"`
-	Impls      []string      `json:"impls"`
+	// Reps is the samples every case gets; MaxReps the most a case gets
+	// while its ranking against its neighbours is unsettled.
+	Reps    int `json:"reps"`
+	MaxReps int `json:"max_reps"`
+	// Budget is the wall time the run aimed to finish in: extra samples
+	// are taken only while the run is on course for it.
+	Budget time.Duration `json:"budget_ns"`
+	// Precision is the smallest relative difference of medians that the
+	// ranking tells apart (0.05: 5 %).
+	Precision float64  `json:"precision"`
+	KeyTypes  []string `json:"key_types"` // "int", "string"
+	Workloads []string `json:"workloads"`
+	Impls     []string `json:"impls"`
 }
 
 // Workload is the results of one named scenario.
@@ -60,6 +98,8 @@ type Workload struct {
 	// Notes are findings about the workload as a whole, such as a peer that
 	// could not run it.
 	Notes []string `json:"notes,omitempty"`
+	// Elapsed is how long the workload took, setup included.
+	Elapsed time.Duration `json:"elapsed_ns,omitempty"`
 }
 
 // Case is one implementation measured under one setting of a workload.
@@ -100,64 +140,44 @@ func (s Sample) OpsPerSec() float64 {
 	return 1e9 / s.NsPerOp
 }
 
-// Stat is the middle and the spread of one figure over a case's samples.
-type Stat struct {
-	Median, Min, Max float64
-	N                int
-}
-
-// stat summarises the figure f over the samples.
-func (c *Case) stat(f func(Sample) float64) Stat {
-	if len(c.Samples) == 0 {
-		return Stat{}
-	}
-	xs := make([]float64, len(c.Samples))
-	for i, s := range c.Samples {
-		xs[i] = f(s)
-	}
-	slices.Sort(xs)
-	n := len(xs)
-	med := xs[n/2]
-	if n%2 == 0 {
-		med = (xs[n/2-1] + xs[n/2]) / 2
-	}
-	return Stat{Median: med, Min: xs[0], Max: xs[n-1], N: n}
-}
-
-// NsPerOp, AllocsPerOp, BytesPerOp and Metric summarise the samples.
-func (c *Case) NsPerOp() Stat     { return c.stat(func(s Sample) float64 { return s.NsPerOp }) }
-func (c *Case) AllocsPerOp() Stat { return c.stat(func(s Sample) float64 { return s.AllocsPerOp }) }
-func (c *Case) BytesPerOp() Stat  { return c.stat(func(s Sample) float64 { return s.BytesPerOp }) }
-
-// Metric summarises a workload-specific metric; ok is false if no sample
-// has it.
-func (c *Case) Metric(unit string) (st Stat, ok bool) {
+// Values returns the figure with the given unit ("ns/op", "allocs/op",
+// "B/op", "ops/s" or a metric's unit) of every sample that has it, in run
+// order; ok is false if none has.
+func (c *Case) Values(unit string) (xs []float64, ok bool) {
 	for _, s := range c.Samples {
-		if _, ok = s.Metrics[unit]; ok {
-			break
+		var v float64
+		switch unit {
+		case "ns/op":
+			v, ok = s.NsPerOp, true
+		case "allocs/op":
+			v, ok = s.AllocsPerOp, true
+		case "B/op":
+			v, ok = s.BytesPerOp, true
+		case "ops/s":
+			v, ok = s.OpsPerSec(), true
+		default:
+			v, ok = s.Metrics[unit]
+		}
+		if ok {
+			xs = append(xs, v)
 		}
 	}
-	if !ok {
-		return Stat{}, false
-	}
-	return c.stat(func(s Sample) float64 { return s.Metrics[unit] }), true
+	return xs, len(xs) > 0
 }
 
-// Figure summarises the figure with the given unit: "ns/op", "allocs/op",
-// "B/op", "ops/s" or a metric's unit.
-func (c *Case) Figure(unit string) (st Stat, ok bool) {
-	switch unit {
-	case "ns/op":
-		return c.NsPerOp(), len(c.Samples) > 0
-	case "allocs/op":
-		return c.AllocsPerOp(), len(c.Samples) > 0
-	case "B/op":
-		return c.BytesPerOp(), len(c.Samples) > 0
-	case "ops/s":
-		return c.stat(Sample.OpsPerSec), len(c.Samples) > 0
+// Figure summarises the figure with the given unit over the samples (see
+// Values); ok is false if no sample has it.
+func (c *Case) Figure(unit string) (st stats.Summary, ok bool) {
+	xs, ok := c.Values(unit)
+	if !ok {
+		return stats.Summary{}, false
 	}
-	return c.Metric(unit)
+	return stats.Summarize(xs), true
 }
+
+// NsPerOp and AllocsPerOp summarise the samples' standard figures.
+func (c *Case) NsPerOp() stats.Summary     { st, _ := c.Figure("ns/op"); return st }
+func (c *Case) AllocsPerOp() stats.Summary { st, _ := c.Figure("allocs/op"); return st }
 
 // LocalCPU returns this machine's processor model name, as go test prints
 // it on its cpu: line, or "" where the OS does not tell (read from

@@ -1,0 +1,418 @@
+package redismap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The cross-process protocol of LoadOrTryCompute. All of one entry's keys
+// share a hash tag, so each step is one script on one node:
+//
+//  1. acquire reads the entry; if there is none and nobody holds the lease,
+//     it takes the lease (SET PX) with a new fencing token (INCR of the
+//     fence key). One round trip answers "here is the value", "wait for
+//     token t, whose lease has d ms left" or "you hold it, with token t".
+//  2. A waiter waits for the entry's notification (published by the
+//     commit or release that ends the lease) or for d to pass, whichever
+//     comes first, then goes back to 1: it finds the value, or takes the
+//     lease over from a holder that died or stalled.
+//  3. The holder calls fn, renewing the lease every Lease/3, then commits:
+//     the commit script stores the entry only if the fence key still holds
+//     the holder's token, so a holder that lost its lease (or was overtaken
+//     by a Store or Delete) cannot overwrite a newer value.
+//
+// Inside one process, the goroutines that miss a key together share one run
+// of this protocol through safemap's compute-once (Map.flights): one Redis
+// round trip per step, not one per goroutine.
+
+// flight is the outcome of one run of the protocol, shared with the
+// goroutines of this process that waited on it: a value, or an error that
+// the server agreed to (a loader error whose marker was committed, or a
+// marker, negative entry or undecodable value that was read).
+type flight[V any] struct {
+	value  V
+	loaded bool  // value was read from Redis, not computed here
+	err    error // the outcome is this error (value is then the zero value)
+	sent   int64 // monotime when the request that read or stored the outcome was sent
+	// retry is set when the outcome was not stored (err says why:
+	// ErrFenced, ErrLeaseLost, a failed commit; or the loader's error when
+	// its marker was not stored). Only the caller that ran fn returns it,
+	// with fn's value; the others fetch again.
+	retry bool
+}
+
+// tokenKey is the context key of the fencing token.
+type tokenKey struct{}
+
+// FencingToken returns the fencing token of the lease under which a loader
+// runs, from the ctx that LoadOrTryCompute passes to the loader. Tokens of
+// one key increase with every lease, Store and Delete, even across the
+// expiry of the fence key and server restarts, as long as the server clock
+// does not go back. A loader can pass it to the systems it writes to, so
+// that they reject writes from a loader that has been superseded.
+func FencingToken(ctx context.Context) (token uint64, ok bool) {
+	token, ok = ctx.Value(tokenKey{}).(uint64)
+	return token, ok
+}
+
+// LoadOrTryCompute returns the value stored for key if there is one
+// (loaded is true). Otherwise one caller, across every process sharing the
+// Map's Prefix, calls fn under a lease and stores its value; the others wait
+// for it and return that value with loaded true. In one process, the
+// goroutines that miss the key together make one round of Redis calls
+// between them.
+//
+// The guarantee is time-based (see the package documentation): fn runs at
+// most once per key per lease epoch on one Redis primary. If the holder of
+// the lease dies or stalls past its lease, a waiter takes over and runs its
+// own fn; the stalled holder's commit is then fenced: it returns its own
+// value with an error wrapping ErrFenced, and nothing is stored.
+//
+// fn runs with no lock held and with the lease renewed every Lease/3; its
+// ctx carries the lease's fencing token ([FencingToken]) and ends at
+// Options.MaxLoad. fn must not be nil, and ctx must not be nil.
+//
+//   - An error from fn stores nothing as a value. It is returned to the
+//     caller that ran fn and to the goroutines of its process waiting on
+//     it, and stored as an error marker for Options.ErrorTTL: waiters in
+//     other processes, and callers until the marker expires, get a
+//     *SharedError carrying its message (and its sentinel, see
+//     Options.SharedErrors). With Options.NegativeTTL, an error matching
+//     ErrNotFound is cached for that long instead.
+//   - A value that does not encode, or is larger than Options.MaxValueSize,
+//     fails the computation the same way (ErrEncode, ErrValueTooLarge).
+//   - If fn panics, the lease is released at once (so that a waiter takes
+//     over), nothing is stored, and the panic propagates to this caller.
+//   - A waiter whose ctx ends returns ctx.Err() at once; the computation
+//     goes on. If the ctx of the caller running fn ends and fn fails, that
+//     failure is not shared: the lease is released and a waiter (in this
+//     process or another) takes over with its own fn. If fn returns a
+//     value anyway, it is committed.
+//   - A commit rejected by the server (ErrFenced, ErrLeaseLost) or that
+//     fails in transit returns fn's value to this caller with that error;
+//     the waiters fetch again and get whatever is current.
+//
+// Redis being unreachable is an error naming the operation and the key,
+// wrapping the client's error.
+func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+	if ctx == nil {
+		panic("redismap: LoadOrTryCompute with a nil context")
+	}
+	if fn == nil {
+		panic("redismap: LoadOrTryCompute with a nil function")
+	}
+	name, err := m.name(key)
+	if err != nil {
+		return actual, false, err
+	}
+	// Close empties the near cache: a closed Map misses here.
+	if m.near != nil {
+		if v, ok := m.near.get(name); ok {
+			m.stats.nearHits.add(1)
+			return v, true, nil
+		}
+	}
+	if m.closed.Load() {
+		return actual, false, ErrClosed
+	}
+	return m.loadOrComputeSlow(ctx, name, fn)
+}
+
+// loadOrComputeSlow runs the protocol for name, sharing it with the other
+// goroutines of this process that miss name at the same time.
+func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+	for {
+		start := monotime()
+		f, shared, err := m.flights.LoadOrTryCompute(ctx, name, func(ctx context.Context) (*flight[V], error) {
+			return m.fetch(ctx, name, fn)
+		})
+		if err != nil {
+			return actual, false, err
+		}
+		if !shared {
+			// This goroutine ran the protocol. Its result leaves the table
+			// at once: the table deduplicates calls in flight, it is not
+			// a cache.
+			m.flights.CompareAndDelete(name, f)
+			return f.value, f.loaded, f.err
+		}
+		// A waiter may use the shared outcome only if the request that read
+		// or stored it was sent after this call began: then it was current
+		// at some instant of this call, which keeps the call linearizable.
+		// An outcome that landed before (found in the table before its
+		// owner removed it), or one that was not stored, sends this caller
+		// back to Redis.
+		if !f.retry && f.sent >= start {
+			return f.value, f.err == nil, f.err
+		}
+		m.flights.CompareAndDelete(name, f)
+		if m.closed.Load() {
+			return actual, false, ErrClosed
+		}
+	}
+}
+
+// fetch runs the cross-process protocol for name: read, or wait, or take
+// the lease and call fn.
+func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Context) (V, error)) (*flight[V], error) {
+	keys := m.keys(name)
+	waited := false
+	for {
+		if m.closed.Load() {
+			return nil, ErrClosed
+		}
+		// Watch before asking, so that the message of a commit that the
+		// server runs after our request cannot be missed.
+		wake, stopWatch := m.notify.watch(name)
+		var p *nearEntry[V]
+		if m.near != nil {
+			p = m.near.reserve(name)
+		}
+		sent := monotime()
+		reply, err := acquireScript.Run(ctx, m.client, keys[:], ms(m.cfg.lease), ms(m.fenceTTL)).Slice()
+		var kind int64 = -1
+		if err == nil && len(reply) >= 2 {
+			kind, _ = reply[0].(int64)
+		}
+		if err != nil || kind < acquiredEntry || kind > acquiredLease {
+			stopWatch()
+			m.near.abandon(name, p)
+			if err == nil {
+				err = fmt.Errorf("unexpected script reply %v", reply)
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, opError("load", name, err)
+		}
+		switch kind {
+		case acquiredEntry:
+			stopWatch()
+			entry, pttl, err := entryReply(reply, 1)
+			if err != nil {
+				m.near.abandon(name, p)
+				return nil, opError("load", name, err)
+			}
+			v, ekind, err := m.decodeEntry(name, entry)
+			if err != nil || ekind != kindValue {
+				m.near.abandon(name, p)
+				var shared *SharedError
+				switch {
+				case errors.As(err, &shared):
+					m.stats.sharedErrors.Add(1)
+				case ekind == kindNegative:
+					m.stats.negativeHits.Add(1)
+					err = fmt.Errorf("redismap: key %q: cached answer: %w", name, ErrNotFound)
+				}
+				return &flight[V]{err: err, sent: sent}, nil
+			}
+			m.near.fill(name, p, v, sent, pttl)
+			m.stats.remoteHits.add(1)
+			return &flight[V]{value: v, loaded: true, sent: sent}, nil
+
+		case acquiredHeld:
+			m.near.abandon(name, p)
+			_, pttl, err := entryReply(reply, 1)
+			if err != nil {
+				stopWatch()
+				return nil, opError("load", name, err)
+			}
+			m.stats.waits.Add(1)
+			waited = true
+			if hook := m.testWaiting.Load(); hook != nil {
+				(*hook)(name)
+			}
+			err = m.wait(ctx, wake, pttl)
+			stopWatch()
+			if err != nil {
+				return nil, err
+			}
+
+		case acquiredLease:
+			stopWatch()
+			m.near.abandon(name, p)
+			token, _ := reply[1].(string)
+			if waited {
+				m.stats.takeovers.Add(1)
+			}
+			return m.hold(ctx, name, keys, token, fn)
+		}
+	}
+}
+
+// wait blocks until the entry's notification, the end of the lease (pttl
+// ms from now), the end of ctx, or Close.
+func (m *Map[K, V]) wait(ctx context.Context, wake <-chan struct{}, pttl int64) error {
+	// The server expires the lease pttl ms after it ran the script, which
+	// is before now: once the timer fires, the lease has expired.
+	d := time.Duration(max(pttl, 0))*time.Millisecond + time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-wake:
+		m.stats.wakeUps.Add(1)
+		return nil
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// hold calls fn as the holder of name's lease (token) and commits its
+// result.
+func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token string, fn func(context.Context) (V, error)) (*flight[V], error) {
+	m.stats.loads.Add(1)
+	fnCtx := ctx
+	if tok, err := strconv.ParseUint(token, 10, 64); err == nil {
+		fnCtx = context.WithValue(ctx, tokenKey{}, tok)
+	}
+	cancelFn := context.CancelFunc(func() {})
+	if m.cfg.maxLoad > 0 {
+		fnCtx, cancelFn = context.WithTimeout(fnCtx, m.cfg.maxLoad)
+	}
+	stopRenewal := m.renew(keys, token)
+	returned := false
+	defer func() {
+		if !returned {
+			// fn panicked (or called runtime.Goexit): give the lease up now
+			// so that a waiter takes over; the panic goes on to the caller.
+			stopRenewal()
+			cancelFn()
+			m.release(ctx, name, keys, token)
+		}
+	}()
+	value, err := fn(fnCtx)
+	returned = true
+	stopRenewal()
+	cancelFn()
+
+	// The caller may have given up; the commit is for the waiters too, so
+	// it runs detached from the caller's ctx, bounded by one lease.
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.lease)
+	defer cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			// The caller's ctx ended: this failure is not the waiters'.
+			// Release the lease so that one of them takes over (those of
+			// this process retry: safemap sees the caller's ctx ended).
+			m.release(ctx, name, keys, token)
+			return nil, err
+		}
+		m.stats.loaderErrors.Add(1)
+		entry, ttl := encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL
+		if m.cfg.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
+			entry, ttl = string(kindNegative), m.jittered(m.cfg.negativeTTL)
+		}
+		return m.commitError(commitCtx, name, keys, token, entry, ttl, err), nil
+	}
+	entry, err := m.encodeValue(name, value)
+	if err != nil {
+		// The value cannot be stored: every process would compute the same,
+		// so the failure is shared like a loader error.
+		m.stats.loaderErrors.Add(1)
+		return m.commitError(commitCtx, name, keys, token, encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL, err), nil
+	}
+	sent := monotime()
+	code, err := m.commit(commitCtx, name, keys, token, entry, m.jittered(m.cfg.ttl))
+	switch {
+	case err != nil:
+		return &flight[V]{value: value, retry: true, err: opError("commit", name, err)}, nil
+	case code == commitFenced:
+		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrFenced)}, nil
+	case code == commitLost:
+		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)}, nil
+	}
+	return &flight[V]{value: value, sent: sent}, nil
+}
+
+// commitError commits the marker entry for a failed computation (err).
+// The caller that ran fn gets err whatever the commit's outcome; the
+// waiters of this process share it only if the marker was stored (else
+// a Store or Delete overtook the computation, and they fetch again).
+func (m *Map[K, V]) commitError(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration, err error) *flight[V] {
+	sent := monotime()
+	code, cerr := m.commit(ctx, name, keys, token, entry, ttl)
+	return &flight[V]{err: err, sent: sent, retry: cerr != nil || code != commitStored}
+}
+
+// commit runs the commit script and counts its outcome.
+func (m *Map[K, V]) commit(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration) (int64, error) {
+	code, err := commitScript.Run(ctx, m.client, keys[:], token, entry, ms(ttl), m.channel, name).Int64()
+	if err != nil {
+		return 0, err
+	}
+	switch code {
+	case commitStored:
+		m.stats.commits.Add(1)
+	case commitFenced:
+		m.stats.fencedCommits.Add(1)
+	case commitLost:
+		m.stats.lostCommits.Add(1)
+	}
+	return code, nil
+}
+
+// release gives the lease up with nothing stored, detached from the
+// caller's ctx and bounded by one lease.
+func (m *Map[K, V]) release(ctx context.Context, name string, keys [3]string, token string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.lease)
+	defer cancel()
+	if n, err := releaseScript.Run(ctx, m.client, keys[1:2], token, m.channel, name).Int64(); err == nil && n == 1 {
+		m.stats.releases.Add(1)
+	}
+}
+
+// renew starts renewing the lease every Lease/3 until the returned function
+// is called (it waits for the renewer to stop), Close, MaxLoad, or the
+// lease turns out to be lost.
+func (m *Map[K, V]) renew(keys [3]string, token string) (stop func()) {
+	stopCh := make(chan struct{})
+	done := make(chan struct{})
+	every := m.cfg.lease / 3
+	started := m.goBackground(func() {
+		defer close(done)
+		var deadline <-chan time.Time
+		if m.cfg.maxLoad > 0 {
+			dt := time.NewTimer(m.cfg.maxLoad)
+			defer dt.Stop()
+			deadline = dt.C
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+			case <-stopCh:
+				return
+			case <-deadline:
+				return
+			case <-m.ctx.Done():
+				return
+			}
+			ctx, cancel := context.WithTimeout(m.ctx, every)
+			n, err := renewScript.Run(ctx, m.client, []string{keys[1], keys[2]}, token, ms(m.cfg.lease), ms(m.fenceTTL)).Int64()
+			cancel()
+			if err == nil {
+				m.stats.renewals.Add(1)
+				if n == 0 {
+					return // taken over, or the server lost it: the commit will say
+				}
+			}
+		}
+	})
+	if !started {
+		close(done)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(stopCh) })
+		<-done
+	}
+}

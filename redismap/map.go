@@ -1,0 +1,395 @@
+package redismap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/safemap-go/safemap"
+)
+
+// Map is a cache of K → V kept in Redis and shared by every process that
+// opens a Map with the same client target and Prefix. Its LoadOrTryCompute
+// runs the loader once per missing key across all of them (per lease: see
+// the package documentation for the exact guarantee).
+//
+// All methods are safe for concurrent use by multiple goroutines. Every
+// method that can touch the network takes a context and returns an error;
+// none blocks past its context, and waits for another process's loader are
+// bounded by that loader's lease. A Map must not be copied after first use.
+// It is not usable as a zero value: create it with [New], and call
+// [Map.Close] to stop its background goroutines (one notification reader,
+// plus one lease renewer per loader running).
+type Map[K comparable, V any] struct {
+	client   redis.UniversalClient
+	cfg      config[K, V]
+	channel  string
+	fenceTTL time.Duration
+
+	// flights deduplicates concurrent misses of one key in this process:
+	// the goroutines that miss it together share one fetch from Redis (and
+	// at most one loader call), through safemap's compute-once.
+	flights safemap.Map[string, *flight[V]]
+
+	near   *nearCache[V] // nil without a near cache
+	notify notifier
+	stats  counters
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // orders wg.Add against Close
+	isClosed bool
+	closed   atomic.Bool
+	wg       sync.WaitGroup
+
+	testWaiting atomic.Pointer[func(name string)] // called when a waiter starts to wait (tests)
+}
+
+// New returns a Map that keeps its entries in Redis through client, which
+// may be a single-server client, a Sentinel failover client or a cluster
+// client. New validates opts (the zero Options means every default) and
+// returns an error naming each invalid field. It does no I/O itself; it
+// starts the goroutine that subscribes to the Map's notification channel,
+// which connects in the background (until it has, waiters rely on lease
+// timers and the near cache stays empty). The client is not closed by
+// [Map.Close].
+func New[K comparable, V any](client redis.UniversalClient, opts Options[K, V]) (*Map[K, V], error) {
+	if client == nil {
+		return nil, errors.New("redismap: New with a nil client")
+	}
+	cfg, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	m := &Map[K, V]{
+		client:   client,
+		cfg:      cfg,
+		channel:  cfg.prefix + ":events",
+		fenceTTL: max(10*cfg.lease, time.Minute),
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.notify.client = client
+	m.notify.channel = m.channel
+	m.notify.ctx = m.ctx
+	m.notify.stats = &m.stats
+	if cfg.nearSize > 0 {
+		m.near = &nearCache[V]{size: cfg.nearSize, ttl: cfg.nearTTL, state: &m.notify.state, stats: &m.stats}
+		m.notify.invalidate = m.near.invalidate
+		m.notify.flush = m.near.flush
+		acquireClock()
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.notify.run()
+	}()
+	return m, nil
+}
+
+// Close stops the Map's background goroutines (the notification reader and
+// any lease renewers) and waits for them to exit. Calls in progress end
+// with ErrClosed where they wait; a loader already running is not
+// interrupted, but its lease is no longer renewed. Every later call returns
+// ErrClosed. Close does not close the client. It is safe to call more than
+// once and always returns nil.
+func (m *Map[K, V]) Close() error {
+	m.mu.Lock()
+	if m.isClosed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.isClosed = true
+	m.closed.Store(true)
+	m.mu.Unlock()
+	if m.near != nil {
+		m.near.entries.Clear() // from here on, every call misses it and sees closed
+	}
+	m.cancel()
+	m.notify.close()
+	m.wg.Wait()
+	if m.near != nil {
+		m.near.entries.Clear() // a fill that raced with the first Clear
+		releaseClock()
+	}
+	return nil
+}
+
+// Ready waits until the Map's notification subscription is up, or ctx
+// ends (returning ctx.Err()), or the Map is closed (ErrClosed). Every
+// method works before that; until then, a waiter wakes at the end of the
+// holder's lease rather than at its commit, and the near cache stays
+// empty. A process can call Ready before it takes traffic.
+func (m *Map[K, V]) Ready(ctx context.Context) error {
+	for {
+		if m.closed.Load() {
+			return ErrClosed
+		}
+		changed := m.notify.stateChanged()
+		if m.notify.connected() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.ctx.Done():
+			return ErrClosed
+		}
+	}
+}
+
+// goBackground runs f on a goroutine that Close waits for, unless the Map
+// is closed; it reports whether f was started.
+func (m *Map[K, V]) goBackground(f func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isClosed {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// Stats returns a snapshot of the Map's counters. It is safe to call
+// concurrently with every other method, and after Close.
+func (m *Map[K, V]) Stats() Stats { return m.stats.snapshot() }
+
+// Load returns the value stored for key, or ok == false if there is none.
+// Like the in-process maps' Load, it does not wait for a value being
+// computed, and a negative entry or error marker reads as absent. With a
+// near cache, a fresh near-cache entry is returned without a Redis call;
+// otherwise Load makes one round trip. A stored value that does not decode
+// is an error (*DecodeError), never a zero value.
+func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err error) {
+	name, err := m.name(key)
+	if err != nil {
+		return value, false, err
+	}
+	// Close empties the near cache, so a closed Map misses here and
+	// returns ErrClosed below.
+	if m.near != nil {
+		if v, ok := m.near.get(name); ok {
+			m.stats.nearHits.add(1)
+			return v, true, nil
+		}
+	}
+	return m.loadSlow(ctx, name)
+}
+
+// loadSlow is Load's Redis round trip (outlined so that the near-cache hit
+// path stays small).
+func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool, err error) {
+	if m.closed.Load() {
+		return value, false, ErrClosed
+	}
+	vkey := m.keys(name)[0]
+	var p *nearEntry[V]
+	if m.near != nil {
+		p = m.near.reserve(name)
+	}
+	var entry string
+	pttl := int64(-1)
+	sent := monotime()
+	if p != nil {
+		var reply []any
+		reply, err = readScript.Run(ctx, m.client, []string{vkey}).Slice()
+		if err == nil {
+			entry, pttl, err = entryReply(reply, 0)
+		}
+	} else {
+		entry, err = m.client.Get(ctx, vkey).Result()
+	}
+	if err != nil {
+		m.near.abandon(name, p)
+		if err == redis.Nil {
+			m.stats.misses.Add(1)
+			return value, false, nil
+		}
+		return value, false, opError("load", name, err)
+	}
+	v, kind, err := m.decodeEntry(name, entry)
+	if err != nil || kind != kindValue {
+		m.near.abandon(name, p)
+		var shared *SharedError
+		if errors.As(err, &shared) || kind == kindNegative {
+			// Markers read as absence: Load does not load.
+			m.stats.misses.Add(1)
+			return value, false, nil
+		}
+		return value, false, err
+	}
+	m.near.fill(name, p, v, sent, pttl)
+	m.stats.remoteHits.add(1)
+	return v, true, nil
+}
+
+// Store sets the value for key, with the Map's TTL (less jitter), in one
+// round trip. It issues a new fencing token for the key, so a loader in
+// flight for the key (in any process) cannot overwrite the stored value:
+// its commit fails with ErrFenced. Near caches in every process drop the
+// key. A value that does not encode or is too large stores nothing and
+// returns an error wrapping ErrEncode or ErrValueTooLarge.
+func (m *Map[K, V]) Store(ctx context.Context, key K, value V) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	name, err := m.name(key)
+	if err != nil {
+		return err
+	}
+	payload, err := m.encodeValue(name, value)
+	if err != nil {
+		return err
+	}
+	k := m.keys(name)
+	if m.near != nil {
+		m.near.localWrite(name)
+	}
+	err = storeScript.Run(ctx, m.client, []string{k[0], k[2]},
+		payload, ms(m.jittered(m.cfg.ttl)), ms(m.fenceTTL), m.channel, name).Err()
+	if m.near != nil {
+		m.near.localWrite(name)
+	}
+	if err != nil {
+		return opError("store", name, err)
+	}
+	return nil
+}
+
+// Delete removes key's value (or its negative entry or error marker) in one
+// round trip. Like Store, it issues a new fencing token, so a loader in
+// flight for the key, whose value may predate the deletion, cannot store
+// it (ErrFenced); near caches in every process drop the key.
+func (m *Map[K, V]) Delete(ctx context.Context, key K) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	name, err := m.name(key)
+	if err != nil {
+		return err
+	}
+	k := m.keys(name)
+	if m.near != nil {
+		m.near.localWrite(name)
+	}
+	err = deleteScript.Run(ctx, m.client, []string{k[0], k[2]}, ms(m.fenceTTL), m.channel, name).Err()
+	if m.near != nil {
+		m.near.localWrite(name)
+	}
+	if err != nil {
+		return opError("delete", name, err)
+	}
+	return nil
+}
+
+// KeyNames returns the names of the Redis keys that hold key's entry: its
+// value (or negative entry or error marker), its lease and its fence
+// counter. All three share one hash tag, so they live in one cluster slot.
+// It does no I/O.
+func (m *Map[K, V]) KeyNames(key K) (value, lease, fence string, err error) {
+	name, err := m.name(key)
+	if err != nil {
+		return "", "", "", err
+	}
+	k := m.keys(name)
+	return k[0], k[1], k[2], nil
+}
+
+// name encodes key.
+func (m *Map[K, V]) name(key K) (string, error) {
+	name, err := m.cfg.key(key)
+	if err != nil {
+		return "", fmt.Errorf("redismap: key %v: %w: %w", key, ErrInvalidKey, err)
+	}
+	return name, nil
+}
+
+// keys returns the value, lease and fence key names of an entry. The hash
+// tag is the prefix and the name: never empty, since the prefix is not, and
+// the same for the three keys even if the name contains '}'.
+func (m *Map[K, V]) keys(name string) [3]string {
+	tag := "{" + m.cfg.prefix + ":" + name + "}"
+	return [3]string{tag + ":v", tag + ":l", tag + ":f"}
+}
+
+// encodeValue returns the stored form of value.
+func (m *Map[K, V]) encodeValue(name string, value V) (string, error) {
+	b, err := m.cfg.codec.Encode(value)
+	if err != nil {
+		return "", fmt.Errorf("redismap: key %q: %w: %w", name, ErrEncode, err)
+	}
+	if len(b) > m.cfg.maxValueSize {
+		return "", fmt.Errorf("redismap: key %q: value encodes to %d bytes, over MaxValueSize %d: %w", name, len(b), m.cfg.maxValueSize, ErrValueTooLarge)
+	}
+	return string(kindValue) + string(b), nil
+}
+
+// decodeEntry decodes a stored entry: a value, a negative entry (kind
+// kindNegative, no error) or an error marker (a *SharedError).
+func (m *Map[K, V]) decodeEntry(name, entry string) (value V, kind byte, err error) {
+	if entry == "" {
+		m.stats.decodeErrors.Add(1)
+		return value, 0, &DecodeError{Key: name, Err: errors.New("empty entry")}
+	}
+	switch kind = entry[0]; kind {
+	case kindValue:
+		value, err = m.cfg.codec.Decode([]byte(entry[1:]))
+		if err != nil {
+			m.stats.decodeErrors.Add(1)
+			return value, kind, &DecodeError{Key: name, Err: err}
+		}
+		return value, kind, nil
+	case kindNegative:
+		return value, kind, nil
+	case kindError:
+		err = decodeErrorMarker(m.cfg.sharedErrors, name, entry[1:])
+		var de *DecodeError
+		if errors.As(err, &de) {
+			m.stats.decodeErrors.Add(1)
+		}
+		return value, kind, err
+	}
+	m.stats.decodeErrors.Add(1)
+	return value, kind, &DecodeError{Key: name, Err: fmt.Errorf("unknown entry kind %q (not written by this version of redismap?)", kind)}
+}
+
+// jittered returns d less a random jitter in [0, TTLJitter·d/TTL].
+func (m *Map[K, V]) jittered(d time.Duration) time.Duration {
+	j := m.cfg.jitter
+	if d != m.cfg.ttl && m.cfg.ttl > 0 {
+		j = time.Duration(float64(j) * float64(d) / float64(m.cfg.ttl))
+	}
+	if j <= 0 {
+		return d
+	}
+	return d - time.Duration(rand.Int64N(int64(j)+1))
+}
+
+// ms formats d in whole milliseconds for a script argument, at least 1.
+func ms(d time.Duration) string {
+	return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
+}
+
+// entryReply reads the entry and its PTTL at reply[i], reply[i+1].
+func entryReply(reply []any, i int) (entry string, pttl int64, err error) {
+	if len(reply) < i+2 {
+		return "", 0, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	entry, ok1 := reply[i].(string)
+	pttl, ok2 := reply[i+1].(int64)
+	if !ok1 || !ok2 {
+		return "", 0, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	return entry, pttl, nil
+}

@@ -1,0 +1,36 @@
+package redistest_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/safemap-go/safemap/redismap/redistest"
+)
+
+func TestRun_StartsAServerOnALoopbackPortThatRestartEmpties(t *testing.T) {
+	s := redistest.Run(t)
+	if s.Port() == 6379 || s.Addr() != "127.0.0.1:"+strconv.Itoa(s.Port()) {
+		t.Fatalf("address %s; want a loopback address, never port 6379", s.Addr())
+	}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
+		t.Errorf("after Restart: EXISTS k = %d, %v; want 0 (no persistence)", n, err)
+	}
+	s.Stop()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Error("the server answers PING after Stop")
+	}
+	s.Stop() // a second Stop is harmless
+}
