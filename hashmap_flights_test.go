@@ -502,3 +502,153 @@ func (f *failures) check(t *testing.T) {
 		t.Fatalf("%d failures, first: %v", f.n, f.first)
 	}
 }
+
+// TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely aims at
+// the races the reservation protocol adds beyond deletes: Stores of a hot
+// key while its function runs (the Store must win at land, and land must
+// find its reservation next to the stored entry), waiters whose contexts
+// expire while they wait (they must leave with ctx.Err() and leave the
+// flight usable for the others), and a table that grows, shrinks and is
+// cleared all the while. Two functions of one key still never run at once
+// (a Store makes the key present, it does not end the reservation), every
+// value returned belongs to its key, an owner that returns loaded=false
+// returns its own value, and no reservation is left behind.
+func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
+			var opts []Option
+			if bad {
+				opts = append(opts, WithBadHash())
+			}
+			m := New[int64, int64](opts...)
+			const hot = 4
+			iters := 10000
+			if testing.Short() {
+				iters = 1000
+			}
+			if bad {
+				iters /= 4
+			}
+			var running [hot]atomic.Bool
+			var seq, computed, cancelled atomic.Int64
+			var fails failures
+			var wg, others sync.WaitGroup
+			stop := make(chan struct{})
+			for g := range max(4, runtime.GOMAXPROCS(0)) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(g), 17))
+					for range iters {
+						k := r.Int64N(hot)
+						if r.IntN(3) == 0 { // end an absence's value, for the next function
+							m.Delete(k)
+							continue
+						}
+						var mine int64
+						fn := func(context.Context) (int64, error) {
+							if running[k].Swap(true) {
+								fails.add("two functions of key %d ran at once", k)
+							}
+							defer running[k].Store(false)
+							mine = k<<32 | seq.Add(1)
+							computed.Add(1)
+							for range r.IntN(3) {
+								runtime.Gosched()
+							}
+							return mine, nil
+						}
+						ctx, cancel := context.Background(), context.CancelFunc(func() {})
+						if r.IntN(3) == 0 { // a waiter that may give up
+							ctx, cancel = context.WithTimeout(ctx, time.Duration(r.IntN(50))*time.Microsecond)
+						}
+						v, loaded, err := m.LoadOrTryCompute(ctx, k, fn)
+						cancel()
+						switch {
+						case err != nil && errors.Is(err, ctx.Err()):
+							cancelled.Add(1)
+							continue
+						case err != nil:
+							fails.add("LoadOrTryCompute(%d) got error %v", k, err)
+							continue
+						}
+						if v>>32 != k {
+							fails.add("LoadOrTryCompute(%d) got %#x, a value for key %d", k, v, v>>32)
+						}
+						if !loaded && v != mine {
+							fails.add("LoadOrTryCompute(%d) computed %#x but returned %#x", k, mine, v)
+						}
+					}
+				}()
+			}
+			others.Add(2)
+			go func() { // stores and deletes hot keys, now and then clears
+				defer others.Done()
+				r := rand.New(rand.NewPCG(98, 17))
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := r.Int64N(hot)
+					if i%4 == 0 { // mostly deletes: keep the keys missing
+						m.Store(k, k<<32|seq.Add(1))
+					} else {
+						m.Delete(k)
+					}
+					if i%700 == 699 {
+						m.Clear()
+					}
+				}
+			}()
+			go func() { // grows and shrinks the table with keys of its own
+				defer others.Done()
+				const n = 3000
+				for {
+					for k := int64(hot); k < hot+n; k++ {
+						m.Store(k, k<<32)
+					}
+					for k := int64(hot); k < hot+n; k++ {
+						m.Delete(k)
+					}
+					select {
+					case <-stop:
+						return
+					default:
+					}
+				}
+			}()
+			wg.Wait()
+			close(stop)
+			others.Wait()
+			fails.check(t)
+			t.Logf("%d functions ran, %d waiters gave up", computed.Load(), cancelled.Load())
+			if n := reservations(m); n != 0 {
+				t.Fatalf("%d reservations left; want 0", n)
+			}
+			n, seen := 0, map[int64]bool{}
+			for k, v := range m.All() {
+				if v>>32 != k {
+					t.Fatalf("key %d holds %#x", k, v)
+				}
+				if seen[k] { // a land that filled its slot next to a stored entry
+					t.Fatalf("key %d is in the map twice", k)
+				}
+				seen[k] = true
+				n++
+			}
+			if n != m.Len() {
+				t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
+			}
+			for k := range int64(hot) {
+				if m.Delete(k); m.Len() != n-b2iInt(seen[k]) {
+					t.Fatalf("Delete(%d) left Len %d; want %d: a second entry of the key", k, m.Len(), n-b2iInt(seen[k]))
+				}
+				n = m.Len()
+			}
+		})
+	}
+}
+
+func b2iInt(b bool) int { return int(b2i(b)) }
