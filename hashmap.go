@@ -128,8 +128,7 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 	if loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, h, noError(fn))
-	return actual, loaded
+	return m.computeMiss(key, h, fn)
 }
 
 // LoadOrTryCompute is LoadOrCompute for a loader that can fail; fn runs

@@ -112,6 +112,50 @@ func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (ac
 	return value, false, waiters
 }
 
+// computeMiss is LoadOrCompute after its lookup missed: compute.go's
+// loadOrCompute and runFlight with no context, written out for Map so that
+// the common miss, where the caller claims the key and owns its flight,
+// calls claim and land directly (not through the flightTable interface)
+// and fn without the noError adapter. That is most of what a miss costs
+// beyond the insert itself (BENCHMARKS.md, "Issue 13"). Any other case
+// takes the shared protocol: a caller that finds the key being computed
+// waits, as loadOrCompute does with no context, and unless the flight
+// landed starts the shared protocol over. Keep the owner's half in step
+// with runFlight: land with store unset if fn panics or calls
+// runtime.Goexit (the waiters retry), with store set when it returns.
+func (m *Map[K, V]) computeMiss(key K, h uint64, fn func() V) (actual V, loaded bool) {
+	value, ok, f, wait := m.claim(key, h)
+	if ok {
+		return value, true
+	}
+	if wait != nil {
+		<-wait
+		if f.outcome == landed {
+			return f.value, true
+		}
+		// The owner failed, panicked or exited: LoadOrCompute, which cannot
+		// report an error, claims again and may run its own fn.
+		actual, loaded, _ = loadOrCompute[K, V](m, nil, key, h, noError(fn))
+		return actual, loaded
+	}
+	normalReturn := false
+	defer func() {
+		if !normalReturn {
+			var zero V
+			if _, _, w := m.land(key, h, f, zero, false); w != nil {
+				w.finish(retry, zero, nil)
+			}
+		}
+	}()
+	value = fn()
+	normalReturn = true
+	actual, loaded, w := m.land(key, h, f, value, true)
+	if w != nil {
+		w.finish(landed, actual, nil)
+	}
+	return actual, loaded
+}
+
 // flightStripe returns the stripe that registers the waiters' flights for
 // the key with hash h. The table exists: LoadOrCompute hashed the key with
 // it.
