@@ -63,3 +63,51 @@ func TestDesignDoc_FileMapNamesEveryFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDocs_RelativeLinksPointAtFilesThatExist checks every relative link
+// of the repository's Markdown files (README, BENCHMARKS, docs/, every
+// module's) against the working tree: results and files move (docs/bench
+// became bench/results when the tools got their own module), and a link
+// left behind is a dead end for a reader. The linked files of nested
+// modules are not in the library's module zip, so the test runs only in a
+// checkout (where the bench module is).
+func TestDocs_RelativeLinksPointAtFilesThatExist(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("bench", "go.mod")); err != nil {
+		t.Skip("not a checkout of the repository (no bench module): the linked files of the other modules are not here")
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	checked := 0
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata" || path == filepath.Join("bench", "results")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".md") {
+			return nil
+		}
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			target, _, _ = strings.Cut(target, "#")
+			checked++
+			if _, err := os.Stat(filepath.Join(filepath.Dir(path), filepath.FromSlash(target))); err != nil {
+				t.Errorf("%s links to %s, which does not exist", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked == 0 {
+		t.Fatal("found no relative link to check: the pattern is broken")
+	}
+}
