@@ -441,39 +441,14 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 			}()
 			go func() { // grows and shrinks the table with keys of its own
 				defer others.Done()
-				const n = 3000
-				for {
-					for k := int64(hot); k < hot+n; k++ {
-						m.Store(k, k<<32)
-					}
-					for k := int64(hot); k < hot+n; k++ {
-						m.Delete(k)
-					}
-					select {
-					case <-stop:
-						return
-					default:
-					}
-				}
+				growAndShrink(m, hot, stop)
 			}()
 			wg.Wait()
 			close(stop)
 			others.Wait()
 			fails.check(t)
 			t.Logf("%d functions ran, %d deletes found their key", computed.Load(), deleted.Load())
-			if n := reservations(m); n != 0 {
-				t.Fatalf("%d reservations left; want 0", n)
-			}
-			n := 0
-			for k, v := range m.All() {
-				if v>>32 != k {
-					t.Fatalf("key %d holds %#x", k, v)
-				}
-				n++
-			}
-			if n != m.Len() {
-				t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
-			}
+			checkSettled(t, m)
 		})
 	}
 }
@@ -604,51 +579,57 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 			}()
 			go func() { // grows and shrinks the table with keys of its own
 				defer others.Done()
-				const n = 3000
-				for {
-					for k := int64(hot); k < hot+n; k++ {
-						m.Store(k, k<<32)
-					}
-					for k := int64(hot); k < hot+n; k++ {
-						m.Delete(k)
-					}
-					select {
-					case <-stop:
-						return
-					default:
-					}
-				}
+				growAndShrink(m, hot, stop)
 			}()
 			wg.Wait()
 			close(stop)
 			others.Wait()
 			fails.check(t)
 			t.Logf("%d functions ran, %d waiters gave up", computed.Load(), cancelled.Load())
-			if n := reservations(m); n != 0 {
-				t.Fatalf("%d reservations left; want 0", n)
-			}
-			n, seen := 0, map[int64]bool{}
-			for k, v := range m.All() {
-				if v>>32 != k {
-					t.Fatalf("key %d holds %#x", k, v)
-				}
-				if seen[k] { // a land that filled its slot next to a stored entry
-					t.Fatalf("key %d is in the map twice", k)
-				}
-				seen[k] = true
-				n++
-			}
-			if n != m.Len() {
-				t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
-			}
-			for k := range int64(hot) {
-				if m.Delete(k); m.Len() != n-b2iInt(seen[k]) {
-					t.Fatalf("Delete(%d) left Len %d; want %d: a second entry of the key", k, m.Len(), n-b2iInt(seen[k]))
-				}
-				n = m.Len()
-			}
+			checkSettled(t, m)
 		})
 	}
 }
 
-func b2iInt(b bool) int { return int(b2i(b)) }
+// growAndShrink stores and deletes keys hot..hot+3000 of m (values k<<32)
+// until stop is closed, so that the table keeps growing and shrinking.
+func growAndShrink(m *Map[int64, int64], hot int64, stop <-chan struct{}) {
+	const n = 3000
+	for {
+		for k := hot; k < hot+n; k++ {
+			m.Store(k, k<<32)
+		}
+		for k := hot; k < hot+n; k++ {
+			m.Delete(k)
+		}
+		select {
+		case <-stop:
+			return
+		default:
+		}
+	}
+}
+
+// checkSettled checks a map the stress tests leave behind, whose values
+// carry their key in the high 32 bits: no reservation is left, every entry
+// holds a value of its key and appears once, and Len agrees with All.
+func checkSettled(t *testing.T, m *Map[int64, int64]) {
+	t.Helper()
+	if n := reservations(m); n != 0 {
+		t.Fatalf("%d reservations left; want 0", n)
+	}
+	n, seen := 0, map[int64]bool{}
+	for k, v := range m.All() {
+		if v>>32 != k {
+			t.Fatalf("key %d holds %#x", k, v)
+		}
+		if seen[k] { // e.g. a land that filled its slot next to a stored entry
+			t.Fatalf("key %d is in the map twice", k)
+		}
+		seen[k] = true
+		n++
+	}
+	if n != m.Len() {
+		t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
+	}
+}
