@@ -334,19 +334,8 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *testing.T) {
 	for _, bad := range []bool{false, true} {
 		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
-			var opts []Option
-			if bad {
-				opts = append(opts, WithBadHash())
-			}
-			m := New[int64, int64](opts...)
 			const hot = 8
-			iters := 20000
-			if testing.Short() {
-				iters = 2000
-			}
-			if bad {
-				iters /= 4
-			}
+			m, iters := newStressMap(bad, 20000)
 			var running [hot]atomic.Bool
 			var seq, computed, deleted atomic.Int64
 			var fails failures
@@ -491,19 +480,8 @@ func (f *failures) check(t *testing.T) {
 func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.T) {
 	for _, bad := range []bool{false, true} {
 		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
-			var opts []Option
-			if bad {
-				opts = append(opts, WithBadHash())
-			}
-			m := New[int64, int64](opts...)
 			const hot = 4
-			iters := 10000
-			if testing.Short() {
-				iters = 1000
-			}
-			if bad {
-				iters /= 4
-			}
+			m, iters := newStressMap(bad, 10000)
 			var running [hot]atomic.Bool
 			var seq, computed, cancelled atomic.Int64
 			var fails failures
@@ -589,6 +567,24 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 			checkSettled(t, m)
 		})
 	}
+}
+
+// newStressMap returns the map of a stress test, with the bad hash if bad
+// is set, and the iterations each goroutine should run: iters, a tenth of
+// it under -short, a quarter of that with the bad hash (every key in one
+// chain makes each operation slow).
+func newStressMap(bad bool, iters int) (*Map[int64, int64], int) {
+	var opts []Option
+	if bad {
+		opts = append(opts, WithBadHash())
+	}
+	if testing.Short() {
+		iters /= 10
+	}
+	if bad {
+		iters /= 4
+	}
+	return New[int64, int64](opts...), iters
 }
 
 // growAndShrink stores and deletes keys hot..hot+3000 of m (values k<<32)

@@ -293,34 +293,13 @@ func BenchmarkLoadString(b *testing.B) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("user:%08d", i)
 	}
-	type stringMap interface {
-		Load(string) (int64, bool)
-		Store(string, int64)
-	}
-	impls := []struct {
-		name string
-		new  func() stringMap
-	}{
+	benchStringLoads(b, n, keys, []stringImpl{
 		{"Map", func() stringMap { return safemap.New[string, int64]() }},
 		{"SyncMap", func() stringMap { return safemap.NewSyncMap[string, int64]() }},
 		{"RWMap", func() stringMap { return safemap.NewRWMap[string, int64]() }},
 		{"ShardedMap", func() stringMap { return safemap.NewShardedMap[string, int64]() }},
 		{"xsync", func() stringMap { return xsync.NewMap[string, int64]() }},
-	}
-	for _, miss := range []int{0, 99} {
-		probes := probeKeys(n, miss)
-		for _, im := range impls {
-			b.Run(fmt.Sprintf("impl=%s/miss=%d%%", im.name, miss), func(b *testing.B) {
-				m := im.new()
-				for i := range n {
-					m.Store(keys[i], int64(i))
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				runProbes(b, probes, func(k int64) { m.Load(keys[k]) })
-			})
-		}
-	}
+	})
 }
 
 // computeMap is what BenchmarkInsertDuringSlowCompute drives.

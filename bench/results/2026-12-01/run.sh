@@ -27,7 +27,7 @@ trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/new.test" ./bench
 mkdir "$tmp/base"
 git archive "$base" | tar -x -C "$tmp/base" # a plain copy: no worktree to clean up
-cp bench/issue13_test.go bench/alternate_test.go "$tmp/base/bench/" # the new benchmarks, public API only
+cp bench/issue13_test.go bench/stringkeys_test.go bench/alternate_test.go "$tmp/base/bench/" # the new benchmarks, public API only
 (cd "$tmp/base" && GOFLAGS=-buildvcs=false go test -c -o "$tmp/base.test" ./bench)
 
 # run NAME REGEXP BENCHTIME: one run of each version, appended to NAME.txt.
