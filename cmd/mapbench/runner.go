@@ -13,6 +13,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -135,7 +136,7 @@ func (r *runner) run(ctx context.Context) *results.Run {
 		}
 		if !complete {
 			out.Incomplete = fmt.Sprintf("interrupted after %s: the workloads after %s were not run, and its last group has fewer samples than asked",
-				roundDuration(time.Since(t0)), w.name)
+				report.RoundDuration(time.Since(t0)), w.name)
 			break
 		}
 	}
@@ -467,16 +468,4 @@ func calibrate() float64 {
 		<-done
 	}
 	return float64(time.Since(t0).Nanoseconds())
-}
-
-// roundDuration rounds d to a precision worth reading: seconds from ten
-// seconds up, tenths of a second from one, milliseconds below.
-func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Second:
-		return d.Round(time.Second)
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond)
-	}
-	return d.Round(time.Millisecond)
 }

@@ -31,7 +31,7 @@ func HTML(w io.Writer, run *results.Run) error {
 		Run:        run,
 		CPU:        cpuName(run),
 		Started:    run.Started.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Elapsed:    roundDuration(run.Elapsed).String(),
+		Elapsed:    RoundDuration(run.Elapsed).String(),
 		Config:     configText(run),
 		Legend:     legendText(run),
 		Incomplete: run.Incomplete,

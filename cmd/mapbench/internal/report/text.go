@@ -60,7 +60,7 @@ func writeHeader(w *bufio.Writer, run *results.Run) {
 	if len(run.Workloads) == 0 && run.GoVersion == "" {
 		return // nothing to describe
 	}
-	writeWrapped(w, "mapbench: "+machineText(run)+"; "+configText(run)+"; took "+roundDuration(run.Elapsed).String()+".", "", "  ")
+	writeWrapped(w, "mapbench: "+machineText(run)+"; "+configText(run)+"; took "+RoundDuration(run.Elapsed).String()+".", "", "  ")
 	if n := noise(run); n.N > 0 {
 		writeWrapped(w, "machine noise: "+n.text(), "", "  ")
 	}
@@ -93,7 +93,7 @@ func configText(run *results.Run) string {
 		s += ", precision " + pctText(c.Precision)
 	}
 	if c.Budget > 0 {
-		s += ", budget " + roundDuration(c.Budget).String()
+		s += ", budget " + RoundDuration(c.Budget).String()
 	}
 	return s
 }
@@ -123,9 +123,9 @@ func pctText(x float64) string {
 	return strconv.FormatFloat(100*x, 'g', 3, 64) + " %"
 }
 
-// roundDuration rounds d to a precision worth reading: seconds from ten
+// RoundDuration rounds d to a precision worth reading: seconds from ten
 // seconds up, tenths of a second from one, milliseconds below.
-func roundDuration(d time.Duration) time.Duration {
+func RoundDuration(d time.Duration) time.Duration {
 	switch {
 	case d >= 10*time.Second:
 		return d.Round(time.Second)
@@ -147,7 +147,7 @@ func textWorkload(w *bufio.Writer, run *results.Run, wl *results.Workload) {
 	}
 	took := ""
 	if wl.Elapsed > 0 {
-		took = "; took " + roundDuration(wl.Elapsed).String()
+		took = "; took " + RoundDuration(wl.Elapsed).String()
 	}
 	w.WriteString("  " + varied + "ranked by " + primaryUnit(wl) + " (" + betterText(wl) + ")" + took + "\n")
 
