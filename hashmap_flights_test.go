@@ -119,6 +119,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// receive returns the next value from ch, failing the test if none comes
+// within a generous bound: a LoadOrCompute caller that is never released
+// must fail the test, not hang it until go test's timeout.
+func receive[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not return", what)
+		panic("unreachable")
+	}
+}
+
+// waitTimeout waits for wg for at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
 // within runs f in a goroutine and fails the test if it does not return
 // in a generous bound: what f does must not wait for a LoadOrCompute
 // function.
@@ -219,10 +248,10 @@ func TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved(t *testing.T)
 						}
 					}
 					close(release)
-					if got := <-owner; got != [2]int64{42, 0} {
+					if got := receive(t, "the owner", owner); got != [2]int64{42, 0} {
 						t.Fatalf("owner got %v; want (42, false)", got)
 					}
-					if got := <-waiter; got != [2]int64{42, 1} {
+					if got := receive(t, "the waiter", waiter); got != [2]int64{42, 1} {
 						t.Fatalf("waiter got %v; want (42, true)", got)
 					}
 					if n := calls.Load(); n != 1 {
@@ -307,10 +336,10 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 				"delete": {{42, 0}, {42, 1}},
 				"panic":  {{-3, -3}, {7, 0}},
 			}[ending]
-			if got := <-owner; got != want[0] {
+			if got := receive(t, "the owner", owner); got != want[0] {
 				t.Fatalf("owner got %v; want %v", got, want[0])
 			}
-			if got := <-waiter; got != want[1] {
+			if got := receive(t, "the waiter", waiter); got != want[1] {
 				t.Fatalf("waiter got %v; want %v", got, want[1])
 			}
 			if v, ok := m.Load(key); !ok || v != want[1][0] {
@@ -432,7 +461,10 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 				defer others.Done()
 				growAndShrink(m, hot, stop)
 			}()
-			wg.Wait()
+			if !waitTimeout(&wg, time.Minute) {
+				close(stop)
+				t.Fatal("LoadOrCompute callers still blocked after a minute: a waiter was never released")
+			}
 			close(stop)
 			others.Wait()
 			fails.check(t)
@@ -559,7 +591,10 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 				defer others.Done()
 				growAndShrink(m, hot, stop)
 			}()
-			wg.Wait()
+			if !waitTimeout(&wg, time.Minute) {
+				close(stop)
+				t.Fatal("LoadOrCompute callers still blocked after a minute: a waiter was never released")
+			}
 			close(stop)
 			others.Wait()
 			fails.check(t)
