@@ -114,10 +114,7 @@ func TestCluster_ScriptsRunOnTheEntrysSlotAndWaitersAreWokenAcrossNodes(t *testi
 	// A holder and a waiter on separate cluster clients: the commit's
 	// notification, published on the entry's node, reaches the waiter's
 	// subscription through the cluster bus.
-	holder := newMap(t, newClient(), opts)
-	waiter := newMap(t, newClient(), opts)
-	waitConnected(t, waiter)
-	waiting := onWait(waiter)
+	holder, waiter, waiting := holderAndWaiter(t, newClient(), newClient(), opts)
 	started, finish := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -130,14 +127,7 @@ func TestCluster_ScriptsRunOnTheEntrysSlotAndWaitersAreWokenAcrossNodes(t *testi
 		})
 	}()
 	<-started
-	got := make(chan string, 1)
-	go func() {
-		v, _, err := waiter.LoadOrTryCompute(ctx, "hot", func(context.Context) (string, error) { return "from-waiter", nil })
-		if err != nil {
-			v = err.Error()
-		}
-		got <- v
-	}()
+	got := loadFromWaiter(ctx, waiter, "hot")
 	receive(t, waiting, "the waiter to wait")
 	begin := time.Now()
 	close(finish)

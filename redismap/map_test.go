@@ -52,6 +52,33 @@ func onWait[K comparable, V any](m *redismap.Map[K, V]) <-chan string {
 	return ch
 }
 
+// holderAndWaiter returns two Maps on the same keys, one per client (so
+// that they are two processes as far as Redis can tell): the holder, which
+// will run the loader, and the waiter, whose notification subscription is
+// up, with a channel naming each entry the waiter starts waiting on.
+func holderAndWaiter(t testing.TB, holderClient, waiterClient redis.UniversalClient, opts redismap.Options[string, string]) (holder, waiter *redismap.Map[string, string], waiting <-chan string) {
+	t.Helper()
+	holder = newMap(t, holderClient, opts)
+	waiter = newMap(t, waiterClient, opts)
+	waitConnected(t, waiter)
+	return holder, waiter, onWait(waiter)
+}
+
+// loadFromWaiter starts m.LoadOrTryCompute(ctx, key) with a loader that
+// returns "from-waiter", and returns a channel that receives the value it
+// returned, or its error's text.
+func loadFromWaiter(ctx context.Context, m *redismap.Map[string, string], key string) <-chan string {
+	got := make(chan string, 1)
+	go func() {
+		v, _, err := m.LoadOrTryCompute(ctx, key, func(context.Context) (string, error) { return "from-waiter", nil })
+		if err != nil {
+			v = err.Error()
+		}
+		got <- v
+	}()
+	return got
+}
+
 func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -147,10 +174,7 @@ func TestLoadOrTryCompute_RunsTheLoaderOnceAcrossMapsAndWakesTheWaiter(t *testin
 	t.Parallel()
 	srv := shared(t)
 	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: 5 * time.Second}
-	holder := newMap(t, srv.client(t), opts)
-	waiter := newMap(t, srv.client(t), opts)
-	waitConnected(t, waiter)
-	waiting := onWait(waiter)
+	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
 	ctx := testContext(t)
 
 	started, finish := make(chan struct{}), make(chan struct{})
@@ -193,10 +217,7 @@ func TestLoadOrTryCompute_SharesTheLoaderErrorAcrossMapsAndRetriesAfterErrorTTL(
 	srv := shared(t)
 	errBackend := errors.New("backend down")
 	opts := redismap.Options[string, string]{Prefix: prefix(t), ErrorTTL: 300 * time.Millisecond, SharedErrors: []error{errBackend}}
-	holder := newMap(t, srv.client(t), opts)
-	waiter := newMap(t, srv.client(t), opts)
-	waitConnected(t, waiter)
-	waiting := onWait(waiter)
+	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
 	ctx := testContext(t)
 
 	started, finish := make(chan struct{}), make(chan struct{})
@@ -303,10 +324,7 @@ func TestLoadOrTryCompute_CancelledHolderLetsAWaiterTakeOver(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
 	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: 10 * time.Second}
-	holder := newMap(t, srv.client(t), opts)
-	waiter := newMap(t, srv.client(t), opts)
-	waitConnected(t, waiter)
-	waiting := onWait(waiter)
+	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
 	ctx := testContext(t)
 
 	hctx, cancel := context.WithCancel(ctx)
@@ -321,14 +339,7 @@ func TestLoadOrTryCompute_CancelledHolderLetsAWaiterTakeOver(t *testing.T) {
 		holderErr <- err
 	}()
 	<-started
-	got := make(chan string, 1)
-	go func() {
-		v, _, err := waiter.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) { return "from-waiter", nil })
-		if err != nil {
-			v = err.Error()
-		}
-		got <- v
-	}()
+	got := loadFromWaiter(ctx, waiter, "k")
 	receive(t, waiting, "the waiter to wait")
 	begin := time.Now()
 	cancel()
@@ -353,10 +364,7 @@ func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(
 	t.Parallel()
 	srv := shared(t)
 	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: 10 * time.Second}
-	holder := newMap(t, srv.client(t), opts)
-	waiter := newMap(t, srv.client(t), opts)
-	waitConnected(t, waiter)
-	waiting := onWait(waiter)
+	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
 	ctx := testContext(t)
 
 	started, boom := make(chan struct{}), make(chan struct{})
@@ -370,14 +378,7 @@ func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(
 		})
 	}()
 	<-started
-	got := make(chan string, 1)
-	go func() {
-		v, _, err := waiter.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) { return "from-waiter", nil })
-		if err != nil {
-			v = err.Error()
-		}
-		got <- v
-	}()
+	got := loadFromWaiter(ctx, waiter, "k")
 	receive(t, waiting, "the waiter to wait")
 	begin := time.Now()
 	close(boom)
