@@ -103,8 +103,11 @@ func (n *notifier) watch(name string) (wake <-chan struct{}, stop func()) {
 }
 
 // deliver handles one message: the entry called name changed.
+//
+// The message is counted last, once the near cache has dropped the entry
+// and its waiters are woken: a count that has moved past a message means
+// that message has taken effect.
 func (n *notifier) deliver(name string) {
-	n.stats.notifications.Add(1)
 	if n.invalidate != nil {
 		n.invalidate(name)
 	}
@@ -115,6 +118,7 @@ func (n *notifier) deliver(name string) {
 	for _, ch := range list {
 		close(ch)
 	}
+	n.stats.notifications.Add(1)
 }
 
 // wakeAll wakes every waiter: messages may have been lost.

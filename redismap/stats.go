@@ -28,7 +28,7 @@ type Stats struct {
 	SharedErrors  int64 `json:"shared_errors"`  // error markers returned to a caller as a *SharedError
 	NegativeHits  int64 `json:"negative_hits"`  // cached ErrNotFound answers returned to a caller
 	DecodeErrors  int64 `json:"decode_errors"`  // stored values that did not decode
-	Notifications int64 `json:"notifications"`  // messages received on the notification channel
+	Notifications int64 `json:"notifications"`  // messages received on the notification channel, counted once handled
 	Disconnects   int64 `json:"disconnects"`    // times the notification subscription was lost
 	NearFlushes   int64 `json:"near_flushes"`   // times the near cache was emptied (subscription lost or regained)
 	NearEvictions int64 `json:"near_evictions"` // near-cache entries dropped to stay within NearCache.Size
