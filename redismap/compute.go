@@ -157,7 +157,8 @@ func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(
 }
 
 // fetch runs the cross-process protocol for name: read, or wait, or take
-// the lease and call fn.
+// the lease and call fn. Each outcome of the acquire script has its method:
+// found (an entry), waitForHolder (another caller's lease), hold (ours).
 func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Context) (V, error)) (*flight[V], error) {
 	keys := m.keys(name)
 	waited := false
@@ -168,80 +169,70 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 		// Watch before asking, so that the message of a commit that the
 		// server runs after our request cannot be missed.
 		wake, stopWatch := m.notify.watch(name)
-		var p *nearEntry[V]
-		if m.near != nil {
-			p = m.near.reserve(name)
-		}
+		p := m.near.reserve(name)
 		sent := monotime()
-		reply, err := acquireScript.Run(ctx, m.client, keys[:], ms(m.cfg.lease), ms(m.fenceTTL)).Slice()
-		var kind int64 = -1
-		if err == nil && len(reply) >= 2 {
-			kind, _ = reply[0].(int64)
-		}
-		if err != nil || kind < acquiredEntry || kind > acquiredLease {
+		r, err := runAcquire(ctx, m.client, keys, ms(m.cfg.lease), ms(m.fenceTTL))
+		if err != nil {
 			stopWatch()
 			m.near.abandon(name, p)
-			if err == nil {
-				err = fmt.Errorf("unexpected script reply %v", reply)
-			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, opError("load", name, err)
 		}
-		switch kind {
+		switch r.outcome {
 		case acquiredEntry:
 			stopWatch()
-			entry, pttl, err := entryReply(reply, 1)
-			if err != nil {
-				m.near.abandon(name, p)
-				return nil, opError("load", name, err)
-			}
-			v, ekind, err := m.decodeEntry(name, entry)
-			if err != nil || ekind != kindValue {
-				m.near.abandon(name, p)
-				var shared *SharedError
-				switch {
-				case errors.As(err, &shared):
-					m.stats.sharedErrors.Add(1)
-				case ekind == kindNegative:
-					m.stats.negativeHits.Add(1)
-					err = fmt.Errorf("redismap: key %q: cached answer: %w", name, ErrNotFound)
-				}
-				return &flight[V]{err: err, sent: sent}, nil
-			}
-			m.near.fill(name, p, v, sent, pttl)
-			m.stats.remoteHits.add(1)
-			return &flight[V]{value: v, loaded: true, sent: sent}, nil
-
+			return m.found(name, p, r.entry, r.pttl, sent), nil
 		case acquiredHeld:
 			m.near.abandon(name, p)
-			_, pttl, err := entryReply(reply, 1)
-			if err != nil {
-				stopWatch()
-				return nil, opError("load", name, err)
-			}
-			m.stats.waits.Add(1)
 			waited = true
-			if hook := m.testWaiting.Load(); hook != nil {
-				(*hook)(name)
-			}
-			err = m.wait(ctx, wake, pttl)
+			err = m.waitForHolder(ctx, name, wake, r.pttl)
 			stopWatch()
 			if err != nil {
 				return nil, err
 			}
-
-		case acquiredLease:
+		default: // acquiredLease
 			stopWatch()
 			m.near.abandon(name, p)
-			token, _ := reply[1].(string)
 			if waited {
 				m.stats.takeovers.Add(1)
 			}
-			return m.hold(ctx, name, keys, token, fn)
+			return m.hold(ctx, name, keys, r.token, fn)
 		}
 	}
+}
+
+// found is the outcome of a read that found entry, with pttl ms left, in
+// answer to a request sent at sent (monotime): a value, which fills the
+// near cache's placeholder p, or a shared error or cached ErrNotFound.
+func (m *Map[K, V]) found(name string, p *nearEntry[V], entry string, pttl, sent int64) *flight[V] {
+	v, kind, err := m.decodeEntry(name, entry)
+	if err != nil || kind != kindValue {
+		m.near.abandon(name, p)
+		var shared *SharedError
+		switch {
+		case errors.As(err, &shared):
+			m.stats.sharedErrors.Add(1)
+		case kind == kindNegative:
+			m.stats.negativeHits.Add(1)
+			err = fmt.Errorf("redismap: key %q: cached answer: %w", name, ErrNotFound)
+		}
+		return &flight[V]{err: err, sent: sent}
+	}
+	m.near.fill(name, p, v, sent, pttl)
+	m.stats.remoteHits.add(1)
+	return &flight[V]{value: v, loaded: true, sent: sent}
+}
+
+// waitForHolder waits for the holder of name's lease, which has pttl ms
+// left, to commit or release it (wake), or for the lease to run out.
+func (m *Map[K, V]) waitForHolder(ctx context.Context, name string, wake <-chan struct{}, pttl int64) error {
+	m.stats.waits.Add(1)
+	if hook := m.testWaiting.Load(); hook != nil {
+		(*hook)(name)
+	}
+	return m.wait(ctx, wake, pttl)
 }
 
 // wait blocks until the entry's notification, the end of the lease (pttl
@@ -267,7 +258,7 @@ func (m *Map[K, V]) wait(ctx context.Context, wake <-chan struct{}, pttl int64) 
 
 // hold calls fn as the holder of name's lease (token) and commits its
 // result.
-func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token string, fn func(context.Context) (V, error)) (*flight[V], error) {
+func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token string, fn func(context.Context) (V, error)) (*flight[V], error) {
 	m.stats.loads.Add(1)
 	fnCtx := ctx
 	if tok, err := strconv.ParseUint(token, 10, 64); err == nil {
@@ -336,15 +327,15 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token
 // The caller that ran fn gets err whatever the commit's outcome; the
 // waiters of this process share it only if the marker was stored (else
 // a Store or Delete overtook the computation, and they fetch again).
-func (m *Map[K, V]) commitError(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration, err error) *flight[V] {
+func (m *Map[K, V]) commitError(ctx context.Context, name string, keys entryKeys, token, entry string, ttl time.Duration, err error) *flight[V] {
 	sent := monotime()
 	code, cerr := m.commit(ctx, name, keys, token, entry, ttl)
 	return &flight[V]{err: err, sent: sent, retry: cerr != nil || code != commitStored}
 }
 
 // commit runs the commit script and counts its outcome.
-func (m *Map[K, V]) commit(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration) (int64, error) {
-	code, err := commitScript.Run(ctx, m.client, keys[:], token, entry, ms(ttl), m.channel, name).Int64()
+func (m *Map[K, V]) commit(ctx context.Context, name string, keys entryKeys, token, entry string, ttl time.Duration) (commitOutcome, error) {
+	code, err := runCommit(ctx, m.client, keys, token, entry, ms(ttl), m.channel, name)
 	if err != nil {
 		return 0, err
 	}
@@ -361,10 +352,10 @@ func (m *Map[K, V]) commit(ctx context.Context, name string, keys [3]string, tok
 
 // release gives the lease up with nothing stored, detached from the
 // caller's ctx and bounded by one lease.
-func (m *Map[K, V]) release(ctx context.Context, name string, keys [3]string, token string) {
+func (m *Map[K, V]) release(ctx context.Context, name string, keys entryKeys, token string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.lease)
 	defer cancel()
-	if n, err := releaseScript.Run(ctx, m.client, keys[1:2], token, m.channel, name).Int64(); err == nil && n == 1 {
+	if released, err := runRelease(ctx, m.client, keys, token, m.channel, name); err == nil && released {
 		m.stats.releases.Add(1)
 	}
 }
@@ -372,7 +363,7 @@ func (m *Map[K, V]) release(ctx context.Context, name string, keys [3]string, to
 // renew starts renewing the lease every Lease/3 until the returned function
 // is called (it waits for the renewer to stop), Close, MaxLoad, or the
 // lease turns out to be lost.
-func (m *Map[K, V]) renew(keys [3]string, token string) (stop func()) {
+func (m *Map[K, V]) renew(keys entryKeys, token string) (stop func()) {
 	stopCh := make(chan struct{})
 	done := make(chan struct{})
 	every := m.cfg.lease / 3
@@ -397,11 +388,11 @@ func (m *Map[K, V]) renew(keys [3]string, token string) (stop func()) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(m.ctx, every)
-			n, err := renewScript.Run(ctx, m.client, []string{keys[1], keys[2]}, token, ms(m.cfg.lease), ms(m.fenceTTL)).Int64()
+			renewed, err := runRenew(ctx, m.client, keys, token, ms(m.cfg.lease), ms(m.fenceTTL))
 			cancel()
 			if err == nil {
 				m.stats.renewals.Add(1)
-				if n == 0 {
+				if !renewed {
 					return // taken over, or the server lost it: the commit will say
 				}
 			}

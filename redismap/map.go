@@ -38,7 +38,7 @@ type Map[K comparable, V any] struct {
 	flights safemap.Map[string, *flight[V]]
 
 	near   *nearCache[V] // nil without a near cache
-	notify notifier
+	notify *notifier
 	stats  counters
 
 	ctx    context.Context // ends at Close
@@ -75,15 +75,9 @@ func New[K comparable, V any](client redis.UniversalClient, opts Options[K, V]) 
 		fenceTTL: max(10*cfg.lease, time.Minute),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.notify.client = client
-	m.notify.channel = m.channel
-	m.notify.ctx = m.ctx
-	m.notify.stats = &m.stats
+	m.notify = newNotifier(m.ctx, client, m.channel, &m.stats)
 	if cfg.nearSize > 0 {
-		m.near = &nearCache[V]{size: cfg.nearSize, ttl: cfg.nearTTL, state: &m.notify.state, stats: &m.stats}
-		m.notify.invalidate = m.near.invalidate
-		m.notify.flush = m.near.flush
-		acquireClock()
+		m.near = newNearCache[V](cfg.nearSize, cfg.nearTTL, m.notify, &m.stats)
 	}
 	m.wg.Add(1)
 	go func() {
@@ -115,8 +109,7 @@ func (m *Map[K, V]) Close() error {
 	m.notify.close()
 	m.wg.Wait()
 	if m.near != nil {
-		m.near.entries.Clear() // a fill that raced with the first Clear
-		releaseClock()
+		m.near.close() // and a fill that raced with the first Clear
 	}
 	return nil
 }
@@ -193,22 +186,15 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 	if m.closed.Load() {
 		return value, false, ErrClosed
 	}
-	vkey := m.keys(name)[0]
-	var p *nearEntry[V]
-	if m.near != nil {
-		p = m.near.reserve(name)
-	}
+	keys := m.keys(name)
+	p := m.near.reserve(name)
 	var entry string
 	pttl := int64(-1)
 	sent := monotime()
 	if p != nil {
-		var reply []any
-		reply, err = readScript.Run(ctx, m.client, []string{vkey}).Slice()
-		if err == nil {
-			entry, pttl, err = entryReply(reply, 0)
-		}
+		entry, pttl, err = runRead(ctx, m.client, keys)
 	} else {
-		entry, err = m.client.Get(ctx, vkey).Result()
+		entry, err = m.client.Get(ctx, keys.value).Result()
 	}
 	if err != nil {
 		m.near.abandon(name, p)
@@ -252,12 +238,10 @@ func (m *Map[K, V]) Store(ctx context.Context, key K, value V) error {
 	if err != nil {
 		return err
 	}
-	k := m.keys(name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
-	err = storeScript.Run(ctx, m.client, []string{k[0], k[2]},
-		payload, ms(m.jittered(m.cfg.ttl)), ms(m.fenceTTL), m.channel, name).Err()
+	err = runStore(ctx, m.client, m.keys(name), payload, ms(m.jittered(m.cfg.ttl)), ms(m.fenceTTL), m.channel, name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
@@ -279,11 +263,10 @@ func (m *Map[K, V]) Delete(ctx context.Context, key K) error {
 	if err != nil {
 		return err
 	}
-	k := m.keys(name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
-	err = deleteScript.Run(ctx, m.client, []string{k[0], k[2]}, ms(m.fenceTTL), m.channel, name).Err()
+	err = runDelete(ctx, m.client, m.keys(name), ms(m.fenceTTL), m.channel, name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
@@ -303,7 +286,7 @@ func (m *Map[K, V]) KeyNames(key K) (value, lease, fence string, err error) {
 		return "", "", "", err
 	}
 	k := m.keys(name)
-	return k[0], k[1], k[2], nil
+	return k.value, k.lease, k.fence, nil
 }
 
 // name encodes key.
@@ -315,12 +298,12 @@ func (m *Map[K, V]) name(key K) (string, error) {
 	return name, nil
 }
 
-// keys returns the value, lease and fence key names of an entry. The hash
-// tag is the prefix and the name: never empty, since the prefix is not, and
-// the same for the three keys even if the name contains '}'.
-func (m *Map[K, V]) keys(name string) [3]string {
+// keys returns the names of an entry's keys. The hash tag is the prefix
+// and the name: never empty, since the prefix is not, and the same for the
+// three keys even if the name contains '}'.
+func (m *Map[K, V]) keys(name string) entryKeys {
 	tag := "{" + m.cfg.prefix + ":" + name + "}"
-	return [3]string{tag + ":v", tag + ":l", tag + ":f"}
+	return entryKeys{value: tag + ":v", lease: tag + ":l", fence: tag + ":f"}
 }
 
 // encodeValue returns the stored form of value.
@@ -379,17 +362,4 @@ func (m *Map[K, V]) jittered(d time.Duration) time.Duration {
 // ms formats d in whole milliseconds for a script argument, at least 1.
 func ms(d time.Duration) string {
 	return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
-}
-
-// entryReply reads the entry and its PTTL at reply[i], reply[i+1].
-func entryReply(reply []any, i int) (entry string, pttl int64, err error) {
-	if len(reply) < i+2 {
-		return "", 0, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	entry, ok1 := reply[i].(string)
-	pttl, ok2 := reply[i+1].(int64)
-	if !ok1 || !ok2 {
-		return "", 0, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	return entry, pttl, nil
 }

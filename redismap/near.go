@@ -91,6 +91,8 @@ type nearEntry[V any] struct {
 	filled  bool
 }
 
+// nearCache is a Map's near cache. A nil *nearCache is a near cache that is
+// off: reserve returns no placeholder, and fill and abandon ignore none.
 type nearCache[V any] struct {
 	entries safemap.Map[string, *nearEntry[V]]
 	size    int
@@ -104,6 +106,24 @@ type nearCache[V any] struct {
 	// value read before it is served here (the write's own notification,
 	// which would drop it too, may still be on its way).
 	writes atomic.Uint64
+}
+
+// newNearCache returns a near cache of at most size entries, each served
+// for at most ttl, driven by n: n's state gates every fill and hit, its
+// messages drop entries, and its state changes flush them all. It holds the
+// process-wide clock until close.
+func newNearCache[V any](size int, ttl time.Duration, n *notifier, stats *counters) *nearCache[V] {
+	c := &nearCache[V]{size: size, ttl: ttl, state: &n.state, stats: stats}
+	n.setListener(c.invalidate, c.flush)
+	acquireClock()
+	return c
+}
+
+// close empties the cache and lets the clock go. The Map calls it once,
+// after its notifier has stopped (so that no fill can follow).
+func (c *nearCache[V]) close() {
+	c.entries.Clear()
+	releaseClock()
 }
 
 // get returns the cached value for name, if it is fresh.
@@ -120,8 +140,12 @@ func (c *nearCache[V]) get(name string) (value V, ok bool) {
 }
 
 // reserve puts a placeholder for name before a read is sent, or returns
-// nil if the subscription is down (nothing may be cached then).
+// nil if the subscription is down (nothing may be cached then) or the near
+// cache is off (c is nil).
 func (c *nearCache[V]) reserve(name string) *nearEntry[V] {
+	if c == nil {
+		return nil
+	}
 	st := c.state.Load()
 	if st&1 == 0 {
 		return nil

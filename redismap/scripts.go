@@ -43,17 +43,3 @@ var (
 	deleteScript  = redis.NewScript(fenceLua + deleteLua)
 	readScript    = redis.NewScript(readLua)
 )
-
-// Results of acquireScript.
-const (
-	acquiredEntry = 0 // the value key holds an entry
-	acquiredHeld  = 1 // another caller holds the lease
-	acquiredLease = 2 // this caller holds the lease now
-)
-
-// Results of commitScript.
-const (
-	commitStored = 1
-	commitFenced = 0
-	commitLost   = -1
-)

@@ -71,6 +71,16 @@ func (c *counters) snapshot() Stats {
 
 // stripedCounter spreads its count over cache-line-sized cells, so that
 // goroutines on different cores rarely share a line.
+//
+// It is the root package's counter (counter.go) with the stripe picked
+// another way, for the reason that decides the pick in both: the stripe
+// comes from the cheapest source that still spreads goroutines running at
+// once over different stripes. Measured (BENCHMARKS.md, "Redis tier"), the
+// address of a local variable is that source: an add that picks by it runs
+// about a ninth of the instructions of one that picks by rand.Uint32,
+// which counter.go's comment takes to be the cheaper. This package cannot
+// use the root's counter (it is unexported), so it keeps its own, with 16
+// fixed stripes where the root sizes them by GOMAXPROCS.
 type stripedCounter struct {
 	_     [64]byte // keep cell 0 off the line of whatever precedes the counter
 	cells [16]struct {
@@ -80,10 +90,8 @@ type stripedCounter struct {
 }
 
 func (c *stripedCounter) add(n int64) {
-	// The cell is picked by the address of a local variable: goroutines
-	// have stacks of their own, so goroutines running at once on different
-	// cores mostly pick different cells, for two instructions (a random
-	// number costs some seventy).
+	// Goroutines have stacks of their own, so goroutines running at once
+	// on different cores mostly pick different cells, for two instructions.
 	var local byte
 	// Safety: the address is only hashed, never dereferenced; the pointer
 	// does not escape.
