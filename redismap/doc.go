@@ -59,8 +59,10 @@
 // # Keys
 //
 // An entry for a key encoded as name lives in up to three Redis keys, all
-// with the hash tag {Prefix:name}: "{Prefix:name}:v" holds the value (or a
-// negative entry or an error marker), "{Prefix:name}:l" the lease and
-// "{Prefix:name}:f" the fence counter. docs/redis.md lists their TTLs and
-// sizes.
+// with the hash tag {N:Prefix:name}, where N is the length of Prefix in
+// bytes: "{N:Prefix:name}:v" holds the value (or a negative entry or an
+// error marker), "{N:Prefix:name}:l" the lease and "{N:Prefix:name}:f" the
+// fence counter. The length makes every (Prefix, name) pair a key of its
+// own: Prefix "P" with name "sub:1" and Prefix "P:sub" with name "1" are
+// two entries. docs/redis.md lists the keys' TTLs and sizes.
 package redismap

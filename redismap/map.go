@@ -30,6 +30,7 @@ type Map[K comparable, V any] struct {
 	client   redis.UniversalClient
 	cfg      config[K, V]
 	channel  string
+	tagStart string // entryTagStart(prefix)
 	fenceTTL time.Duration
 
 	// flights deduplicates concurrent misses of one key in this process:
@@ -72,6 +73,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts Options[K, V]) 
 		client:   client,
 		cfg:      cfg,
 		channel:  cfg.prefix + ":events",
+		tagStart: entryTagStart(cfg.prefix),
 		fenceTTL: max(10*cfg.lease, time.Minute),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -298,12 +300,23 @@ func (m *Map[K, V]) name(key K) (string, error) {
 	return name, nil
 }
 
-// keys returns the names of an entry's keys. The hash tag is the prefix
-// and the name: never empty, since the prefix is not, and the same for the
-// three keys even if the name contains '}'.
+// keys returns the names of an entry's keys: "{" + tagStart + name + "}"
+// followed by ":v", ":l" or ":f" (see tagStart for why this cannot
+// collide). The hash tag is never empty, since the prefix is not, and it is
+// the same for the three keys even if the name contains '}'.
 func (m *Map[K, V]) keys(name string) entryKeys {
-	tag := "{" + m.cfg.prefix + ":" + name + "}"
+	tag := m.tagStart + name + "}"
 	return entryKeys{value: tag + ":v", lease: tag + ":l", fence: tag + ":f"}
+}
+
+// entryTagStart returns what every entry's key starts with: "{", the
+// prefix's length in bytes, ":", the prefix and ":". The length makes the
+// encoding of (prefix, name) unambiguous: read it, take that many bytes as
+// the prefix, and the rest up to the key's last "}:" is the name. Without
+// it, prefix "P" with name "sub:1" and prefix "P:sub" with name "1" were
+// one entry.
+func entryTagStart(prefix string) string {
+	return "{" + strconv.Itoa(len(prefix)) + ":" + prefix + ":"
 }
 
 // encodeValue returns the stored form of value.

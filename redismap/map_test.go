@@ -623,12 +623,12 @@ func TestKeyNames_ShareOneHashTagAndSlot(t *testing.T) {
 			}
 			return s[i+1 : i+1+j]
 		}
-		if tag(v) != tag(l) || tag(v) != tag(f) || !strings.HasPrefix(tag(v), "app:") {
+		if tag(v) != tag(l) || tag(v) != tag(f) || !strings.HasPrefix(tag(v), "3:app:") {
 			t.Errorf("key %q: names %q %q %q have tags %q %q %q; want one non-empty tag", key, v, l, f, tag(v), tag(l), tag(f))
 		}
 	}
-	if v, _, _, _ := m.KeyNames("user:42"); v != "{app:user:42}:v" {
-		t.Errorf("value key %q; want {app:user:42}:v", v)
+	if v, _, _, _ := m.KeyNames("user:42"); v != "{3:app:user:42}:v" {
+		t.Errorf("value key %q; want {3:app:user:42}:v", v)
 	}
 }
 
@@ -638,7 +638,7 @@ func TestDefaultKey_EncodesNumbersAndRejectsNaN(t *testing.T) {
 	defer client.Close()
 	mi, _ := redismap.New(client, redismap.Options[int64, string]{Prefix: "p"})
 	defer mi.Close()
-	if v, _, _, err := mi.KeyNames(-42); err != nil || v != "{p:-42}:v" {
+	if v, _, _, err := mi.KeyNames(-42); err != nil || v != "{1:p:-42}:v" {
 		t.Errorf("int key: %q, %v", v, err)
 	}
 	mf, _ := redismap.New(client, redismap.Options[float64, string]{Prefix: "p"})
@@ -654,7 +654,7 @@ func TestDefaultKey_EncodesNumbersAndRejectsNaN(t *testing.T) {
 	type point struct{ X, Y int }
 	ms, _ := redismap.New(client, redismap.Options[point, string]{Prefix: "p"})
 	defer ms.Close()
-	if v, _, _, err := ms.KeyNames(point{1, 2}); err != nil || v != `{p:{"X":1,"Y":2}}:v` {
+	if v, _, _, err := ms.KeyNames(point{1, 2}); err != nil || v != `{1:p:{"X":1,"Y":2}}:v` {
 		t.Errorf("struct key: %q, %v", v, err)
 	}
 }

@@ -11,10 +11,12 @@ import (
 // default documented on it, so Options[K, V]{} is a valid configuration.
 // New validates the options once; a Map never changes them afterwards.
 type Options[K comparable, V any] struct {
-	// Prefix starts every key name the Map writes, and its notification
-	// channel (Prefix + ":events"). Maps that share a Prefix share entries,
-	// so use one Prefix per kind of value. It must not contain '{' or '}'
-	// (it is part of each entry's hash tag). Default "safemap".
+	// Prefix names the Map's entries and its notification channel
+	// (Prefix + ":events"): entry keys start with "{", Prefix's length in
+	// bytes, ":", Prefix and ":" (see the package documentation). Maps that
+	// share a Prefix share entries, and only those, so use one Prefix per
+	// kind of value. It must not contain '{' or '}' (it is part of each
+	// entry's hash tag). Default "safemap".
 	Prefix string
 
 	// TTL is how long a stored value lives in Redis (before jitter).

@@ -194,7 +194,10 @@ func (r *Runner) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, pattern := range []string{r.prefix + "*", "{" + r.prefix + "*"} {
+	// redismap's keys start with "{", the prefix's length, ":", the
+	// prefix and ":" (docs/redis.md); the other implementations' keys with
+	// the prefix.
+	for _, pattern := range []string{r.prefix + "*", fmt.Sprintf("{%d:%s:*", len(r.prefix), r.prefix)} {
 		iter := r.admin.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			r.admin.Del(ctx, iter.Val())

@@ -213,7 +213,11 @@ func BenchmarkHitParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	const key = "user:42"
-	client.Set(ctx, "{bench-near:"+key+"}:v", "vvalue", time.Hour)
+	vkey, _, _, err := near.KeyNames(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client.Set(ctx, vkey, "vvalue", time.Hour)
 	near.Load(ctx, key)
 	local := safemap.New[string, string]()
 	local.Store(key, "value")
