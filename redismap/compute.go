@@ -7,12 +7,17 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The cross-process protocol of LoadOrTryCompute. All of one entry's keys
 // share a hash tag, so each step is one script on one node:
 //
-//  1. acquire reads the entry; if there is none and nobody holds the lease,
+//  0. A plain GET reads the entry: a hit costs what a GET costs, and only a
+//     miss goes on to the scripts.
+//  1. acquire reads the entry again (it may have been stored since the
+//     GET); if there is none and nobody holds the lease,
 //     it takes the lease (SET PX) with a new fencing token (INCR of the
 //     fence key). One round trip answers "here is the value", "wait for
 //     token t, whose lease has d ms left" or "you hold it, with token t".
@@ -64,7 +69,8 @@ func FencingToken(ctx context.Context) (token uint64, ok bool) {
 // Map's Prefix, calls fn under a lease and stores its value; the others wait
 // for it and return that value with loaded true. In one process, the
 // goroutines that miss the key together make one round of Redis calls
-// between them.
+// between them. A hit costs one GET (with a near cache, a near-cache hit
+// costs none); a miss costs three round trips per process.
 //
 // The guarantee is time-based (see the package documentation): fn runs at
 // most once per key per lease epoch on one Redis primary. If the holder of
@@ -157,10 +163,17 @@ func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(
 }
 
 // fetch runs the cross-process protocol for name: read, or wait, or take
-// the lease and call fn. Each outcome of the acquire script has its method:
-// found (an entry), waitForHolder (another caller's lease), hold (ours).
+// the lease and call fn. It reads with a GET first, so that a hit costs
+// what a GET costs; only a miss runs the acquire script, whose outcomes
+// each have their method: found (an entry after all), waitForHolder
+// (another caller's lease), hold (ours). A miss thus costs its holder three
+// round trips (GET, acquire, commit) and a waiting process three (GET,
+// acquire, and acquire again once woken).
 func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Context) (V, error)) (*flight[V], error) {
 	keys := m.keys(name)
+	if f, err := m.fetchByGet(ctx, name, keys); f != nil || err != nil {
+		return f, err
+	}
 	waited := false
 	for {
 		if m.closed.Load() {
@@ -175,10 +188,7 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 		if err != nil {
 			stopWatch()
 			m.near.abandon(name, p)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, opError("load", name, err)
+			return nil, m.fetchError(ctx, name, err)
 		}
 		switch r.outcome {
 		case acquiredEntry:
@@ -201,6 +211,32 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 			return m.hold(ctx, name, keys, r.token, fn)
 		}
 	}
+}
+
+// fetchByGet is fetch's first read: the entry's outcome if there is one,
+// or no flight and no error if the entry is absent.
+func (m *Map[K, V]) fetchByGet(ctx context.Context, name string, keys entryKeys) (*flight[V], error) {
+	p := m.near.reserve(name)
+	sent := monotime()
+	entry, pttl, err := m.read(ctx, keys, p != nil)
+	switch {
+	case err == redis.Nil:
+		m.near.abandon(name, p)
+		return nil, nil
+	case err != nil:
+		m.near.abandon(name, p)
+		return nil, m.fetchError(ctx, name, err)
+	}
+	return m.found(name, p, entry, pttl, sent), nil
+}
+
+// fetchError is the error of a failed request for name: the caller's
+// ctx.Err() if its ctx has ended, else the request's error naming the key.
+func (m *Map[K, V]) fetchError(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return opError("load", name, err)
 }
 
 // found is the outcome of a read that found entry, with pttl ms left, in

@@ -164,7 +164,8 @@ func (m *Map[K, V]) Stats() Stats { return m.stats.snapshot() }
 // Like the in-process maps' Load, it does not wait for a value being
 // computed, and a negative entry or error marker reads as absent. With a
 // near cache, a fresh near-cache entry is returned without a Redis call;
-// otherwise Load makes one round trip. A stored value that does not decode
+// otherwise Load makes one round trip: a GET (with a near cache, pipelined
+// with a PTTL). A stored value that does not decode
 // is an error (*DecodeError), never a zero value.
 func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err error) {
 	name, err := m.name(key)
@@ -190,14 +191,8 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 	}
 	keys := m.keys(name)
 	p := m.near.reserve(name)
-	var entry string
-	pttl := int64(-1)
 	sent := monotime()
-	if p != nil {
-		entry, pttl, err = runRead(ctx, m.client, keys)
-	} else {
-		entry, err = m.client.Get(ctx, keys.value).Result()
-	}
+	entry, pttl, err := m.read(ctx, keys, p != nil)
 	if err != nil {
 		m.near.abandon(name, p)
 		if err == redis.Nil {
@@ -220,6 +215,44 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 	m.near.fill(name, p, v, sent, pttl)
 	m.stats.remoteHits.add(1)
 	return v, true, nil
+}
+
+// read reads an entry: one GET, pipelined with a PTTL when withTTL is set
+// (the near cache needs the value's remaining TTL). pttl is the PTTL in
+// milliseconds (-1: no expiry; -2: gone by the time it was read), or -1
+// without withTTL. An absent entry is redis.Nil.
+//
+// A plain GET, not a script: a hit costs what a GET costs. The two
+// pipelined commands are not atomic, which the near cache allows: a write
+// between them publishes a message that drops the entry (the placeholder
+// was made before the GET was sent), and an expiry between them reads as
+// -2, which is not cached.
+func (m *Map[K, V]) read(ctx context.Context, keys entryKeys, withTTL bool) (entry string, pttl int64, err error) {
+	if !withTTL {
+		entry, err = m.client.Get(ctx, keys.value).Result()
+		return entry, -1, err
+	}
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err = m.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, keys.value)
+		ttl = p.PTTL(ctx, keys.value)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return "", 0, err
+	}
+	if entry, err = get.Result(); err != nil {
+		return "", 0, err
+	}
+	d, err := ttl.Result()
+	if err != nil {
+		return "", 0, err
+	}
+	if d < 0 {
+		return entry, int64(d), nil // -1 or -2, as Redis said
+	}
+	return entry, d.Milliseconds(), nil
 }
 
 // Store sets the value for key, with the Map's TTL (less jitter), in one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,10 +133,10 @@ func TestLoadOrTryCompute_CallsTheLoaderOnceForConcurrentMissesInOneProcess(t *t
 			t.Errorf("caller %d got (%q, %v); want (\"v\", nil)", i, results[i], errs[i])
 		}
 	}
-	// One acquire and one commit (EVALSHA each; a first use of a script on
-	// this server adds an EVAL). Latecomers that missed the shared flight
-	// read the value: one round trip each.
-	if got := rt.Load() - before; got > 2+2+goroutines {
+	// One GET, one acquire and one commit (EVALSHA each; a first use of a
+	// script on this server adds an EVAL). Latecomers that missed the
+	// shared flight read the value: one GET each.
+	if got := rt.Load() - before; got > 3+2+goroutines {
 		t.Errorf("round trips = %d for one miss by %d goroutines; want far fewer than one per goroutine", got, goroutines)
 	}
 	if got := m.Stats().Loads; got != 1 {
@@ -143,10 +144,62 @@ func TestLoadOrTryCompute_CallsTheLoaderOnceForConcurrentMissesInOneProcess(t *t
 	}
 }
 
-func TestLoadOrTryCompute_MakesTwoRoundTripsPerMissAndOnePerHit(t *testing.T) {
+// commandNames records the names of the commands a client sends (a
+// pipeline's commands joined with "+"), leaving out a new connection's
+// handshake.
+type commandNames struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *commandNames) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandNames) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if n := cmd.Name(); n != "hello" && n != "client" {
+			c.mu.Lock()
+			c.names = append(c.names, n)
+			c.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandNames) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if n := cmds[0].Name(); n == "hello" || n == "client" {
+			return next(ctx, cmds) // a new connection's handshake
+		}
+		var parts []string
+		for _, cmd := range cmds {
+			parts = append(parts, cmd.Name())
+		}
+		c.mu.Lock()
+		c.names = append(c.names, strings.Join(parts, "+"))
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// since returns the names recorded after the first n.
+func (c *commandNames) since(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.names[n:]...)
+}
+
+func (c *commandNames) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.names)
+}
+
+func TestLoadOrTryCompute_MakesThreeRoundTripsPerMissAndOneGETPerHit(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
-	client, rt := srv.countingClient(t)
+	client := srv.client(t)
+	cmds := new(commandNames)
+	client.AddHook(cmds)
 	m := newMap[string](t, client, redismap.Options[string, string]{})
 	ctx := testContext(t)
 	load := func(context.Context) (string, error) { return "v", nil }
@@ -154,19 +207,19 @@ func TestLoadOrTryCompute_MakesTwoRoundTripsPerMissAndOnePerHit(t *testing.T) {
 	if _, _, err := m.LoadOrTryCompute(ctx, "warm", load); err != nil {
 		t.Fatal(err)
 	}
-	before := rt.Load()
+	before := cmds.len()
 	if _, loaded, err := m.LoadOrTryCompute(ctx, "k", load); err != nil || loaded {
 		t.Fatalf("miss: loaded=%v err=%v; want false, nil", loaded, err)
 	}
-	if got := rt.Load() - before; got != 2 {
-		t.Errorf("round trips for a miss = %d; want 2 (acquire, commit)", got)
+	if got, want := cmds.since(before), []string{"get", "evalsha", "evalsha"}; !slices.Equal(got, want) {
+		t.Errorf("a miss sent %v; want %v (GET, acquire, commit)", got, want)
 	}
-	before = rt.Load()
+	before = cmds.len()
 	if v, loaded, err := m.LoadOrTryCompute(ctx, "k", load); err != nil || !loaded || v != "v" {
 		t.Fatalf("hit: (%q, %v, %v); want (\"v\", true, nil)", v, loaded, err)
 	}
-	if got := rt.Load() - before; got != 1 {
-		t.Errorf("round trips for a hit = %d; want 1", got)
+	if got, want := cmds.since(before), []string{"get"}; !slices.Equal(got, want) {
+		t.Errorf("a hit sent %v; want %v: a hit costs what a GET costs", got, want)
 	}
 }
 

@@ -170,15 +170,18 @@ func (c *nearCache[V]) evict() {
 }
 
 // fill replaces placeholder p with value, read by a request sent at sent
-// (monotime) that found pttl milliseconds left on the value in Redis
-// (negative: no expiry). The entry expires at the earlier of the near
-// cache's TTL and the value's own expiry, less two clock ticks.
+// (monotime) that found pttl milliseconds left on the value in Redis (-1:
+// no expiry; -2: the key was gone when its TTL was read, so the value is
+// not kept). The entry expires at the earlier of the near cache's TTL and
+// the value's own expiry, less two clock ticks.
 func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent int64, pttl int64) {
 	if p == nil {
 		return
 	}
 	life := c.ttl
-	if pttl >= 0 {
+	if pttl < -1 {
+		life = 0
+	} else if pttl >= 0 {
 		life = min(life, time.Duration(pttl)*time.Millisecond)
 	}
 	life -= 2 * clockTick

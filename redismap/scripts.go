@@ -28,8 +28,6 @@ var (
 	storeLua string
 	//go:embed scripts/delete.lua
 	deleteLua string
-	//go:embed scripts/read.lua
-	readLua string
 )
 
 // The scripts, loaded once per process. Those that issue a fencing token
@@ -41,5 +39,4 @@ var (
 	releaseScript = redis.NewScript(releaseLua)
 	storeScript   = redis.NewScript(fenceLua + storeLua)
 	deleteScript  = redis.NewScript(fenceLua + deleteLua)
-	readScript    = redis.NewScript(readLua)
 )

@@ -81,21 +81,6 @@ func parseAcquireReply(reply []any) (acquireReply, error) {
 	return r, nil
 }
 
-// runRead reads an entry and its remaining TTL in ms, -1 if it has none
-// (scripts/read.lua). An absent entry is redis.Nil.
-func runRead(ctx context.Context, c redis.Scripter, k entryKeys) (entry string, pttl int64, err error) {
-	reply, err := readScript.Run(ctx, c, []string{k.value}).Slice()
-	if err != nil {
-		return "", 0, err
-	}
-	entry, ok1 := replyString(reply, 0)
-	pttl, ok2 := replyInt(reply, 1)
-	if !ok1 || !ok2 {
-		return "", 0, fmt.Errorf("read script: unexpected reply %v", reply)
-	}
-	return entry, pttl, nil
-}
-
 // commitOutcome says what commitScript did.
 type commitOutcome int64
 
