@@ -373,6 +373,7 @@ func (m *Map[K, V]) commitError(ctx context.Context, name string, keys entryKeys
 func (m *Map[K, V]) commit(ctx context.Context, name string, keys entryKeys, token, entry string, ttl time.Duration) (commitOutcome, error) {
 	code, err := runCommit(ctx, m.client, keys, token, entry, ms(ttl), m.channel, name)
 	if err != nil {
+		m.stats.commitErrors.Add(1)
 		return 0, err
 	}
 	switch code {

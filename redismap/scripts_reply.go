@@ -128,15 +128,6 @@ func runDelete(ctx context.Context, c redis.Scripter, k entryKeys, fenceTTL, cha
 	return deleteScript.Run(ctx, c, []string{k.value, k.fence}, fenceTTL, channel, name).Err()
 }
 
-// replyString returns reply[i] if it is a string.
-func replyString(reply []any, i int) (string, bool) {
-	if i >= len(reply) {
-		return "", false
-	}
-	s, ok := reply[i].(string)
-	return s, ok
-}
-
 // replyInt returns reply[i] if it is an integer.
 func replyInt(reply []any, i int) (int64, bool) {
 	if i >= len(reply) {

@@ -24,6 +24,7 @@ type Stats struct {
 	Commits       int64 `json:"commits"`        // entries stored by a loader's commit
 	FencedCommits int64 `json:"fenced_commits"` // commits rejected: a newer token was issued (ErrFenced)
 	LostCommits   int64 `json:"lost_commits"`   // commits that found the fence gone (ErrLeaseLost)
+	CommitErrors  int64 `json:"commit_errors"`  // commits whose request failed (Redis unreachable, a failover): outcome unknown
 
 	SharedErrors  int64 `json:"shared_errors"`  // error markers returned to a caller as a *SharedError
 	NegativeHits  int64 `json:"negative_hits"`  // cached ErrNotFound answers returned to a caller
@@ -40,7 +41,7 @@ type counters struct {
 	nearHits, remoteHits stripedCounter
 
 	misses, loads, loaderErrors, waits, wakeUps, takeovers, renewals, releases,
-	commits, fencedCommits, lostCommits, sharedErrors, negativeHits, decodeErrors,
+	commits, fencedCommits, lostCommits, commitErrors, sharedErrors, negativeHits, decodeErrors,
 	notifications, disconnects, nearFlushes, nearEvictions atomic.Int64
 }
 
@@ -59,6 +60,7 @@ func (c *counters) snapshot() Stats {
 		Commits:       c.commits.Load(),
 		FencedCommits: c.fencedCommits.Load(),
 		LostCommits:   c.lostCommits.Load(),
+		CommitErrors:  c.commitErrors.Load(),
 		SharedErrors:  c.sharedErrors.Load(),
 		NegativeHits:  c.negativeHits.Load(),
 		DecodeErrors:  c.decodeErrors.Load(),

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRun_StartsAServerOnALoopbackPortThatRestartEmpties(t *testing.T) {
+	t.Parallel()
 	s := redistest.Run(t)
 	if s.Port() == 6379 || s.Addr() != "127.0.0.1:"+strconv.Itoa(s.Port()) {
 		t.Fatalf("address %s; want a loopback address, never port 6379", s.Addr())
@@ -33,4 +34,25 @@ func TestRun_StartsAServerOnALoopbackPortThatRestartEmpties(t *testing.T) {
 		t.Error("the server answers PING after Stop")
 	}
 	s.Stop() // a second Stop is harmless
+}
+
+func TestRunFailover_SentinelsNameThePrimaryAndPromoteTheReplica(t *testing.T) {
+	t.Parallel()
+	f := redistest.RunFailover(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if addr, err := f.MasterAddr(ctx); err != nil || addr != f.Primary.Addr() {
+		t.Fatalf("the sentinels name %q, %v; want the primary %s", addr, err, f.Primary.Addr())
+	}
+	f.Primary.Kill()
+	for {
+		addr, err := f.MasterAddr(ctx)
+		if err == nil && addr == f.Replica.Addr() {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("after kill -9 of the primary the sentinels name %q, %v; want the replica %s", addr, err, f.Replica.Addr())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the sentinels
+	}
 }
