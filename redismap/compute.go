@@ -48,6 +48,9 @@ type flight[V any] struct {
 	// its marker was not stored). Only the caller that ran fn returns it,
 	// with fn's value; the others fetch again.
 	retry bool
+	// refreshDue is set when the value read is due for a refresh
+	// (Options.RefreshAfter).
+	refreshDue bool
 }
 
 // tokenKey is the context key of the fencing token.
@@ -117,8 +120,11 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 	}
 	// Close empties the near cache: a closed Map misses here.
 	if m.near != nil {
-		if v, ok := m.near.get(name); ok {
+		if v, due, ok := m.near.get(name); ok {
 			m.stats.nearHits.add(1)
+			if due {
+				m.refreshSoon(name, fn)
+			}
 			return v, true, nil
 		}
 	}
@@ -144,6 +150,9 @@ func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(
 			// at once: the table deduplicates calls in flight, it is not
 			// a cache.
 			m.flights.CompareAndDelete(name, f)
+			if f.refreshDue {
+				m.refreshSoon(name, fn)
+			}
 			return f.value, f.loaded, f.err
 		}
 		// A waiter may use the shared outcome only if the request that read
@@ -214,11 +223,12 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 }
 
 // fetchByGet is fetch's first read: the entry's outcome if there is one,
-// or no flight and no error if the entry is absent.
+// or no flight and no error if the entry is absent. The near cache and
+// refresh need the value's remaining TTL; without them it is a plain GET.
 func (m *Map[K, V]) fetchByGet(ctx context.Context, name string, keys entryKeys) (*flight[V], error) {
 	p := m.near.reserve(name)
 	sent := monotime()
-	entry, pttl, err := m.read(ctx, keys, p != nil)
+	entry, pttl, err := m.read(ctx, keys, p != nil || m.cfg.refreshAfter > 0)
 	switch {
 	case err == redis.Nil:
 		m.near.abandon(name, p)
@@ -243,7 +253,7 @@ func (m *Map[K, V]) fetchError(ctx context.Context, name string, err error) erro
 // answer to a request sent at sent (monotime): a value, which fills the
 // near cache's placeholder p, or a shared error or cached ErrNotFound.
 func (m *Map[K, V]) found(name string, p *nearEntry[V], entry string, pttl, sent int64) *flight[V] {
-	v, kind, err := m.decodeEntry(name, entry)
+	v, meta, kind, err := m.decodeEntry(name, entry)
 	if err != nil || kind != kindValue {
 		m.near.abandon(name, p)
 		var shared *SharedError
@@ -256,9 +266,10 @@ func (m *Map[K, V]) found(name string, p *nearEntry[V], entry string, pttl, sent
 		}
 		return &flight[V]{err: err, sent: sent}
 	}
-	m.near.fill(name, p, v, sent, pttl)
+	refreshIn := m.refreshIn(meta, pttl)
+	m.near.fill(name, p, v, sent, pttl, refreshIn)
 	m.stats.remoteHits.add(1)
-	return &flight[V]{value: v, loaded: true, sent: sent}
+	return &flight[V]{value: v, loaded: true, sent: sent, refreshDue: refreshIn == 0}
 }
 
 // waitForHolder waits for the holder of name's lease, which has pttl ms
@@ -295,30 +306,18 @@ func (m *Map[K, V]) wait(ctx context.Context, wake <-chan struct{}, pttl int64) 
 // hold calls fn as the holder of name's lease (token) and commits its
 // result.
 func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token string, fn func(context.Context) (V, error)) (*flight[V], error) {
-	m.stats.loads.Add(1)
-	fnCtx := ctx
-	if tok, err := strconv.ParseUint(token, 10, 64); err == nil {
-		fnCtx = context.WithValue(ctx, tokenKey{}, tok)
-	}
-	cancelFn := context.CancelFunc(func() {})
-	if m.cfg.maxLoad > 0 {
-		fnCtx, cancelFn = context.WithTimeout(fnCtx, m.cfg.maxLoad)
-	}
-	stopRenewal := m.renew(keys, token)
 	returned := false
 	defer func() {
 		if !returned {
 			// fn panicked (or called runtime.Goexit): give the lease up now
 			// so that a waiter takes over; the panic goes on to the caller.
-			stopRenewal()
-			cancelFn()
 			m.release(ctx, name, keys, token)
 		}
 	}()
-	value, err := fn(fnCtx)
+	start := time.Now()
+	value, err := m.callUnderLease(ctx, keys, token, fn)
+	load := time.Since(start)
 	returned = true
-	stopRenewal()
-	cancelFn()
 
 	// The caller may have given up; the commit is for the waiters too, so
 	// it runs detached from the caller's ctx, bounded by one lease.
@@ -339,7 +338,8 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token
 		}
 		return m.commitError(commitCtx, name, keys, token, entry, ttl, err), nil
 	}
-	entry, err := m.encodeValue(name, value)
+	ttl := m.jittered(m.cfg.ttl)
+	entry, err := m.encodeValue(name, value, ttl, load)
 	if err != nil {
 		// The value cannot be stored: every process would compute the same,
 		// so the failure is shared like a loader error.
@@ -347,7 +347,7 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token
 		return m.commitError(commitCtx, name, keys, token, encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL, err), nil
 	}
 	sent := monotime()
-	code, err := m.commit(commitCtx, name, keys, token, entry, m.jittered(m.cfg.ttl))
+	code, err := m.commit(commitCtx, name, keys, token, entry, ttl)
 	switch {
 	case err != nil:
 		return &flight[V]{value: value, retry: true, err: opError("commit", name, err)}, nil
@@ -357,6 +357,26 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token
 		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)}, nil
 	}
 	return &flight[V]{value: value, sent: sent}, nil
+}
+
+// callUnderLease calls fn as the holder of a lease (token): with the token
+// in fn's ctx, under MaxLoad, and with the lease renewed every Lease/3
+// until fn returns or panics (a panic goes on to the caller, with the
+// renewal stopped).
+func (m *Map[K, V]) callUnderLease(ctx context.Context, keys entryKeys, token string, fn func(context.Context) (V, error)) (V, error) {
+	m.stats.loads.Add(1)
+	fnCtx := ctx
+	if tok, err := strconv.ParseUint(token, 10, 64); err == nil {
+		fnCtx = context.WithValue(ctx, tokenKey{}, tok)
+	}
+	if m.cfg.maxLoad > 0 {
+		var cancel context.CancelFunc
+		fnCtx, cancel = context.WithTimeout(fnCtx, m.cfg.maxLoad)
+		defer cancel()
+	}
+	stopRenewal := m.renew(keys, token)
+	defer stopRenewal()
+	return fn(fnCtx)
 }
 
 // commitError commits the marker entry for a failed computation (err).

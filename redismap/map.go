@@ -50,7 +50,12 @@ type Map[K comparable, V any] struct {
 	closed   atomic.Bool
 	wg       sync.WaitGroup
 
-	testWaiting atomic.Pointer[func(name string)] // called when a waiter starts to wait (tests)
+	// refreshing holds the in-process state of keys being refreshed, or
+	// told by the server not to be refreshed yet (see refresh.go).
+	refreshing safemap.Map[string, int64]
+
+	testWaiting    atomic.Pointer[func(name string)]                       // called when a waiter starts to wait (tests)
+	testRefreshDue atomic.Pointer[func(age, ttl, load time.Duration) bool] // replaces RefreshAfter's rule (measurements)
 }
 
 // New returns a Map that keeps its entries in Redis through client, which
@@ -81,12 +86,32 @@ func New[K comparable, V any](client redis.UniversalClient, opts Options[K, V]) 
 	if cfg.nearSize > 0 {
 		m.near = newNearCache[V](cfg.nearSize, cfg.nearTTL, m.notify, &m.stats)
 	}
+	m.notify.setListener(m.changed, m.mayHaveChanged)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		m.notify.run()
 	}()
 	return m, nil
+}
+
+// changed handles a notification: the entry called name changed.
+func (m *Map[K, V]) changed(name string) {
+	if m.near != nil {
+		m.near.invalidate(name)
+	}
+	m.forgetRefresh(name)
+}
+
+// mayHaveChanged handles a change of the subscription's state: messages
+// may have been lost, so any entry may have changed.
+func (m *Map[K, V]) mayHaveChanged() {
+	if m.near != nil {
+		m.near.flush()
+	}
+	if m.cfg.refreshAfter > 0 {
+		m.refreshing.Clear()
+	}
 }
 
 // Close stops the Map's background goroutines (the notification reader and
@@ -175,7 +200,7 @@ func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err erro
 	// Close empties the near cache, so a closed Map misses here and
 	// returns ErrClosed below.
 	if m.near != nil {
-		if v, ok := m.near.get(name); ok {
+		if v, _, ok := m.near.get(name); ok {
 			m.stats.nearHits.add(1)
 			return v, true, nil
 		}
@@ -201,7 +226,7 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 		}
 		return value, false, opError("load", name, err)
 	}
-	v, kind, err := m.decodeEntry(name, entry)
+	v, meta, kind, err := m.decodeEntry(name, entry)
 	if err != nil || kind != kindValue {
 		m.near.abandon(name, p)
 		var shared *SharedError
@@ -212,7 +237,7 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 		}
 		return value, false, err
 	}
-	m.near.fill(name, p, v, sent, pttl)
+	m.near.fill(name, p, v, sent, pttl, m.refreshIn(meta, pttl))
 	m.stats.remoteHits.add(1)
 	return v, true, nil
 }
@@ -269,14 +294,15 @@ func (m *Map[K, V]) Store(ctx context.Context, key K, value V) error {
 	if err != nil {
 		return err
 	}
-	payload, err := m.encodeValue(name, value)
+	ttl := m.jittered(m.cfg.ttl)
+	payload, err := m.encodeValue(name, value, ttl, 0)
 	if err != nil {
 		return err
 	}
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
-	err = runStore(ctx, m.client, m.keys(name), payload, ms(m.jittered(m.cfg.ttl)), ms(m.fenceTTL), m.channel, name)
+	err = runStore(ctx, m.client, m.keys(name), payload, ms(ttl), ms(m.fenceTTL), m.channel, name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
@@ -313,8 +339,9 @@ func (m *Map[K, V]) Delete(ctx context.Context, key K) error {
 
 // KeyNames returns the names of the Redis keys that hold key's entry: its
 // value (or negative entry or error marker), its lease and its fence
-// counter. All three share one hash tag, so they live in one cluster slot.
-// It does no I/O.
+// counter. All three share one hash tag, so they live in one cluster slot;
+// so does the entry's fourth key, which exists only after a failed refresh
+// (the value key's name with ":r" for ":v"). It does no I/O.
 func (m *Map[K, V]) KeyNames(key K) (value, lease, fence string, err error) {
 	name, err := m.name(key)
 	if err != nil {
@@ -333,13 +360,13 @@ func (m *Map[K, V]) name(key K) (string, error) {
 	return name, nil
 }
 
-// keys returns the names of an entry's keys: "{" + tagStart + name + "}"
-// followed by ":v", ":l" or ":f" (see tagStart for why this cannot
-// collide). The hash tag is never empty, since the prefix is not, and it is
-// the same for the three keys even if the name contains '}'.
+// keys returns the names of an entry's keys: tagStart + name + "}"
+// followed by ":v", ":l", ":f" or ":r" (see entryTagStart for why this
+// cannot collide). The hash tag is never empty, since the prefix is not,
+// and it is the same for the four keys even if the name contains '}'.
 func (m *Map[K, V]) keys(name string) entryKeys {
 	tag := m.tagStart + name + "}"
-	return entryKeys{value: tag + ":v", lease: tag + ":l", fence: tag + ":f"}
+	return entryKeys{value: tag + ":v", lease: tag + ":l", fence: tag + ":f", refresh: tag + ":r"}
 }
 
 // entryTagStart returns what every entry's key starts with: "{", the
@@ -352,8 +379,9 @@ func entryTagStart(prefix string) string {
 	return "{" + strconv.Itoa(len(prefix)) + ":" + prefix + ":"
 }
 
-// encodeValue returns the stored form of value.
-func (m *Map[K, V]) encodeValue(name string, value V) (string, error) {
+// encodeValue returns the stored form of value, to be stored for ttl,
+// from a loader that took load (0 for a Store).
+func (m *Map[K, V]) encodeValue(name string, value V, ttl, load time.Duration) (string, error) {
 	b, err := m.cfg.codec.Encode(value)
 	if err != nil {
 		return "", fmt.Errorf("redismap: key %q: %w: %w", name, ErrEncode, err)
@@ -361,36 +389,44 @@ func (m *Map[K, V]) encodeValue(name string, value V) (string, error) {
 	if len(b) > m.cfg.maxValueSize {
 		return "", fmt.Errorf("redismap: key %q: value encodes to %d bytes, over MaxValueSize %d: %w", name, len(b), m.cfg.maxValueSize, ErrValueTooLarge)
 	}
-	return string(kindValue) + string(b), nil
+	return timedValueHeader(ttl, load) + string(b), nil
 }
 
-// decodeEntry decodes a stored entry: a value, a negative entry (kind
-// kindNegative, no error) or an error marker (a *SharedError).
-func (m *Map[K, V]) decodeEntry(name, entry string) (value V, kind byte, err error) {
+// decodeEntry decodes a stored entry: a value (kind kindValue, whichever
+// form it was stored in, with its metadata if it has some), a negative
+// entry (kind kindNegative, no error) or an error marker (a *SharedError).
+func (m *Map[K, V]) decodeEntry(name, entry string) (value V, meta valueMeta, kind byte, err error) {
 	if entry == "" {
 		m.stats.decodeErrors.Add(1)
-		return value, 0, &DecodeError{Key: name, Err: errors.New("empty entry")}
+		return value, meta, 0, &DecodeError{Key: name, Err: errors.New("empty entry")}
 	}
 	switch kind = entry[0]; kind {
-	case kindValue:
-		value, err = m.cfg.codec.Decode([]byte(entry[1:]))
+	case kindTimedValue, kindValue:
+		data := entry[1:]
+		if kind == kindTimedValue {
+			if meta, data, err = parseTimedValue(data); err != nil {
+				m.stats.decodeErrors.Add(1)
+				return value, meta, kindValue, &DecodeError{Key: name, Err: err}
+			}
+		}
+		value, err = m.cfg.codec.Decode([]byte(data))
 		if err != nil {
 			m.stats.decodeErrors.Add(1)
-			return value, kind, &DecodeError{Key: name, Err: err}
+			return value, meta, kindValue, &DecodeError{Key: name, Err: err}
 		}
-		return value, kind, nil
+		return value, meta, kindValue, nil
 	case kindNegative:
-		return value, kind, nil
+		return value, meta, kind, nil
 	case kindError:
 		err = decodeErrorMarker(m.cfg.sharedErrors, name, entry[1:])
 		var de *DecodeError
 		if errors.As(err, &de) {
 			m.stats.decodeErrors.Add(1)
 		}
-		return value, kind, err
+		return value, meta, kind, err
 	}
 	m.stats.decodeErrors.Add(1)
-	return value, kind, &DecodeError{Key: name, Err: fmt.Errorf("unknown entry kind %q (not written by this version of redismap?)", kind)}
+	return value, meta, kind, &DecodeError{Key: name, Err: fmt.Errorf("unknown entry kind %q (not written by this version of redismap?)", kind)}
 }
 
 // jittered returns d less a random jitter in [0, TTLJitter·d/TTL].

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -78,6 +79,19 @@ func loadFromWaiter(ctx context.Context, m *redismap.Map[string, string], key st
 		got <- v
 	}()
 	return got
+}
+
+// sumStats adds up Maps' counters, field by field.
+func sumStats(stats ...redismap.Stats) redismap.Stats {
+	var sum redismap.Stats
+	total := reflect.ValueOf(&sum).Elem()
+	for _, s := range stats {
+		v := reflect.ValueOf(s)
+		for i := range v.NumField() {
+			total.Field(i).SetInt(total.Field(i).Int() + v.Field(i).Int())
+		}
+	}
+	return sum
 }
 
 func testContext(t testing.TB) context.Context {

@@ -16,18 +16,7 @@ func runStampede(t *testing.T, srv *server, procs, goroutines, keys int, mode st
 		"ADDR": srv.addr(), "PREFIX": prefix(t), "KEYS": strconv.Itoa(keys),
 		"GOROUTINES": strconv.Itoa(goroutines), "LEASE_MS": "1000", "LOAD_MS": "200", "MODE": mode,
 	}
-	children := make([]*childProc, procs)
-	for i := range children {
-		children[i] = startChild(t, "stampede", env)
-	}
-	for _, c := range children {
-		if l := c.line(); l != "ready" {
-			t.Fatalf("child said %q; want ready", l)
-		}
-	}
-	for _, c := range children {
-		c.send("go")
-	}
+	children := startChildren(t, procs, "stampede", env)
 	reports := make([]stampedeReport, procs)
 	for i, c := range children {
 		if err := json.Unmarshal([]byte(c.line()), &reports[i]); err != nil {

@@ -19,7 +19,7 @@ func BenchmarkNearHit(b *testing.B) {
 	c := newNearCache[string](100, 1e12, n, &stats)
 	defer c.close()
 	p := c.reserve("user:42")
-	c.fill("user:42", p, "value", monotime(), 1e9)
+	c.fill("user:42", p, "value", monotime(), 1e9, -1)
 	var m safemap.Map[string, string]
 	m.Store("user:42", "value")
 	b.Run("impl=safemap-Map-Load", func(b *testing.B) {
@@ -34,7 +34,7 @@ func BenchmarkNearHit(b *testing.B) {
 	})
 	b.Run("impl=near-get-and-count", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := c.get("user:42"); ok {
+			if _, _, ok := c.get("user:42"); ok {
 				stats.nearHits.add(1)
 			}
 		}

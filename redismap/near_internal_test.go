@@ -16,8 +16,8 @@ func TestNearFill_KeepsNothingForAKeyThatWasGoneWhenItsTTLWasRead(t *testing.T) 
 		want bool
 	}{{-2, false}, {-1, true}, {0, false}, {1000, true}} {
 		p := c.reserve("k")
-		c.fill("k", p, "v", monotime(), tc.pttl)
-		if _, ok := c.get("k"); ok != tc.want {
+		c.fill("k", p, "v", monotime(), tc.pttl, -1)
+		if _, _, ok := c.get("k"); ok != tc.want {
 			t.Errorf("after a fill with PTTL %d: cached = %v; want %v", tc.pttl, ok, tc.want)
 		}
 		c.invalidate("k")

@@ -29,6 +29,22 @@ type Options[K comparable, V any] struct {
 	// jitter. It must be less than TTL.
 	TTLJitter time.Duration
 
+	// RefreshAfter, if positive, refreshes hot values before they expire.
+	// A LoadOrTryCompute that finds a value older than RefreshAfter (and
+	// not expired) returns it at once, and starts a reload of the key in
+	// the background with that call's loader, unless a reload of the key
+	// is already running or backing off in any process: one process takes
+	// the key's lease for it, the others go on serving the current value.
+	// The reload is committed like a miss's load (fenced: a Store or Delete
+	// made meanwhile wins) and restarts the value's TTL; a reload that
+	// fails keeps the value until it expires, and no process tries again
+	// for a backoff that doubles with each failure (with jitter, capped at
+	// TTL − RefreshAfter). Load never refreshes. Zero (the default) turns
+	// refresh off. It must be less than TTL − TTLJitter, so that every
+	// value reaches it before it expires. docs/redis.md says why a fixed
+	// age and not probabilistic early expiration (XFetch).
+	RefreshAfter time.Duration
+
 	// Lease is how long a loader's claim on a key lasts without renewal.
 	// The holder renews it every Lease/3 while its loader runs; if the
 	// holder dies or stalls, a waiter takes over once the lease has
@@ -118,6 +134,7 @@ const (
 type config[K comparable, V any] struct {
 	prefix       string
 	ttl, jitter  time.Duration
+	refreshAfter time.Duration // 0: off
 	lease        time.Duration
 	maxLoad      time.Duration // 0: no limit
 	errorTTL     time.Duration
@@ -162,6 +179,14 @@ func (o Options[K, V]) resolve() (config[K, V], error) {
 		bad("TTLJitter %v is not less than TTL %v", o.TTLJitter, c.ttl)
 	default:
 		c.jitter = o.TTLJitter
+	}
+
+	c.refreshAfter = o.RefreshAfter
+	switch {
+	case c.refreshAfter < 0:
+		bad("RefreshAfter %v is negative (zero turns refresh off)", o.RefreshAfter)
+	case c.refreshAfter > 0 && c.refreshAfter >= c.ttl-c.jitter:
+		bad("RefreshAfter %v is not less than TTL %v less TTLJitter %v: some values would expire first", o.RefreshAfter, c.ttl, c.jitter)
 	}
 
 	c.lease = o.Lease

@@ -28,10 +28,14 @@ var (
 	storeLua string
 	//go:embed scripts/delete.lua
 	deleteLua string
+	//go:embed scripts/refresh.lua
+	refreshLua string
+	//go:embed scripts/refresh_fail.lua
+	refreshFailLua string
 )
 
 // The scripts, loaded once per process. Those that issue a fencing token
-// start with fence.lua's next_token.
+// start with fence.lua's next_token. gofmt aligns each group.
 var (
 	acquireScript = redis.NewScript(fenceLua + acquireLua)
 	commitScript  = redis.NewScript(commitLua)
@@ -39,4 +43,7 @@ var (
 	releaseScript = redis.NewScript(releaseLua)
 	storeScript   = redis.NewScript(fenceLua + storeLua)
 	deleteScript  = redis.NewScript(fenceLua + deleteLua)
+
+	refreshScript     = redis.NewScript(fenceLua + refreshLua)
+	refreshFailScript = redis.NewScript(refreshFailLua)
 )

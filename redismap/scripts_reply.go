@@ -13,13 +13,14 @@ import (
 // redismap, a proxy that rewrites replies) is an error naming the script,
 // never a zero value taken for an answer.
 
-// entryKeys names the Redis keys of one entry. All three carry the entry's
+// entryKeys names the Redis keys of one entry. All four carry the entry's
 // hash tag, so they live in one cluster slot and every script that touches
 // them runs on one node.
 type entryKeys struct {
-	value string // the value, a negative entry or an error marker
-	lease string // the holder's fencing token, while a loader runs
-	fence string // the last fencing token issued for the entry
+	value   string // the value, a negative entry or an error marker
+	lease   string // the holder's fencing token, while a loader or a refresh runs
+	fence   string // the last fencing token issued for the entry
+	refresh string // failed refreshes of the current value, and their backoff
 }
 
 // acquireOutcome says what acquireScript found.
@@ -93,7 +94,7 @@ const (
 // runCommit stores entry for ttl ms if token is still the entry's current
 // token, releasing the lease either way (scripts/commit.lua).
 func runCommit(ctx context.Context, c redis.Scripter, k entryKeys, token, entry, ttl, channel, name string) (commitOutcome, error) {
-	code, err := commitScript.Run(ctx, c, []string{k.value, k.lease, k.fence}, token, entry, ttl, channel, name).Int64()
+	code, err := commitScript.Run(ctx, c, []string{k.value, k.lease, k.fence, k.refresh}, token, entry, ttl, channel, name).Int64()
 	if err != nil {
 		return 0, err
 	}
@@ -120,12 +121,78 @@ func runRenew(ctx context.Context, c redis.Scripter, k entryKeys, token, lease, 
 
 // runStore stores entry for ttl ms under a new token (scripts/store.lua).
 func runStore(ctx context.Context, c redis.Scripter, k entryKeys, entry, ttl, fenceTTL, channel, name string) error {
-	return storeScript.Run(ctx, c, []string{k.value, k.fence}, entry, ttl, fenceTTL, channel, name).Err()
+	return storeScript.Run(ctx, c, []string{k.value, k.fence, k.refresh}, entry, ttl, fenceTTL, channel, name).Err()
 }
 
 // runDelete deletes the entry under a new token (scripts/delete.lua).
 func runDelete(ctx context.Context, c redis.Scripter, k entryKeys, fenceTTL, channel, name string) error {
-	return deleteScript.Run(ctx, c, []string{k.value, k.fence}, fenceTTL, channel, name).Err()
+	return deleteScript.Run(ctx, c, []string{k.value, k.fence, k.refresh}, fenceTTL, channel, name).Err()
+}
+
+// refreshOutcome says what refreshScript found.
+type refreshOutcome int64
+
+const (
+	refreshNothing refreshOutcome = 0 // gone, or refreshed since it was read
+	refreshNotNow  refreshOutcome = 1 // a lease is held, or failures back off
+	refreshLease   refreshOutcome = 2 // this caller holds the lease now
+)
+
+// refreshReply is refreshScript's reply.
+type refreshReply struct {
+	outcome  refreshOutcome
+	wait     int64  // refreshNotNow: ms before a refresh may start
+	token    string // refreshLease: this caller's token
+	failures int64  // refreshLease: failed refreshes of the value so far
+}
+
+// runRefresh takes the lease of an entry due for a refresh, if nothing
+// else holds it and no backoff runs (scripts/refresh.lua).
+func runRefresh(ctx context.Context, c redis.Scripter, k entryKeys, refreshAfter, lease, fenceTTL string) (refreshReply, error) {
+	reply, err := refreshScript.Run(ctx, c, []string{k.value, k.lease, k.fence, k.refresh}, refreshAfter, lease, fenceTTL).Slice()
+	if err != nil {
+		return refreshReply{}, err
+	}
+	bad := fmt.Errorf("refresh script: unexpected reply %v", reply)
+	code, ok := replyInt(reply, 0)
+	if !ok {
+		return refreshReply{}, bad
+	}
+	r := refreshReply{outcome: refreshOutcome(code)}
+	switch r.outcome {
+	case refreshNothing:
+	case refreshNotNow:
+		if r.wait, ok = replyInt(reply, 1); !ok {
+			return refreshReply{}, bad
+		}
+	case refreshLease:
+		var ok1, ok2 bool
+		r.token, ok1 = replyString(reply, 1)
+		r.failures, ok2 = replyInt(reply, 2)
+		if !ok1 || !ok2 {
+			return refreshReply{}, bad
+		}
+	default:
+		return refreshReply{}, bad
+	}
+	return r, nil
+}
+
+// runRefreshFail gives up a refresh lease after a failed reload, keeping
+// the value, and records the failure and its backoff
+// (scripts/refresh_fail.lua).
+func runRefreshFail(ctx context.Context, c redis.Scripter, k entryKeys, token string, failures int64, backoff, channel, name string) (released bool, err error) {
+	n, err := refreshFailScript.Run(ctx, c, []string{k.lease, k.refresh, k.value}, token, failures, backoff, channel, name).Int64()
+	return n == 1, err
+}
+
+// replyString returns reply[i] if it is a string.
+func replyString(reply []any, i int) (string, bool) {
+	if i >= len(reply) {
+		return "", false
+	}
+	s, ok := reply[i].(string)
+	return s, ok
 }
 
 // replyInt returns reply[i] if it is an integer.

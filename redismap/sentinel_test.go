@@ -255,15 +255,7 @@ func TestSentinel_Kill9OfThePrimaryDuringALoadKeepsTheGuarantees(t *testing.T) {
 // takeover or a commit that did not store.
 func checkStatsAccountForTheWeakening(t *testing.T, outcomes []outcome, stats ...redismap.Stats) {
 	t.Helper()
-	var sum redismap.Stats
-	for _, s := range stats {
-		sum.Loads += s.Loads
-		sum.Takeovers += s.Takeovers
-		sum.Commits += s.Commits
-		sum.FencedCommits += s.FencedCommits
-		sum.LostCommits += s.LostCommits
-		sum.CommitErrors += s.CommitErrors
-	}
+	sum := sumStats(stats...)
 	var fenced, lost int64
 	for _, o := range outcomes {
 		if errors.Is(o.err, redismap.ErrFenced) {

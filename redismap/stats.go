@@ -13,7 +13,7 @@ type Stats struct {
 	RemoteHits int64 `json:"remote_hits"` // values read from Redis (Load or LoadOrTryCompute)
 	Misses     int64 `json:"misses"`      // Loads that found no value (absent, negative or error marker)
 
-	Loads        int64 `json:"loads"`         // loader calls: this process held the lease and called fn
+	Loads        int64 `json:"loads"`         // loader calls: this process held the lease and called fn (refreshes included)
 	LoaderErrors int64 `json:"loader_errors"` // loader calls that returned an error (stored as a marker)
 	Waits        int64 `json:"waits"`         // times a caller began to wait for another process's lease
 	WakeUps      int64 `json:"wake_ups"`      // waits ended by a notification (the rest by the lease timer or the caller's ctx)
@@ -25,6 +25,10 @@ type Stats struct {
 	FencedCommits int64 `json:"fenced_commits"` // commits rejected: a newer token was issued (ErrFenced)
 	LostCommits   int64 `json:"lost_commits"`   // commits that found the fence gone (ErrLeaseLost)
 	CommitErrors  int64 `json:"commit_errors"`  // commits whose request failed (Redis unreachable, a failover): outcome unknown
+
+	Refreshes     int64 `json:"refreshes"`      // refresh loader calls (RefreshAfter): this process held the lease to reload a value
+	RefreshErrors int64 `json:"refresh_errors"` // refreshes that failed (an error, a panic, a value that does not encode): the value was kept
+	RefreshPanics int64 `json:"refresh_panics"` // refresh loaders that panicked (also counted in RefreshErrors)
 
 	SharedErrors  int64 `json:"shared_errors"`  // error markers returned to a caller as a *SharedError
 	NegativeHits  int64 `json:"negative_hits"`  // cached ErrNotFound answers returned to a caller
@@ -41,7 +45,7 @@ type counters struct {
 	nearHits, remoteHits stripedCounter
 
 	misses, loads, loaderErrors, waits, wakeUps, takeovers, renewals, releases,
-	commits, fencedCommits, lostCommits, commitErrors, sharedErrors, negativeHits, decodeErrors,
+	commits, fencedCommits, lostCommits, commitErrors, refreshes, refreshErrors, refreshPanics, sharedErrors, negativeHits, decodeErrors,
 	notifications, disconnects, nearFlushes, nearEvictions atomic.Int64
 }
 
@@ -61,6 +65,9 @@ func (c *counters) snapshot() Stats {
 		FencedCommits: c.fencedCommits.Load(),
 		LostCommits:   c.lostCommits.Load(),
 		CommitErrors:  c.commitErrors.Load(),
+		Refreshes:     c.refreshes.Load(),
+		RefreshErrors: c.refreshErrors.Load(),
+		RefreshPanics: c.refreshPanics.Load(),
 		SharedErrors:  c.sharedErrors.Load(),
 		NegativeHits:  c.negativeHits.Load(),
 		DecodeErrors:  c.decodeErrors.Load(),

@@ -56,3 +56,27 @@ func TestRunFailover_SentinelsNameThePrimaryAndPromoteTheReplica(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the sentinels
 	}
 }
+
+func TestLatencies_QuantilesAreWithinABucketAndMergeAddsUp(t *testing.T) {
+	t.Parallel()
+	var a, b redistest.Latencies
+	for i := 1; i <= 100; i++ {
+		a.Add(time.Duration(i) * time.Millisecond)
+	}
+	b.Add(time.Second)
+	a.Merge(b)
+	if a.N != 101 || a.Max != time.Second {
+		t.Fatalf("N=%d Max=%v; want 101, 1s", a.N, a.Max)
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 51 * time.Millisecond}, {0.99, 100 * time.Millisecond}, {1, time.Second}} {
+		if got := a.Quantile(tc.q); got < tc.want*99/100 || got > tc.want*102/100 {
+			t.Errorf("Quantile(%v) = %v; want %v within 2 %%", tc.q, got, tc.want)
+		}
+	}
+	if got := a.CountAbove(90 * time.Millisecond); got < 11 || got > 13 {
+		t.Errorf("CountAbove(90ms) = %d; want 12 within a bucket", got)
+	}
+}

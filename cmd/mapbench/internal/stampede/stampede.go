@@ -49,6 +49,9 @@ type Config struct {
 	Goroutines int           // goroutines per process per key
 	Keys       int           // keys every goroutine misses
 	Load       time.Duration // how long the loader takes
+	// HotKey, if set, makes each round the hot-key workload instead of a
+	// cold stampede (see hotkey.go); Impl must be Redismap and Keys is 1.
+	HotKey *HotKeyShape
 	// Command returns a command that runs a binary calling MaybeWorker
 	// first (the harness adds the worker's environment).
 	Command func() *exec.Cmd
@@ -61,6 +64,9 @@ type RoundResult struct {
 	Commands    int64           // commands the server ran (INFO commandstats, scripts' inner commands included)
 	RoundTrips  int64           // round trips the processes made, together
 	Errors      int             // callers that got an error
+	// Reads holds the hot-key workload's read latencies (Latencies is
+	// empty then: a hot-key round makes far more calls than a stampede).
+	Reads redistest.Latencies
 }
 
 // Runner runs stampedes against one set of worker processes.
@@ -89,6 +95,7 @@ type workerConfig struct {
 	Keys       int
 	Load       time.Duration
 	Prefix     string
+	HotKey     *HotKeyShape
 }
 
 // Start starts cfg.Procs worker processes and waits until each is ready.
@@ -99,6 +106,9 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.Procs < 1 || cfg.Goroutines < 1 || cfg.Keys < 1 {
 		return nil, errors.New("stampede: Procs, Goroutines and Keys must be at least 1")
 	}
+	if cfg.HotKey != nil && (cfg.Impl != Redismap || cfg.Keys != 1) {
+		return nil, errors.New("stampede: the hot-key workload runs redismap on one key")
+	}
 	r := &Runner{
 		cfg:    cfg,
 		admin:  redis.NewClient(&redis.Options{Addr: cfg.Addr}),
@@ -108,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 		r.admin.Close()
 		return nil, fmt.Errorf("stampede: no Redis at %s: %w", cfg.Addr, err)
 	}
-	wc, _ := json.Marshal(workerConfig{cfg.Addr, cfg.Impl, cfg.Goroutines, cfg.Keys, cfg.Load, r.prefix})
+	wc, _ := json.Marshal(workerConfig{cfg.Addr, cfg.Impl, cfg.Goroutines, cfg.Keys, cfg.Load, r.prefix, cfg.HotKey})
 	for range cfg.Procs {
 		cmd := cfg.Command()
 		cmd.Env = append(os.Environ(), workerEnv+"="+string(wc))
@@ -144,15 +154,40 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 // them at once.
 func (r *Runner) Round(ctx context.Context) (RoundResult, error) {
 	r.round++
+	if r.cfg.HotKey != nil {
+		return r.hotKeyRound()
+	}
 	before, err := commandCount(ctx, r.admin)
 	if err != nil {
 		return RoundResult{}, err
 	}
+	if err := r.tell(fmt.Sprint(r.round)); err != nil {
+		return RoundResult{}, err
+	}
+	res, err := r.collect()
+	if err != nil {
+		return res, err
+	}
+	after, err := commandCount(ctx, r.admin)
+	if err != nil {
+		return res, err
+	}
+	res.Commands = after - before
+	return res, nil
+}
+
+// tell sends line to every worker.
+func (r *Runner) tell(line string) error {
 	for _, w := range r.workers {
-		if _, err := fmt.Fprintln(w.stdin, r.round); err != nil {
-			return RoundResult{}, fmt.Errorf("stampede: starting a round: %w", err)
+		if _, err := fmt.Fprintln(w.stdin, line); err != nil {
+			return fmt.Errorf("stampede: telling the workers %q: %w", line, err)
 		}
 	}
+	return nil
+}
+
+// collect reads every worker's report of a round and adds them up.
+func (r *Runner) collect() (RoundResult, error) {
 	var res RoundResult
 	for i, w := range r.workers {
 		if !w.out.Scan() {
@@ -168,12 +203,8 @@ func (r *Runner) Round(ctx context.Context) (RoundResult, error) {
 		for _, l := range wr.Latencies {
 			res.Latencies = append(res.Latencies, time.Duration(l))
 		}
+		res.Reads.Merge(wr.Reads)
 	}
-	after, err := commandCount(ctx, r.admin)
-	if err != nil {
-		return res, err
-	}
-	res.Commands = after - before
 	return res, nil
 }
 
@@ -292,7 +323,8 @@ type workerResult struct {
 	Calls     int64
 	Trips     int64
 	Errors    int
-	Latencies []int64 // ns
+	Latencies []int64             // ns
+	Reads     redistest.Latencies // the hot-key workload's
 }
 
 // load is how a worker asks for one key: it returns the value.
@@ -332,7 +364,11 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 			return v, err
 		}
 	case Redismap:
-		m, err := redismap.New(client, redismap.Options[string, string]{Prefix: wc.Prefix, Lease: 5 * time.Second})
+		opts := redismap.Options[string, string]{Prefix: wc.Prefix, Lease: 5 * time.Second}
+		if wc.HotKey != nil {
+			wc.HotKey.apply(&opts)
+		}
+		m, err := redismap.New(client, opts)
 		if err != nil {
 			return err
 		}
@@ -347,6 +383,10 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 		// EVALSHA-then-EVAL fallback.
 		m.LoadOrTryCompute(ctx, "warm-up", func(context.Context) (string, error) { return "", nil })
 		m.Delete(ctx, "warm-up")
+		if wc.HotKey != nil {
+			fmt.Fprintln(out, "ready")
+			return hotKeyWorker(ctx, wc, m, in, out)
+		}
 		get = func(ctx context.Context, key string, loader func(context.Context) (string, error)) (string, error) {
 			v, _, err := m.LoadOrTryCompute(ctx, key, loader)
 			return v, err
