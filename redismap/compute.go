@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,27 +32,8 @@ import (
 //     by a Store or Delete) cannot overwrite a newer value.
 //
 // Inside one process, the goroutines that miss a key together share one run
-// of this protocol through safemap's compute-once (Map.flights): one Redis
-// round trip per step, not one per goroutine.
-
-// flight is the outcome of one run of the protocol, shared with the
-// goroutines of this process that waited on it: a value, or an error that
-// the server agreed to (a loader error whose marker was committed, or a
-// marker, negative entry or undecodable value that was read).
-type flight[V any] struct {
-	value  V
-	loaded bool  // value was read from Redis, not computed here
-	err    error // the outcome is this error (value is then the zero value)
-	sent   int64 // monotime when the request that read or stored the outcome was sent
-	// retry is set when the outcome was not stored (err says why:
-	// ErrFenced, ErrLeaseLost, a failed commit; or the loader's error when
-	// its marker was not stored). Only the caller that ran fn returns it,
-	// with fn's value; the others fetch again.
-	retry bool
-	// refreshDue is set when the value read is due for a refresh
-	// (Options.RefreshAfter).
-	refreshDue bool
-}
+// of this protocol through the Map's flights (flights.go): one Redis round
+// trip per step, not one per goroutine.
 
 // tokenKey is the context key of the fencing token.
 type tokenKey struct{}
@@ -139,32 +121,20 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	for {
 		start := monotime()
-		f, shared, err := m.flights.LoadOrTryCompute(ctx, name, func(ctx context.Context) (*flight[V], error) {
-			return m.fetch(ctx, name, fn)
-		})
-		if err != nil {
-			return actual, false, err
-		}
-		if !shared {
-			// This goroutine ran the protocol. Its result leaves the table
-			// at once: the table deduplicates calls in flight, it is not
-			// a cache.
-			m.flights.CompareAndDelete(name, f)
+		f, owner := m.claimFlight(name)
+		if owner {
+			m.runFlight(ctx, name, f, func() (*flight[V], error) { return m.fetch(ctx, name, fn) })
 			if f.refreshDue {
 				m.refreshSoon(name, fn)
 			}
 			return f.value, f.loaded, f.err
 		}
-		// A waiter may use the shared outcome only if the request that read
-		// or stored it was sent after this call began: then it was current
-		// at some instant of this call, which keeps the call linearizable.
-		// An outcome that landed before (found in the table before its
-		// owner removed it), or one that was not stored, sends this caller
-		// back to Redis.
-		if !f.retry && f.sent >= start {
+		if err := awaitFlight(ctx, f); err != nil {
+			return actual, false, err
+		}
+		if f.usableBy(start) {
 			return f.value, f.err == nil, f.err
 		}
-		m.flights.CompareAndDelete(name, f)
 		if m.closed.Load() {
 			return actual, false, ErrClosed
 		}
@@ -374,7 +344,7 @@ func (m *Map[K, V]) callUnderLease(ctx context.Context, keys entryKeys, token st
 		fnCtx, cancel = context.WithTimeout(fnCtx, m.cfg.maxLoad)
 		defer cancel()
 	}
-	stopRenewal := m.renew(keys, token)
+	stopRenewal := m.renew([]entryKeys{keys}, []string{token})
 	defer stopRenewal()
 	return fn(fnCtx)
 }
@@ -417,10 +387,13 @@ func (m *Map[K, V]) release(ctx context.Context, name string, keys entryKeys, to
 	}
 }
 
-// renew starts renewing the lease every Lease/3 until the returned function
-// is called (it waits for the renewer to stop), Close, MaxLoad, or the
-// lease turns out to be lost.
-func (m *Map[K, V]) renew(keys entryKeys, token string) (stop func()) {
+// renew starts renewing the leases of entries keys, held with tokens,
+// every Lease/3 (one round trip for all of them), until the returned
+// function is called (it waits for the renewer to stop), Close, MaxLoad,
+// or every lease turns out to be lost. A lease found lost (taken over, or
+// lost by the server) is no longer renewed: its commit will say.
+func (m *Map[K, V]) renew(keys []entryKeys, tokens []string) (stop func()) {
+	keys, tokens = slices.Clone(keys), slices.Clone(tokens)
 	stopCh := make(chan struct{})
 	done := make(chan struct{})
 	every := m.cfg.lease / 3
@@ -445,13 +418,18 @@ func (m *Map[K, V]) renew(keys entryKeys, token string) (stop func()) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(m.ctx, every)
-			renewed, err := runRenew(ctx, m.client, keys, token, ms(m.cfg.lease), ms(m.fenceTTL))
+			renewed, errs := renewEntries(ctx, m.client, keys, tokens, ms(m.cfg.lease), ms(m.fenceTTL))
 			cancel()
-			if err == nil {
-				m.stats.renewals.Add(1)
-				if !renewed {
-					return // taken over, or the server lost it: the commit will say
+			m.stats.renewals.Add(1)
+			n := 0
+			for i := range keys {
+				if errs[i] != nil || renewed[i] {
+					keys[n], tokens[n] = keys[i], tokens[i]
+					n++
 				}
+			}
+			if keys, tokens = keys[:n], tokens[:n]; n == 0 {
+				return
 			}
 		}
 	})

@@ -34,8 +34,8 @@ type Map[K comparable, V any] struct {
 	fenceTTL time.Duration
 
 	// flights deduplicates concurrent misses of one key in this process:
-	// the goroutines that miss it together share one fetch from Redis (and
-	// at most one loader call), through safemap's compute-once.
+	// the goroutines that miss it together (single calls and batches) share
+	// one fetch from Redis, and at most one loader call (flights.go).
 	flights safemap.Map[string, *flight[V]]
 
 	near   *nearCache[V] // nil without a near cache

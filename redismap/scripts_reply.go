@@ -40,24 +40,35 @@ type acquireReply struct {
 	pttl    int64  // acquiredEntry: the entry's remaining TTL in ms (-1: none); acquiredHeld: the lease's
 }
 
-// runAcquire reads the entry, or takes its lease if there is neither an
-// entry nor a holder (scripts/acquire.lua).
-func runAcquire(ctx context.Context, c redis.Scripter, k entryKeys, lease, fenceTTL string) (acquireReply, error) {
-	reply, err := acquireScript.Run(ctx, c, []string{k.value, k.lease, k.fence}, lease, fenceTTL).Slice()
-	if err != nil {
-		return acquireReply{}, err
+// acquireEntries reads entries, or takes the lease of each that has
+// neither an entry nor a holder (scripts/acquire.lua): one reply per
+// entry, and the error of the call it went to.
+func acquireEntries(ctx context.Context, c redis.UniversalClient, ks []entryKeys, lease, fenceTTL string) ([]acquireReply, []error) {
+	raw, errs := runScript(ctx, c, acquireScript, len(ks), []any{lease, fenceTTL},
+		func(i int) []string { return []string{ks[i].value, ks[i].lease, ks[i].fence} },
+		func(int) []any { return nil })
+	out := make([]acquireReply, len(ks))
+	for i := range out {
+		if errs[i] == nil {
+			out[i], errs[i] = parseAcquireReply(raw[i])
+		}
 	}
-	return parseAcquireReply(reply)
+	return out, errs
 }
 
-// parseAcquireReply parses {0, entry, pttl}, {1, token, pttl} or {2, token}.
-func parseAcquireReply(reply []any) (acquireReply, error) {
-	bad := fmt.Errorf("acquire script: unexpected reply %v", reply)
-	if len(reply) < 2 {
-		return acquireReply{}, bad
-	}
-	code, ok1 := reply[0].(int64)
-	text, ok2 := reply[1].(string)
+// runAcquire is acquireEntries for one entry.
+func runAcquire(ctx context.Context, c redis.UniversalClient, k entryKeys, lease, fenceTTL string) (acquireReply, error) {
+	r, errs := acquireEntries(ctx, c, []entryKeys{k}, lease, fenceTTL)
+	return r[0], errs[0]
+}
+
+// parseAcquireReply parses one entry's {0, entry, pttl}, {1, token, pttl}
+// or {2, token}.
+func parseAcquireReply(raw any) (acquireReply, error) {
+	reply, _ := raw.([]any)
+	bad := fmt.Errorf("acquire script: unexpected reply %v", raw)
+	code, ok1 := replyInt(reply, 0)
+	text, ok2 := replyString(reply, 1)
 	if !ok1 || !ok2 {
 		return acquireReply{}, bad
 	}
@@ -82,7 +93,7 @@ func parseAcquireReply(reply []any) (acquireReply, error) {
 	return r, nil
 }
 
-// commitOutcome says what commitScript did.
+// commitOutcome says what commitScript did with an entry.
 type commitOutcome int64
 
 const (
@@ -91,32 +102,90 @@ const (
 	commitLost   commitOutcome = -1 // the fence key is gone: nothing stored
 )
 
-// runCommit stores entry for ttl ms if token is still the entry's current
-// token, releasing the lease either way (scripts/commit.lua).
-func runCommit(ctx context.Context, c redis.Scripter, k entryKeys, token, entry, ttl, channel, name string) (commitOutcome, error) {
-	code, err := commitScript.Run(ctx, c, []string{k.value, k.lease, k.fence, k.refresh}, token, entry, ttl, channel, name).Int64()
-	if err != nil {
-		return 0, err
-	}
-	switch o := commitOutcome(code); o {
-	case commitStored, commitFenced, commitLost:
-		return o, nil
-	}
-	return 0, fmt.Errorf("commit script: unexpected reply %d", code)
+// commitItem is one entry to commit: its stored form, for ttl ms, if token
+// is still its current token.
+type commitItem struct {
+	keys         entryKeys
+	token, entry string
+	ttl          string
+	name         string // the entry's name, the notification's message
 }
 
-// runRelease gives up the lease held with token, storing nothing, and
-// reports whether it was still held (scripts/release.lua).
-func runRelease(ctx context.Context, c redis.Scripter, k entryKeys, token, channel, name string) (released bool, err error) {
-	n, err := releaseScript.Run(ctx, c, []string{k.lease}, token, channel, name).Int64()
-	return n == 1, err
+// commitEntries stores each item if its token is still the entry's
+// current one, releasing the leases either way (scripts/commit.lua).
+func commitEntries(ctx context.Context, c redis.UniversalClient, items []commitItem, channel string) ([]commitOutcome, []error) {
+	raw, errs := runScript(ctx, c, commitScript, len(items), []any{channel},
+		func(i int) []string {
+			k := items[i].keys
+			return []string{k.value, k.lease, k.fence, k.refresh}
+		},
+		func(i int) []any { return []any{items[i].token, items[i].entry, items[i].ttl, items[i].name} })
+	out := make([]commitOutcome, len(items))
+	for i := range out {
+		if errs[i] != nil {
+			continue
+		}
+		code, ok := raw[i].(int64)
+		switch o := commitOutcome(code); {
+		case ok && (o == commitStored || o == commitFenced || o == commitLost):
+			out[i] = o
+		default:
+			errs[i] = errUnexpectedReply(commitScript, raw[i])
+		}
+	}
+	return out, errs
 }
 
-// runRenew extends the lease held with token, and the fence with it, and
-// reports whether it was still held (scripts/renew.lua).
-func runRenew(ctx context.Context, c redis.Scripter, k entryKeys, token, lease, fenceTTL string) (renewed bool, err error) {
-	n, err := renewScript.Run(ctx, c, []string{k.lease, k.fence}, token, lease, fenceTTL).Int64()
-	return n == 1, err
+// runCommit is commitEntries for one entry.
+func runCommit(ctx context.Context, c redis.UniversalClient, k entryKeys, token, entry, ttl, channel, name string) (commitOutcome, error) {
+	o, errs := commitEntries(ctx, c, []commitItem{{k, token, entry, ttl, name}}, channel)
+	return o[0], errs[0]
+}
+
+// releaseEntries gives up the leases held with tokens, storing nothing,
+// and reports for each whether it was still held (scripts/release.lua).
+func releaseEntries(ctx context.Context, c redis.UniversalClient, ks []entryKeys, tokens, names []string, channel string) ([]bool, []error) {
+	raw, errs := runScript(ctx, c, releaseScript, len(ks), []any{channel},
+		func(i int) []string { return []string{ks[i].lease} },
+		func(i int) []any { return []any{tokens[i], names[i]} })
+	return flags(raw, errs, releaseScript)
+}
+
+// runRelease is releaseEntries for one entry.
+func runRelease(ctx context.Context, c redis.UniversalClient, k entryKeys, token, channel, name string) (released bool, err error) {
+	r, errs := releaseEntries(ctx, c, []entryKeys{k}, []string{token}, []string{name}, channel)
+	return r[0], errs[0]
+}
+
+// renewEntries extends the leases held with tokens, and their fences with
+// them, and reports for each whether it was still held
+// (scripts/renew.lua).
+func renewEntries(ctx context.Context, c redis.UniversalClient, ks []entryKeys, tokens []string, lease, fenceTTL string) ([]bool, []error) {
+	raw, errs := runScript(ctx, c, renewScript, len(ks), []any{lease, fenceTTL},
+		func(i int) []string { return []string{ks[i].lease, ks[i].fence} },
+		func(i int) []any { return []any{tokens[i]} })
+	return flags(raw, errs, renewScript)
+}
+
+// flags parses replies of 1 (true) or 0 (false), one per entry.
+func flags(raw []any, errs []error, s *redis.Script) ([]bool, []error) {
+	out := make([]bool, len(raw))
+	for i := range out {
+		if errs[i] != nil {
+			continue
+		}
+		n, ok := raw[i].(int64)
+		if !ok || (n != 0 && n != 1) {
+			errs[i] = errUnexpectedReply(s, raw[i])
+		}
+		out[i] = n == 1
+	}
+	return out, errs
+}
+
+// errUnexpectedReply reports a reply of a shape s does not return.
+func errUnexpectedReply(s *redis.Script, reply any) error {
+	return fmt.Errorf("script %.8s: unexpected reply %v", s.Hash(), reply)
 }
 
 // runStore stores entry for ttl ms under a new token (scripts/store.lua).
