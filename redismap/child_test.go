@@ -130,6 +130,9 @@ func child(role string) error {
 	case "hotkey":
 		return hotKeyChild(ctx, client, in, out, num)
 
+	case "batch":
+		return batchChild(ctx, m, trips, in, out, num)
+
 	case "holder":
 		// Take KEY's lease, say "loading", and return "from-child" when
 		// the parent says so (or never, if it kills this process).
@@ -195,13 +198,13 @@ func startChild(t testing.TB, role string, env map[string]string) *childProc {
 	return c
 }
 
-// startChildren starts n children in role with env, waits until each says
-// "ready", then tells them all "go" at once.
-func startChildren(t testing.TB, n int, role string, env map[string]string) []*childProc {
+// startChildren starts n children in role, the i-th with env(i), waits
+// until each says "ready", then tells them all "go" at once.
+func startChildren(t testing.TB, n int, role string, env func(i int) map[string]string) []*childProc {
 	t.Helper()
 	children := make([]*childProc, n)
 	for i := range children {
-		children[i] = startChild(t, role, env)
+		children[i] = startChild(t, role, env(i))
 	}
 	for _, c := range children {
 		if l := c.line(); l != "ready" {

@@ -257,7 +257,13 @@ func (m *Map[K, V]) waitForHolder(ctx context.Context, name string, wake <-chan 
 func (m *Map[K, V]) wait(ctx context.Context, wake <-chan struct{}, pttl int64) error {
 	// The server expires the lease pttl ms after it ran the script, which
 	// is before now: once the timer fires, the lease has expired.
-	d := time.Duration(max(pttl, 0))*time.Millisecond + time.Millisecond
+	return m.waitUntil(ctx, wake, monotime()+max(pttl, 0)*int64(time.Millisecond))
+}
+
+// waitUntil blocks until the entry's notification, the end of the lease
+// (at monotime deadline, or just after), the end of ctx, or Close.
+func (m *Map[K, V]) waitUntil(ctx context.Context, wake <-chan struct{}, deadline int64) error {
+	d := time.Duration(max(deadline-monotime(), 0)) + time.Millisecond
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -302,10 +308,7 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token
 			return nil, err
 		}
 		m.stats.loaderErrors.Add(1)
-		entry, ttl := encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL
-		if m.cfg.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
-			entry, ttl = string(kindNegative), m.jittered(m.cfg.negativeTTL)
-		}
+		entry, ttl := m.errorEntry(err)
 		return m.commitError(commitCtx, name, keys, token, entry, ttl, err), nil
 	}
 	ttl := m.jittered(m.cfg.ttl)
@@ -318,15 +321,33 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token
 	}
 	sent := monotime()
 	code, err := m.commit(commitCtx, name, keys, token, entry, ttl)
-	switch {
-	case err != nil:
-		return &flight[V]{value: value, retry: true, err: opError("commit", name, err)}, nil
-	case code == commitFenced:
-		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrFenced)}, nil
-	case code == commitLost:
-		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)}, nil
+	if err != nil || code != commitStored {
+		return &flight[V]{value: value, retry: true, ownValue: true, err: m.commitFailure(name, token, code, err)}, nil
 	}
 	return &flight[V]{value: value, sent: sent}, nil
+}
+
+// errorEntry returns the entry, and its TTL, that a loader's err leaves:
+// a negative entry for ErrNotFound with NegativeTTL, else an error marker
+// for ErrorTTL.
+func (m *Map[K, V]) errorEntry(err error) (entry string, ttl time.Duration) {
+	if m.cfg.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
+		return string(kindNegative), m.jittered(m.cfg.negativeTTL)
+	}
+	return encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL
+}
+
+// commitFailure is the error of a commit of name with token that did not
+// store its value: it failed in transit (err), or the server fenced it or
+// had lost the fence (code).
+func (m *Map[K, V]) commitFailure(name, token string, code commitOutcome, err error) error {
+	switch {
+	case err != nil:
+		return opError("commit", name, err)
+	case code == commitFenced:
+		return fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrFenced)
+	}
+	return fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)
 }
 
 // callUnderLease calls fn as the holder of a lease (token): with the token
@@ -362,19 +383,22 @@ func (m *Map[K, V]) commitError(ctx context.Context, name string, keys entryKeys
 // commit runs the commit script and counts its outcome.
 func (m *Map[K, V]) commit(ctx context.Context, name string, keys entryKeys, token, entry string, ttl time.Duration) (commitOutcome, error) {
 	code, err := runCommit(ctx, m.client, keys, token, entry, ms(ttl), m.channel, name)
-	if err != nil {
+	m.countCommit(code, err)
+	return code, err
+}
+
+// countCommit counts a commit's outcome.
+func (m *Map[K, V]) countCommit(code commitOutcome, err error) {
+	switch {
+	case err != nil:
 		m.stats.commitErrors.Add(1)
-		return 0, err
-	}
-	switch code {
-	case commitStored:
+	case code == commitStored:
 		m.stats.commits.Add(1)
-	case commitFenced:
+	case code == commitFenced:
 		m.stats.fencedCommits.Add(1)
-	case commitLost:
+	case code == commitLost:
 		m.stats.lostCommits.Add(1)
 	}
-	return code, nil
 }
 
 // release gives the lease up with nothing stored, detached from the

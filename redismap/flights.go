@@ -40,6 +40,9 @@ type flight[V any] struct {
 	// panicked. Only the caller that ran fn returns it, with fn's value;
 	// the others fetch again.
 	retry bool
+	// ownValue is set with retry when value is fn's, not stored: the caller
+	// that ran fn returns it, with err saying why it was not stored.
+	ownValue bool
 	// refreshDue is set when the value read is due for a refresh
 	// (Options.RefreshAfter).
 	refreshDue bool
@@ -86,7 +89,7 @@ func (m *Map[K, V]) runFlight(ctx context.Context, name string, f *flight[V], fe
 // read it while the owner runs.
 func (f *flight[V]) setOutcome(out *flight[V]) {
 	f.value, f.loaded, f.err, f.sent = out.value, out.loaded, out.err, out.sent
-	f.retry, f.refreshDue = out.retry, out.refreshDue
+	f.retry, f.ownValue, f.refreshDue = out.retry, out.ownValue, out.refreshDue
 }
 
 // awaitFlight waits until f lands or ctx ends.

@@ -429,6 +429,22 @@ func TestLoadOrTryCompute_CancelledHolderLetsAWaiterTakeOver(t *testing.T) {
 
 func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(t *testing.T) {
 	t.Parallel()
+	checkPanicHandsTheKeyOver(t, "k", func(ctx context.Context, holder *redismap.Map[string, string], started, boom chan struct{}) {
+		holder.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) {
+			close(started)
+			<-boom
+			panic("loader exploded")
+		})
+	})
+}
+
+// checkPanicHandsTheKeyOver runs panicking, which calls holder's loader
+// that closes started, waits for boom and panics "loader exploded"; it
+// checks that the panic reaches panicking's caller and that a waiter on
+// key in another Map takes over at once (not after the 10 s lease), and
+// returns holder.
+func checkPanicHandsTheKeyOver(t *testing.T, key string, panicking func(ctx context.Context, holder *redismap.Map[string, string], started, boom chan struct{})) *redismap.Map[string, string] {
+	t.Helper()
 	srv := shared(t)
 	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: 10 * time.Second}
 	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
@@ -438,14 +454,10 @@ func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(
 	recovered := make(chan any, 1)
 	go func() {
 		defer func() { recovered <- recover() }()
-		holder.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) {
-			close(started)
-			<-boom
-			panic("loader exploded")
-		})
+		panicking(ctx, holder, started, boom)
 	}()
 	<-started
-	got := loadFromWaiter(ctx, waiter, "k")
+	got := loadFromWaiter(ctx, waiter, key)
 	receive(t, waiting, "the waiter to wait")
 	begin := time.Now()
 	close(boom)
@@ -458,6 +470,7 @@ func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(
 	if elapsed := time.Since(begin); elapsed > 5*time.Second {
 		t.Errorf("the takeover took %v; want the release at once, not the 10 s lease", elapsed)
 	}
+	return holder
 }
 
 // The honest guarantee's weakening: a loader that outlives its lease (here

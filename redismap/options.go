@@ -72,6 +72,12 @@ type Options[K comparable, V any] struct {
 	// any other loader error, for ErrorTTL.
 	NegativeTTL time.Duration
 
+	// MaxBatch, if positive, is the most keys LoadOrTryComputeAll passes to
+	// one call of its loader: more missing keys are loaded in several calls
+	// of at most MaxBatch keys each, one after another, each committed as
+	// soon as it returns. Zero (the default) means no limit.
+	MaxBatch int
+
 	// Codec encodes and decodes values. Default: string and []byte values
 	// are stored as they are; anything else as JSON (encoding/json).
 	Codec Codec[V]
@@ -143,6 +149,7 @@ type config[K comparable, V any] struct {
 	key          func(K) (string, error)
 	sharedErrors []error // Options.SharedErrors, then the built-in ones
 	maxValueSize int
+	maxBatch     int // 0: no limit
 	nearSize     int
 	nearTTL      time.Duration
 }
@@ -247,6 +254,11 @@ func (o Options[K, V]) resolve() (config[K, V], error) {
 		c.maxValueSize = defaultMaxValueSize
 	case c.maxValueSize < 0 || c.maxValueSize > maxValueSizeLimit:
 		bad("MaxValueSize %d is outside 1..%d", o.MaxValueSize, maxValueSizeLimit)
+	}
+
+	c.maxBatch = o.MaxBatch
+	if c.maxBatch < 0 {
+		bad("MaxBatch %d is negative (zero means no limit)", o.MaxBatch)
 	}
 
 	c.nearSize = o.NearCache.Size

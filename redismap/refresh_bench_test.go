@@ -113,7 +113,7 @@ func runHotKey(b *testing.B, srv *server, shape hotKeyShape, rule string) hotKey
 		env["REFRESH_AFTER_MS"] = fmt.Sprint((shape.ttl / 2).Milliseconds())
 		env["XFETCH_BETA"] = "1"
 	}
-	children := startChildren(b, shape.procs, "hotkey", env)
+	children := startChildren(b, shape.procs, "hotkey", func(int) map[string]string { return env })
 	var sum hotKeyReport
 	for _, c := range children {
 		var r hotKeyReport

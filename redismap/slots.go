@@ -86,8 +86,8 @@ func crc16(s string) uint16 {
 // returns one element per entry it was given, in order; runScript returns
 // them in entry order, with the error of the call each entry went to (nil
 // for most). A single group runs with EVALSHA and falls back to EVAL; more
-// groups go in one pipeline of EVALSHA, and the groups the server did not
-// have the script for are sent again with EVAL.
+// groups go in one pipeline of EVALSHA, and the groups whose node did not
+// have the script go again with EVAL, in one more pipeline.
 func runScript(ctx context.Context, c redis.UniversalClient, s *redis.Script, n int, head []any, keysOf func(i int) []string, argsOf func(i int) []any) (replies []any, errs []error) {
 	groups := entryGroups(c, n, func(i int) string { return keysOf(i)[0] })
 	replies, errs = make([]any, n), make([]error, n)
@@ -124,12 +124,25 @@ func runScript(ctx context.Context, c redis.UniversalClient, s *redis.Script, n 
 		}
 		return nil
 	})
+	// The groups whose node did not have the script yet (a new or
+	// restarted node) go again, with EVAL, in one more pipeline.
+	var again []int
+	for gi, cmd := range cmds {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			again = append(again, gi)
+		}
+	}
+	if len(again) > 0 {
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, gi := range again {
+				keys, args := build(groups[gi])
+				cmds[gi] = s.Eval(ctx, p, keys, args...)
+			}
+			return nil
+		})
+	}
 	for gi, g := range groups {
 		reply, err := cmds[gi].Result()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			keys, args := build(g)
-			reply, err = s.Eval(ctx, c, keys, args...).Result()
-		}
 		spread(g, reply, err)
 	}
 	return replies, errs
