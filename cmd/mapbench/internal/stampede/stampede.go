@@ -36,6 +36,10 @@ const (
 	CacheAside  = "cache-aside"         // GET; on a miss, load and SET
 	GoRedisOnce = "go-redis-cache-once" // go-redis/cache's Once: singleflight in each process
 	Redismap    = "redismap"            // safemap's Redis tier
+	// RedismapBatch is redismap's LoadOrTryComputeAll, for the batch
+	// workload only (batch.go); the other implementations resolve a batch
+	// with one call per key, all at once.
+	RedismapBatch = "redismap-batch"
 )
 
 // Impls lists the implementations in the order they are reported.
@@ -52,6 +56,9 @@ type Config struct {
 	// HotKey, if set, makes each round the hot-key workload instead of a
 	// cold stampede (see hotkey.go); Impl must be Redismap and Keys is 1.
 	HotKey *HotKeyShape
+	// Batch, if set, makes each round the batch workload (see batch.go);
+	// Impl is RedismapBatch, Redismap or GoRedisOnce, and Keys is 1.
+	Batch *BatchShape
 	// Command returns a command that runs a binary calling MaybeWorker
 	// first (the harness adds the worker's environment).
 	Command func() *exec.Cmd
@@ -67,6 +74,9 @@ type RoundResult struct {
 	// Reads holds the hot-key workload's read latencies (Latencies is
 	// empty then: a hot-key round makes far more calls than a stampede).
 	Reads redistest.Latencies
+	// Loaded lists every key the batch workload's loaders loaded (a key
+	// loaded twice is listed twice); Latencies are its batches' then.
+	Loaded []string
 }
 
 // Runner runs stampedes against one set of worker processes.
@@ -96,11 +106,16 @@ type workerConfig struct {
 	Load       time.Duration
 	Prefix     string
 	HotKey     *HotKeyShape
+	Batch      *BatchShape
 }
 
 // Start starts cfg.Procs worker processes and waits until each is ready.
 func Start(ctx context.Context, cfg Config) (*Runner, error) {
-	if !slices.Contains(Impls, cfg.Impl) {
+	if cfg.Batch != nil {
+		if !slices.Contains(BatchImpls, cfg.Impl) {
+			return nil, fmt.Errorf("stampede: unknown batch implementation %q (want one of %v)", cfg.Impl, BatchImpls)
+		}
+	} else if !slices.Contains(Impls, cfg.Impl) {
 		return nil, fmt.Errorf("stampede: unknown implementation %q (want one of %v)", cfg.Impl, Impls)
 	}
 	if cfg.Procs < 1 || cfg.Goroutines < 1 || cfg.Keys < 1 {
@@ -118,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 		r.admin.Close()
 		return nil, fmt.Errorf("stampede: no Redis at %s: %w", cfg.Addr, err)
 	}
-	wc, _ := json.Marshal(workerConfig{cfg.Addr, cfg.Impl, cfg.Goroutines, cfg.Keys, cfg.Load, r.prefix, cfg.HotKey})
+	wc, _ := json.Marshal(workerConfig{cfg.Addr, cfg.Impl, cfg.Goroutines, cfg.Keys, cfg.Load, r.prefix, cfg.HotKey, cfg.Batch})
 	for range cfg.Procs {
 		cmd := cfg.Command()
 		cmd.Env = append(os.Environ(), workerEnv+"="+string(wc))
@@ -156,6 +171,12 @@ func (r *Runner) Round(ctx context.Context) (RoundResult, error) {
 	r.round++
 	if r.cfg.HotKey != nil {
 		return r.hotKeyRound()
+	}
+	if r.cfg.Batch != nil {
+		if err := r.tell(fmt.Sprint(r.round)); err != nil {
+			return RoundResult{}, err
+		}
+		return r.collect()
 	}
 	before, err := commandCount(ctx, r.admin)
 	if err != nil {
@@ -204,6 +225,7 @@ func (r *Runner) collect() (RoundResult, error) {
 			res.Latencies = append(res.Latencies, time.Duration(l))
 		}
 		res.Reads.Merge(wr.Reads)
+		res.Loaded = append(res.Loaded, wr.Loaded...)
 	}
 	return res, nil
 }
@@ -325,6 +347,8 @@ type workerResult struct {
 	Errors    int
 	Latencies []int64             // ns
 	Reads     redistest.Latencies // the hot-key workload's
+	Loaded    []string            // the batch workload's: every key the loader loaded
+	Batches   int                 // the batch workload's: batches resolved
 }
 
 // load is how a worker asks for one key: it returns the value.
@@ -338,6 +362,7 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 	ctx := context.Background()
 
 	var get load
+	var getAll loadAll
 	switch wc.Impl {
 	case CacheAside:
 		get = func(ctx context.Context, key string, loader func(context.Context) (string, error)) (string, error) {
@@ -363,7 +388,7 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 			})
 			return v, err
 		}
-	case Redismap:
+	case Redismap, RedismapBatch:
 		opts := redismap.Options[string, string]{Prefix: wc.Prefix, Lease: 5 * time.Second}
 		if wc.HotKey != nil {
 			wc.HotKey.apply(&opts)
@@ -391,8 +416,14 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 			v, _, err := m.LoadOrTryCompute(ctx, key, loader)
 			return v, err
 		}
+		if wc.Impl == RedismapBatch {
+			getAll = m.LoadOrTryComputeAll
+		}
 	}
 	fmt.Fprintln(out, "ready")
+	if wc.Batch != nil {
+		return batchWorker(ctx, wc, get, getAll, trips, in, out)
+	}
 
 	enc := json.NewEncoder(out)
 	sc := bufio.NewScanner(in)
