@@ -23,11 +23,9 @@ type batchLoader struct {
 	calls [][]string
 	per   map[string]int // key → times loaded
 	skip  map[string]bool
-	gate  chan struct{} // if not nil, each call waits for it (or its ctx)
-	err   error
 }
 
-func (l *batchLoader) load(ctx context.Context, missing []string) (map[string]string, error) {
+func (l *batchLoader) load(_ context.Context, missing []string) (map[string]string, error) {
 	l.mu.Lock()
 	l.calls = append(l.calls, slices.Clone(missing))
 	if l.per == nil {
@@ -37,16 +35,6 @@ func (l *batchLoader) load(ctx context.Context, missing []string) (map[string]st
 		l.per[k]++
 	}
 	l.mu.Unlock()
-	if l.gate != nil {
-		select {
-		case <-l.gate:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if l.err != nil {
-		return nil, l.err
-	}
 	out := map[string]string{}
 	for _, k := range missing {
 		if !l.skip[k] {
@@ -211,22 +199,27 @@ func TestLoadOrTryComputeAll_SharesTheLoaderErrorWithWaitersInOtherProcesses(t *
 	opts := redismap.Options[string, string]{Prefix: prefix(t), SharedErrors: []error{errBackend}}
 	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
 	ctx := testContext(t)
-	l := &batchLoader{gate: make(chan struct{}), err: fmt.Errorf("query: %w", errBackend)}
+	started, finish := make(chan struct{}), make(chan struct{})
 	res := make(chan error, 1)
 	go func() {
-		got, err := holder.LoadOrTryComputeAll(ctx, keyList("k", 5), l.load)
+		got, err := holder.LoadOrTryComputeAll(ctx, keyList("k", 5), func(context.Context, []string) (map[string]string, error) {
+			close(started) // the batch holds the leases
+			<-finish
+			return nil, fmt.Errorf("query: %w", errBackend)
+		})
 		if len(got) != 0 {
 			err = fmt.Errorf("result %v; want empty", got)
 		}
 		res <- err
 	}()
+	<-started
 	waiterErr := make(chan error, 1)
 	go func() {
 		_, _, err := waiter.LoadOrTryCompute(ctx, "k3", func(context.Context) (string, error) { return "x", nil })
 		waiterErr <- err
 	}()
 	receive(t, waiting, "the waiter to wait for the batch")
-	close(l.gate)
+	close(finish)
 	if err := receive(t, res, "the batch"); !errors.Is(err, errBackend) || strings.Count(err.Error(), "backend down") != 1 {
 		t.Errorf("the batch got %v; want the loader's error, once", err)
 	}
