@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strconv"
 	"time"
+
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 )
 
 // The strategies, by constructor.
@@ -228,7 +229,7 @@ func ruleReasons(r rule, f facts) []string {
 	switch r {
 	case snapshotCopy:
 		return []string{
-			fmt.Sprintf("You need a point-in-time view of all entries, and at most %s of operations change the map, on ~%d keys (the limits, ~1 %% of operations and ~100k keys, are judgements): NewSnapshotMap's Range and All iterate one immutable snapshot, so a consistent view costs nothing, and its reads take no lock and never allocate", pct(f.changes), f.keys),
+			fmt.Sprintf("You need a point-in-time view of all entries, and at most %s of operations change the map, on ~%d keys (the limits, ~1 %% of operations and ~100k keys, are judgements): NewSnapshotMap's Range and All iterate one immutable snapshot, so a consistent view costs nothing, and its reads take no lock and never allocate", format.Percent(f.changes), f.keys),
 			"Every change copies the whole map (O(n) time and an n-entry map of garbage) under one writer mutex; apply batches with StoreAll, which copies once per batch, and fill it that way too (one Store per key costs O(n²))",
 		}
 	case snapshotLocked:
@@ -242,13 +243,13 @@ func ruleReasons(r rule, f facts) []string {
 			rs = append(rs, "The map is never changed once it is filled: NewSnapshotMap's Load is one atomic pointer load plus a built-in map lookup, takes no lock and never allocates — the `builtin` lower bound of BENCHMARKS.md plus one load — and the map's size does not matter for reads")
 			rs = append(rs, "Fill it with StoreAll, which copies the map once per batch; one Store per key would cost O(n²)")
 		} else {
-			rs = append(rs, fmt.Sprintf("The map changes in at most %s of operations on ~%d keys: copying it on every change costs about %s entries per operation on average, under the ~1 entry a lookup costs (a judgement), so NewSnapshotMap's lock-free, allocation-free reads (an atomic pointer load plus a built-in map lookup) come almost for free", pct(f.changes), f.keys, num(f.changes*float64(f.keys))))
+			rs = append(rs, fmt.Sprintf("The map changes in at most %s of operations on ~%d keys: copying it on every change costs about %s entries per operation on average, under the ~1 entry a lookup costs (a judgement), so NewSnapshotMap's lock-free, allocation-free reads (an atomic pointer load plus a built-in map lookup) come almost for free", format.Percent(f.changes), f.keys, format.Number(f.changes*float64(f.keys))))
 			rs = append(rs, "Every change still copies the whole map under one writer mutex: apply batches with StoreAll (one copy per batch)")
 		}
-		return append(rs, fmt.Sprintf("Most reads hit (misses %s): a hit in a built-in map is as cheap as it gets, and Range and All see a point-in-time snapshot at no cost", pct(f.miss)))
+		return append(rs, fmt.Sprintf("Most reads hit (misses %s): a hit in a built-in map is as cheap as it gets, and Range and All see a point-in-time snapshot at no cost", format.Percent(f.miss)))
 	case copyCheapMisses:
 		return append([]string{
-			fmt.Sprintf("Most reads miss (%s) and the map rarely changes: New answers a miss from one 8-byte word of a dense array — 11.9 ns against ~31 ns for a built-in map in BENCHMARKS.md (Load on 1M keys, 99 %% misses) — so it beats even NewSnapshotMap's lock-free built-in map lookup here", pct(f.miss)),
+			fmt.Sprintf("Most reads miss (%s) and the map rarely changes: New answers a miss from one 8-byte word of a dense array — 11.9 ns against ~31 ns for a built-in map in BENCHMARKS.md (Load on 1M keys, 99 %% misses) — so it beats even NewSnapshotMap's lock-free built-in map lookup here", format.Percent(f.miss)),
 		}, newStrengths...)
 	case tiny:
 		return append([]string{
@@ -256,11 +257,11 @@ func ruleReasons(r rule, f facts) []string {
 		}, newStrengths...)
 	case writeHeavyRule:
 		return append([]string{
-			fmt.Sprintf("Up to %s of operations change the map (writes, and misses that insert): New's writers lock one bucket chain (a handful of keys) while readers go on without waiting, and an insert allocates only an occasional overflow bucket", pct(f.changes)),
+			fmt.Sprintf("Up to %s of operations change the map (writes, and misses that insert): New's writers lock one bucket chain (a handful of keys) while readers go on without waiting, and an insert allocates only an occasional overflow bucket", format.Percent(f.changes)),
 		}, newStrengths...)
 	}
 	return append([]string{
-		fmt.Sprintf("Reads are %s of operations and up to %s change the map (writes, and misses that insert): New serves reads without locks and writes under one bucket-chain lock, with no allocation per entry", pct(f.reads), pct(f.changes)),
+		fmt.Sprintf("Reads are %s of operations and up to %s change the map (writes, and misses that insert): New serves reads without locks and writes under one bucket-chain lock, with no allocation per entry", format.Percent(f.reads), format.Percent(f.changes)),
 	}, newStrengths...)
 }
 
@@ -268,7 +269,7 @@ func ruleReasons(r rule, f facts) []string {
 func snapshotObstacle(f facts) string {
 	var parts []string
 	if !atMost(f.changes, snapshotMaxChanges) {
-		parts = append(parts, fmt.Sprintf("up to %s of operations change the map (more than ~1 %%, a judgement)", pct(f.changes)))
+		parts = append(parts, fmt.Sprintf("up to %s of operations change the map (more than ~1 %%, a judgement)", format.Percent(f.changes)))
 	}
 	switch {
 	case f.keys == 0:
@@ -344,7 +345,7 @@ func counterNote(f facts) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("%s of operations write: if those writes are read-modify-write updates of existing keys (counters, sums, appending to a value), "+
-		"make each one a single Compute call, which runs your function atomically for its key; Load followed by Store loses updates when two goroutines change one key at once", pct(writes)), true
+		"make each one a single Compute call, which runs your function atomically for its key; Load followed by Store loses updates when two goroutines change one key at once", format.Percent(writes)), true
 }
 
 // loaderNotes are the reasons about the value function and the kind of
@@ -355,10 +356,10 @@ func loaderNotes(w Workload) []string {
 		notes = append(notes, n)
 	}
 	if w.LoaderCost >= slowLoader {
-		notes = append(notes, fmt.Sprintf("The value function takes ~%v per miss (≥ ~10 µs, a judgement: hundreds of map operations): what matters is that it runs once per missing key. Call it through LoadOrCompute or LoadOrTryCompute, not Load then Store: every safemap strategy runs it at most once per absence however many goroutines miss the key together, with no lock held, so a slow load never stalls other keys", roundDuration(w.LoaderCost)))
+		notes = append(notes, fmt.Sprintf("The value function takes ~%s per miss (≥ ~10 µs, a judgement: hundreds of map operations): what matters is that it runs once per missing key. Call it through LoadOrCompute or LoadOrTryCompute, not Load then Store: every safemap strategy runs it at most once per absence however many goroutines miss the key together, with no lock held, so a slow load never stalls other keys", format.Duration(w.LoaderCost)))
 	}
 	if w.LoaderFailRate > 0 {
-		notes = append(notes, fmt.Sprintf("%s of value-function calls fail: with LoadOrTryCompute an error stores nothing and is returned to every caller waiting on that computation, so a failing backend is called once per wave of misses, not once per waiter", pct(w.LoaderFailRate)))
+		notes = append(notes, fmt.Sprintf("%s of value-function calls fail: with LoadOrTryCompute an error stores nothing and is returned to every caller waiting on that computation, so a failing backend is called once per wave of misses, not once per waiter", format.Percent(w.LoaderFailRate)))
 	}
 	return notes
 }
@@ -369,7 +370,7 @@ func warnings(r rule, f facts, w Workload) []string {
 		ws = append(ws, "No strategy gives cheap point-in-time snapshots at this rate of change and size: every NewRWMap Range copies all entries while writers wait, and its one lock serialises writers. If that is too slow, snapshot less often, or keep versioned immutable copies (batch the changes and publish each batch with SnapshotMap.StoreAll, one copy per batch)")
 	}
 	if w.LoaderFailRate >= highFailRate {
-		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", pct(w.LoaderFailRate)))
+		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", format.Percent(w.LoaderFailRate)))
 	}
 	if f.keySet == Growing {
 		ws = append(ws, growthWarning(f))
@@ -462,43 +463,4 @@ func staticWouldChange(rec string, f facts, fromRules bool) []string {
 		out = append(out, "if measuring your workload on your machine (-measure) ranked another strategy first → that one: these rules rest on numbers from a 2-core machine")
 	}
 	return out
-}
-
-// roundDuration rounds d to three significant digits, so that a profile's
-// mean loader time reads 5.61ms, not 5.606278ms.
-func roundDuration(d time.Duration) time.Duration {
-	if d <= 0 {
-		return d
-	}
-	unit := time.Duration(1)
-	for d/unit >= 1000 {
-		unit *= 10
-	}
-	return d.Round(unit)
-}
-
-// pct formats a fraction as a percentage with up to three significant
-// digits: 0.9 → "90 %", 0.001 → "0.1 %".
-func pct(x float64) string {
-	p := x * 100
-	if p > 0 && p < 0.001 {
-		return "< 0.001 %"
-	}
-	return strconv.FormatFloat(p, 'g', 3, 64) + " %"
-}
-
-// num formats a figure with three significant digits, with an SI suffix
-// from a thousand up: 0.25 → "0.25", 41.23 → "41.2", 1234.5 → "1.23k",
-// 496844 → "497k".
-func num(x float64) string {
-	a := math.Abs(x)
-	for _, s := range [...]struct {
-		scale  float64
-		suffix string
-	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
-		if a >= s.scale*0.9995 {
-			return strconv.FormatFloat(x/s.scale, 'g', 3, 64) + s.suffix
-		}
-	}
-	return strconv.FormatFloat(x, 'g', 3, 64)
 }

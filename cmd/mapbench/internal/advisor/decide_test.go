@@ -343,19 +343,6 @@ func TestDecide_ClampsOutOfRange(t *testing.T) {
 	}
 }
 
-func TestPct(t *testing.T) {
-	for x, want := range map[float64]string{0.9: "90 %", 0.001: "0.1 %", 1: "100 %", 0: "0 %", 1e-9: "< 0.001 %", 1.0 / 3: "33.3 %"} {
-		if got := pct(x); got != want {
-			t.Errorf("pct(%v) = %q; want %q", x, got, want)
-		}
-	}
-	for x, want := range map[float64]string{0.25: "0.25", 41.23: "41.2", 1234.5: "1.23k", 496844: "497k", 999.9: "1k", 0: "0"} {
-		if got := num(x); got != want {
-			t.Errorf("num(%v) = %q; want %q", x, got, want)
-		}
-	}
-}
-
 func TestDecide_GrowingKeySetWarnsOfMemory(t *testing.T) {
 	for _, ks := range []KeySet{Static, Growing, Churning} {
 		a := Decide(with(func(w *Workload) { w.KeySet = ks }))
@@ -381,16 +368,5 @@ func TestDecide_WriteHeavyCountersPointToCompute(t *testing.T) {
 	}
 	if text := adviceText(Decide(base())); strings.Contains(text, "Compute call") {
 		t.Errorf("read-mostly growing map: a Compute note it does not need:\n%s", text)
-	}
-}
-
-func TestRoundDuration_ThreeSignificantDigits(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		5606278 * time.Nanosecond: "5.61ms", 999 * time.Nanosecond: "999ns", 1234567 * time.Microsecond: "1.23s",
-		12345 * time.Nanosecond: "12.3µs", 0: "0s",
-	} {
-		if got := roundDuration(d).String(); got != want {
-			t.Errorf("roundDuration(%v) = %s; want %s", d, got, want)
-		}
 	}
 }
