@@ -116,7 +116,6 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 		}
 	}
 	judge := stats.Judge{HigherIsBetter: m.HigherIsBetter, Precision: MeasuredPrecision}
-	order := Strategies()
 	slices.SortStableFunc(usable, func(a, b ranked) int {
 		if c := cmp.Compare(a.st.Median, b.st.Median); c != 0 {
 			if m.HigherIsBetter {
@@ -124,7 +123,7 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 			}
 			return c
 		}
-		return cmp.Compare(rankOf(order, a.strategy), rankOf(order, b.strategy))
+		return cmp.Compare(rankOf(a.strategy), rankOf(b.strategy))
 	})
 	// A strategy that lacks what the workload needs is left out, however
 	// fast: only NewRWMap and NewSnapshotMap iterate a point-in-time view.
@@ -206,7 +205,7 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 	}
 	a.Reasons = append(a.Reasons, excluded...)
 	a.Reasons = append(a.Reasons, strategyNotes(a.Recommended, w)...)
-	a.Reasons = append(a.Reasons, loaderNotes(w)...)
+	a.Reasons = append(a.Reasons, loaderNotes(w, a.Recommended)...)
 	fastest := a.Recommended
 	for _, r := range usable {
 		if isStrategy(r.strategy) {
@@ -231,10 +230,9 @@ func tieBreak(tied []ranked, rules Advice) string {
 	case has(rules.RunnerUp):
 		return rules.RunnerUp
 	}
-	order := Strategies()
 	pick := tied[0].strategy
 	for _, r := range tied {
-		if rankOf(order, r.strategy) < rankOf(order, pick) {
+		if rankOf(r.strategy) < rankOf(pick) {
 			pick = r.strategy
 		}
 	}
@@ -270,30 +268,6 @@ func interval(st stats.Summary) (text string, ok bool) {
 	return format.Number(st.Lo) + "–" + format.Number(st.Hi), true
 }
 
-// joinAnd joins "a", "b" and "c" as "a, b and c".
-func joinAnd(xs []string) string {
-	if len(xs) <= 1 {
-		return strings.Join(xs, "")
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
-}
-
-// strategyName maps a Case.Impl such as "New" to its constructor,
-// "safemap.New"; other names are kept as they are.
-func strategyName(impl string) string {
-	if slices.Contains(Strategies(), impl) {
-		return "safemap." + impl
-	}
-	return impl
-}
-
-func rankOf(order []string, strategy string) int {
-	if i := slices.Index(order, strings.TrimPrefix(strategy, "safemap.")); i >= 0 {
-		return i
-	}
-	return len(order)
-}
-
 func workloadName(m results.Workload) string {
 	if m.Name == "" {
 		return "synthetic workload"
@@ -320,14 +294,6 @@ func ratio(best, v float64, higherIsBetter bool) float64 {
 	return v / best
 }
 
-func isStrategy(name string) bool {
-	return slices.Contains(Strategies(), strings.TrimPrefix(name, "safemap."))
-}
-
-func givesSnapshots(strategy string) bool {
-	return strategy == stratRW || strategy == stratSnapshot
-}
-
 // measuredWouldChange is what would change a measured recommendation. The
 // rules cannot predict another measurement, so it names only what is
 // certain: the snapshot requirement, which filters the candidates, and
@@ -337,7 +303,8 @@ func measuredWouldChange(f facts, best, fastest string) []string {
 	var out []string
 	switch {
 	case !f.snap && !givesSnapshots(best):
-		out = append(out, fmt.Sprintf("if you needed a point-in-time snapshot of all entries → %s or %s, the only strategies whose Range is one (pick the faster of the two in the table)", stratRW, stratSnapshot))
+		snaps := inProcess(func(s strategy) bool { return s.snapshot })
+		out = append(out, fmt.Sprintf("if you needed a point-in-time snapshot of all entries → %s, the only strategies whose Range is one (pick the fastest in the table)", joinOr(snaps)))
 	case f.snap && fastest != best:
 		out = append(out, fmt.Sprintf("if you no longer needed a point-in-time snapshot → %s, the fastest measured", fastest))
 	}
