@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Reproduces BENCHMARKS.md's "Issue 13" tables: interleaved rounds of the
-# issue's rows and of issue 3's rows, each round running every benchmark on
-# the base commit's code and on the working tree's, Map and its peers back
-# to back, so that the host's drift hits both alike. Run it from anywhere
-# in the repository, on a host as quiet as you can get:
+# Runs the go test benchmarks of the default Map against xsync (and a
+# built-in map where it applies) in interleaved rounds: each round runs
+# every benchmark on a base commit's code and on the working tree's, Map
+# and its peers back to back, so that the host's drift hits both alike.
+# BENCHMARKS.md's "The default Map against xsync" rows come from it. Run it
+# from anywhere in the repository, on a host as quiet as you can get:
 #
-#	bench/results/2026-12-01/run.sh                 # 10 rounds into bench/results/2026-12-01/
-#	ROUNDS=4 OUT=/tmp/r BASE=main bench/results/2026-12-01/run.sh
+#	bench/interleave.sh                                # 10 rounds, base HEAD, into bench/results/map-vs-xsync/
+#	ROUNDS=8 BASE=be21554 bench/interleave.sh          # the run BENCHMARKS.md quotes
+#	ROUNDS=4 OUT=/tmp/r BASE=main bench/interleave.sh
 #
 # It writes one raw file per workload (benchstat reads them; the version is
 # the /ver= name component, base or new) and, at the end, the benchstat
@@ -17,8 +19,8 @@ set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 rounds=${ROUNDS:-10}
-out=${OUT:-bench/results/2026-12-01}
-base=${BASE:-be21554} # the commit before issue 13's changes
+out=${OUT:-bench/results/map-vs-xsync}
+base=${BASE:-HEAD} # the code to compare the working tree with
 benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
 mkdir -p "$out"
 tmp=$(mktemp -d)
@@ -27,7 +29,8 @@ trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/new.test" ./bench
 mkdir "$tmp/base"
 git archive "$base" | tar -x -C "$tmp/base" # a plain copy: no worktree to clean up
-cp bench/issue13_test.go bench/stringkeys_test.go bench/alternate_test.go "$tmp/base/bench/" # the new benchmarks, public API only
+rm -f "$tmp/base/bench/issue13_test.go" # the old name of loadorcompute_fromempty_test.go, copied below
+cp bench/loadorcompute_fromempty_test.go bench/stringkeys_test.go bench/alternate_test.go "$tmp/base/bench/" # benchmarks an older tree may lack; public API only
 (cd "$tmp/base" && GOFLAGS=-buildvcs=false go test -c -o "$tmp/base.test" ./bench)
 
 # run NAME REGEXP BENCHTIME: one run of each version, appended to NAME.txt.

@@ -10,11 +10,11 @@ import (
 	"github.com/safemap-go/safemap"
 )
 
-// The benchmarks of issue 13: LoadOrCompute on a key set that grows from
-// empty, and Load of realistic string keys longer than 16 bytes. Run them,
-// with the peers interleaved, as BENCHMARKS.md ("Issue 13") shows, e.g.
+// LoadOrCompute on a key set that grows from empty. BENCHMARKS.md gives
+// the command behind each figure; bench/interleave.sh runs it against xsync
+// in interleaved rounds. On its own:
 //
-//	go test -run '^$' -bench 'LoadOrComputeFromEmpty|LoadLongString' -benchtime 2000000x ./bench
+//	go test -run '^$' -bench 'LoadOrComputeFromEmpty' -benchtime 2000000x ./bench
 
 // spread is a bijection of the 64-bit integers (MurmurHash3's finaliser,
 // without a seed): consecutive indexes become keys spread over the whole
@@ -67,39 +67,4 @@ func BenchmarkLoadOrComputeFromEmpty(b *testing.B) {
 			})
 		}
 	}
-}
-
-// longStringKeys returns n distinct keys shaped like "user:<n>:profile",
-// 17 to 22 bytes long (the id has 4 to 9 digits), in random order. Lengths
-// are drawn uniformly; 4-digit ids run out first (there are 9000 of them),
-// so 17-byte keys are a little rarer.
-func longStringKeys(n int) []string {
-	r := rand.New(rand.NewPCG(17, 22))
-	seen := make(map[string]bool, n)
-	keys := make([]string, 0, n)
-	for len(keys) < n {
-		digits := 4 + r.IntN(6)
-		lo := uint64(1)
-		for range digits - 1 {
-			lo *= 10
-		}
-		k := fmt.Sprintf("user:%d:profile", lo+r.Uint64N(9*lo))
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
-
-// BenchmarkLoadLongString measures Load of 100k stored string keys of 17 to
-// 22 bytes ("user:<n>:profile"), longer than the keys BenchmarkLoadString
-// uses, at 0 % and 99 % misses (absent keys have the same shape).
-func BenchmarkLoadLongString(b *testing.B) {
-	const n = 100_000
-	keys := longStringKeys(2 * n)
-	benchStringLoads(b, n, keys, []stringImpl{
-		{"Map", func() stringMap { return safemap.New[string, int64]() }},
-		{"xsync", func() stringMap { return xsync.NewMap[string, int64]() }},
-	})
 }
