@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/perf/benchfmt"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/advisor"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stampede"
@@ -334,6 +335,19 @@ func TestSynthetic_MeasuresEveryStrategy(t *testing.T) {
 	cancel()
 	if _, err := (synthetic{keys: 10, duration: time.Millisecond}).run(ctx); err == nil {
 		t.Error("run with a cancelled context: no error")
+	}
+}
+
+// TestSynthetic_ReplaysEveryStrategyTheAdvisorNames keeps -measure's
+// constructors in step with the advisor's table of strategies: a strategy
+// added there (the cache, say) needs its constructor here to be measured.
+func TestSynthetic_ReplaysEveryStrategyTheAdvisorNames(t *testing.T) {
+	var got []string
+	for _, st := range strategies {
+		got = append(got, st.name)
+	}
+	if want := advisor.Strategies(); !slices.Equal(got, want) {
+		t.Errorf("synthetic strategies = %q; want advisor.Strategies() = %q", got, want)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/safemap-go/safemap/cmd/mapbench/internal/report"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -116,7 +116,7 @@ func (r *runner) run(ctx context.Context) *results.Run {
 			),
 			mpb.AppendDecorators(
 				decor.Elapsed(decor.ET_STYLE_MMSS, decor.WCSyncSpace),
-				decor.Name(" of ~"+r.budget.Round(time.Second).String()),
+				decor.Name(" of ~"+format.Duration(r.budget)),
 				decor.Any(func(decor.Statistics) string {
 					if s := r.current.Load(); s != nil {
 						return "  " + *s
@@ -136,7 +136,7 @@ func (r *runner) run(ctx context.Context) *results.Run {
 		}
 		if !complete {
 			out.Incomplete = fmt.Sprintf("interrupted after %s: the workloads after %s were not run, and its last group has fewer samples than asked",
-				report.RoundDuration(time.Since(t0)), w.name)
+				format.Duration(time.Since(t0)), w.name)
 			break
 		}
 	}

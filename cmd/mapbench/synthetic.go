@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/safemap-go/safemap"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/advisor"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 )
 
@@ -64,7 +64,7 @@ func (sy synthetic) run(ctx context.Context) (results.Workload, error) {
 	wl := &workload{
 		name: "advise",
 		description: fmt.Sprintf("The profile replayed: %s reads, %s of them missing, %s key set of %d keys, %s, %d goroutines.",
-			pctText(sy.readFrac), pctText(sy.missRate), sy.keySet, n, loaderText(sy.loaderCost, sy.failRate), g),
+			format.Percent(sy.readFrac), format.Percent(sy.missRate), sy.keySet, n, loaderText(sy.loaderCost, sy.failRate), g),
 		param:   "strategy",
 		primary: "ns/op",
 	}
@@ -200,18 +200,14 @@ func measureSynthetic(ctx context.Context, w advisor.Workload) (results.Workload
 	}.run(ctx)
 }
 
-// pctText formats a fraction as a percentage with up to three significant
-// digits: 0.995 → "99.5 %".
-func pctText(x float64) string { return strconv.FormatFloat(100*x, 'g', 3, 64) + " %" }
-
 // loaderText describes the replayed value function.
 func loaderText(cost time.Duration, failRate float64) string {
 	s := "a value function of no cost"
 	if cost > 0 {
-		s = "a value function of " + cost.String()
+		s = "a value function of " + format.Duration(cost)
 	}
 	if failRate > 0 {
-		s += " failing " + pctText(failRate) + " of the time"
+		s += " failing " + format.Percent(failRate) + " of the time"
 	}
 	return s
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 )
 
@@ -532,9 +533,9 @@ func explainIsolation(rw *results.Workload) []string {
 		above = append(above, c.Impl)
 		if st.Median > worst {
 			worst = st.Median
-			worstCase = fmt.Sprintf("%s at goroutines=%d, key=%s: %.2f", c.Impl, c.Goroutines, c.KeyType, st.Median)
+			worstCase = fmt.Sprintf("%s at goroutines=%d, key=%s: %s", c.Impl, c.Goroutines, c.KeyType, format.Number(st.Median))
 			if !math.IsInf(st.Lo, 0) && !math.IsInf(st.Hi, 0) {
-				worstCase += fmt.Sprintf(", 95 %% interval %.2f–%.2f", st.Lo, st.Hi)
+				worstCase += ", 95 % interval " + format.Number(st.Lo) + "–" + format.Number(st.Hi)
 			}
 		}
 	}

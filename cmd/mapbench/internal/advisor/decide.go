@@ -4,25 +4,11 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strconv"
+	"strings"
 	"time"
-)
 
-// The strategies, by constructor.
-const (
-	stratNew      = "safemap.New"
-	stratSync     = "safemap.NewSyncMap"
-	stratRW       = "safemap.NewRWMap"
-	stratSharded  = "safemap.NewShardedMap"
-	stratSnapshot = "safemap.NewSnapshotMap"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 )
-
-// Strategies returns the names a [MeasureFunc] reports its cases under
-// (Case.Impl), one per strategy, in the order the advisor prefers them on a
-// tie: "New", "NewSyncMap", "NewRWMap", "NewShardedMap", "NewSnapshotMap".
-func Strategies() []string {
-	return []string{"New", "NewSyncMap", "NewRWMap", "NewShardedMap", "NewSnapshotMap"}
-}
 
 // The thresholds of the rules. None of them is measured: each is a
 // judgement, and the reason texts say so.
@@ -47,8 +33,9 @@ const (
 	writeHeavy = 0.25
 	// missHeavy is the miss rate from which misses dominate reads.
 	missHeavy = 0.5
-	// slowLoader is the value-function cost from which a miss costs
-	// hundreds of map operations (a Load costs tens of ns).
+	// slowLoader is the value-function cost from which a miss costs far
+	// more than any map operation, so running the function once per
+	// missing key matters more than the map's own speed.
 	slowLoader = 10 * time.Microsecond
 	// highFailRate is the loader failure rate from which retries of
 	// failing keys become a load on the backend worth designing for.
@@ -96,48 +83,157 @@ func clamp01(x float64) float64 {
 	return min(max(x, 0), 1)
 }
 
-// rule is the branch of Decide that picks the recommendation and the
-// runner-up. The rules are tried in this order; the first that applies
-// wins.
-type rule int
+// rule is one branch of Decide: when it applies, the strategy it
+// recommends and its runner-up, and why, in sentences built from the
+// workload's facts and the strategies' rows of [strategyTable].
+type rule struct {
+	// name says when the rule applies, for tests and for reading.
+	name string
+	// applies reports whether the rule decides for f.
+	applies func(f facts) bool
+	// rec and runnerUp are constructors in strategyTable.
+	rec, runnerUp string
+	// why and runnerUpWhy explain rec and runnerUp for f.
+	why, runnerUpWhy func(f facts) []string
+	// warning, when set, is a problem no strategy solves under the rule.
+	warning string
+}
 
-const (
-	// snapshotCopy: a point-in-time view is needed and the map changes
-	// rarely and is small enough that copying it on every change is cheap.
-	snapshotCopy rule = iota
-	// snapshotLocked: a point-in-time view is needed but the map changes
-	// too often, or is too large, to copy on every change.
-	snapshotLocked
-	// copyCheapHits: no snapshot needed, the map is read-only once filled
-	// or changed so rarely that copying it costs under one entry per
-	// operation, and most reads hit.
-	copyCheapHits
-	// copyCheapMisses: as copyCheapHits, but most reads miss.
-	copyCheapMisses
-	// tiny: a handful of keys used by a few goroutines.
-	tiny
-	// writeHeavy: a quarter or more of operations change the map.
-	writeHeavyRule
-	// general: everything else.
-	general
-)
+// rules are tried in order; the first that applies wins, and the last
+// always applies. A strategy added to strategyTable is recommended by a
+// rule placed before the ones it should win against.
+var rules = []rule{
+	{
+		name: "snapshot needed, the map small and rarely changed: copy on write",
+		applies: func(f facts) bool {
+			return f.snap && atMost(f.changes, snapshotMaxChanges) && f.keys >= 1 && f.keys <= snapshotMaxKeys
+		},
+		rec: stratSnapshot, runnerUp: stratRW,
+		why: func(f facts) []string {
+			snap := row(stratSnapshot)
+			return []string{
+				fmt.Sprintf("You need a point-in-time view of all entries, and at most %s of operations change the map, on ~%d keys (the limits, ~1 %% of operations and ~100k keys, are judgements): Range and All on %s %s, so a consistent view costs nothing, and %s",
+					format.Percent(f.changes), f.keys, snap.name, snap.rangeSees, snap.reads),
+				capital(snap.writes) + ": apply changes in batches with StoreAll, and fill it that way too",
+			}
+		},
+		runnerUpWhy: func(facts) []string {
+			rw := row(stratRW)
+			return []string{fmt.Sprintf("Range and All on %s also %s, and writers wait while it copies: prefer it if the map changes more often than you iterate over it", rw.name, rw.rangeSees)}
+		},
+	},
+	{
+		name:    "snapshot needed, the map too large or changed too often to copy",
+		applies: func(f facts) bool { return f.snap },
+		rec:     stratRW, runnerUp: stratSnapshot,
+		why: func(f facts) []string {
+			rw := row(stratRW)
+			return []string{
+				fmt.Sprintf("You need a point-in-time view of all entries, but %s: %s would copy the whole map on every change", snapshotObstacle(f), stratSnapshot),
+				fmt.Sprintf("Range and All on %s %s, once per iteration rather than per change; in %s, %s", rw.name, rw.rangeSees, rw.name, rw.writes),
+			}
+		},
+		runnerUpWhy: func(facts) []string {
+			return []string{fmt.Sprintf("%s also gives point-in-time views, and wins if you iterate about as often as the map changes, or can batch changes with StoreAll: it copies on every change (or batch), %s on every Range", stratSnapshot, stratRW)}
+		},
+		warning: "No strategy gives cheap point-in-time snapshots at this rate of change and size: every NewRWMap Range copies all entries while writers wait, and its one lock serialises writers. If that is too slow, snapshot less often, or keep versioned immutable copies (batch the changes and publish each batch with SnapshotMap.StoreAll, one copy per batch)",
+	},
+	{
+		name:    "no snapshot needed, copying on change costs under an entry per operation, most reads hit",
+		applies: func(f facts) bool { return f.copyCheap() && f.miss < missHeavy },
+		rec:     stratSnapshot, runnerUp: stratNew,
+		why: func(f facts) []string {
+			snap := row(stratSnapshot)
+			var rs []string
+			if f.changes == 0 {
+				rs = append(rs, fmt.Sprintf("The map is never changed once it is filled: in %s, %s, and the map's size does not matter for reads", snap.name, snap.reads))
+				rs = append(rs, capital(snap.writes)+": fill it with StoreAll")
+			} else {
+				rs = append(rs, fmt.Sprintf("The map changes in at most %s of operations on ~%d keys: copying it on every change costs about %s entries per operation on average, under the ~1 entry a lookup costs (a judgement), so %s's reads come almost for free: %s",
+					format.Percent(f.changes), f.keys, format.Number(f.changes*float64(f.keys)), snap.name, snap.reads))
+				rs = append(rs, capital(snap.writes)+": apply changes in batches with StoreAll")
+			}
+			return append(rs, fmt.Sprintf("Most reads hit (misses %s), and Range and All on %s %s", format.Percent(f.miss), snap.name, snap.rangeSees))
+		},
+		runnerUpWhy: func(facts) []string {
+			n := row(stratNew)
+			return []string{fmt.Sprintf("%s keeps writes cheap however large the map grows (%s) and reads without a lock (%s): choose it if the map may be changed more often or grow larger than it is now", n.name, n.writes, n.reads)}
+		},
+	},
+	{
+		name:    "no snapshot needed, copying on change costs under an entry per operation, most reads miss",
+		applies: func(f facts) bool { return f.copyCheap() },
+		rec:     stratNew, runnerUp: stratSnapshot,
+		why: func(f facts) []string {
+			n, snap := row(stratNew), row(stratSnapshot)
+			return []string{
+				fmt.Sprintf("Most reads miss (%s) and the map rarely changes, so the cost of a miss decides: in %s, %s, while in %s, %s (-measure ranks the two on your machine)", format.Percent(f.miss), n.name, n.misses, snap.name, snap.misses),
+				n.summary(),
+			}
+		},
+		runnerUpWhy: func(facts) []string {
+			snap := row(stratSnapshot)
+			return []string{fmt.Sprintf("%s: %s, and Range and All on it %s; %s", snap.name, snap.reads, snap.rangeSees, snap.misses)}
+		},
+	},
+	{
+		name:    "a handful of keys and goroutines",
+		applies: func(f facts) bool { return f.keys >= 1 && f.keys < tinyKeys && f.conc <= lowConcurrency },
+		rec:     stratNew, runnerUp: stratRW,
+		why: func(f facts) []string {
+			return []string{
+				fmt.Sprintf("The map holds ~%d keys and %d goroutines use it (under ~64 keys and at most ~4 goroutines, judgements): contention is low, so every strategy is fast and the choice hardly matters; New stays the default", f.keys, f.conc),
+				row(stratNew).summary(),
+			}
+		},
+		runnerUpWhy: func(facts) []string {
+			rw := row(stratRW)
+			return []string{fmt.Sprintf("%s, %s, is as good at this size and concurrency, and the simplest and most compact; Range and All on it %s", rw.name, rw.is, rw.rangeSees)}
+		},
+	},
+	{
+		name:    "write-heavy: a quarter or more of operations change the map",
+		applies: func(f facts) bool { return atMost(writeHeavy, f.changes) },
+		rec:     stratNew, runnerUp: stratSharded,
+		why: func(f facts) []string {
+			n := row(stratNew)
+			return []string{
+				fmt.Sprintf("Up to %s of operations change the map (writes, and misses that insert), so what a write costs decides: in %s, %s", format.Percent(f.changes), n.name, n.writes),
+				n.summary(),
+			}
+		},
+		runnerUpWhy: func(facts) []string {
+			sh := row(stratSharded)
+			return []string{fmt.Sprintf("%s is the usual alternative for write-heavy maps: %s; %s", sh.name, sh.is, sh.writes)}
+		},
+	},
+	{
+		name:    "everything else",
+		applies: func(facts) bool { return true },
+		rec:     stratNew, runnerUp: stratSharded,
+		why: func(f facts) []string {
+			n := row(stratNew)
+			return []string{
+				fmt.Sprintf("Reads are %s of operations and up to %s change the map (writes, and misses that insert), and %s", format.Percent(f.reads), format.Percent(f.changes), n.summary()),
+				"Reads: " + n.reads,
+				"Writes: " + n.writes,
+			}
+		},
+		runnerUpWhy: func(facts) []string {
+			sh := row(stratSharded)
+			return []string{fmt.Sprintf("%s, %s: %s; %s; Range and All on it %s", sh.name, sh.is, sh.reads, sh.writes, sh.rangeSees)}
+		},
+	},
+}
 
-func (f facts) rule() rule {
-	switch {
-	case f.snap && atMost(f.changes, snapshotMaxChanges) && f.keys >= 1 && f.keys <= snapshotMaxKeys:
-		return snapshotCopy
-	case f.snap:
-		return snapshotLocked
-	case f.copyCheap() && f.miss < missHeavy:
-		return copyCheapHits
-	case f.copyCheap():
-		return copyCheapMisses
-	case f.keys >= 1 && f.keys < tinyKeys && f.conc <= lowConcurrency:
-		return tiny
-	case atMost(writeHeavy, f.changes):
-		return writeHeavyRule
+// rule returns the first rule that applies to f.
+func (f facts) rule() *rule {
+	for i := range rules {
+		if rules[i].applies(f) {
+			return &rules[i]
+		}
 	}
-	return general
+	panic("advisor: no rule applies; the last rule must always apply")
 }
 
 // copyCheap reports whether a copy-on-write map pays without a snapshot
@@ -158,23 +254,6 @@ func atMost(x, limit float64) bool {
 	return x <= limit*(1+1e-9)
 }
 
-// picks returns the recommendation and the runner-up of a rule.
-func (r rule) picks() (rec, runnerUp string) {
-	switch r {
-	case snapshotCopy:
-		return stratSnapshot, stratRW
-	case snapshotLocked:
-		return stratRW, stratSnapshot
-	case copyCheapHits:
-		return stratSnapshot, stratNew
-	case copyCheapMisses:
-		return stratNew, stratSnapshot
-	case tiny:
-		return stratNew, stratRW
-	}
-	return stratNew, stratSharded
-}
-
 // Decide recommends a strategy for w by the rules below, tried in order;
 // the first that applies picks the recommendation and the runner-up. Let
 // changes be the fraction of operations that may change the map: the
@@ -191,13 +270,16 @@ func (r rule) picks() (rec, runnerUp string) {
 //	changes ≥ 25 %                                       → New, runner-up NewShardedMap
 //	otherwise                                            → New, runner-up NewShardedMap
 //
-// Independently of the rule, Decide explains what iteration sees, what a
-// churning key set, a slow (≥ 10 µs) or failing value function mean, and
-// warns when several processes must share the map, when loads fail often
-// (≥ 5 %), and when the key count is unknown. WouldChange is found by
-// re-running the rules on altered workloads. Keys = 0 (unknown) counts as
-// large; Goroutines = 0 means GOMAXPROCS. Out-of-range fields are clamped:
-// call [Workload.Validate] first to reject them.
+// The reasons state what each strategy guarantees, locks and costs, in
+// words; they quote no benchmark figure (run [DecideMeasured] for figures
+// from this machine). Independently of the rule, Decide explains what
+// iteration sees, what a churning key set, a slow (≥ 10 µs) or failing
+// value function mean, and warns when several processes must share the
+// map, when loads fail often (≥ 5 %), and when the key count is unknown.
+// WouldChange is found by re-running the rules on altered workloads. Keys
+// = 0 (unknown) counts as large; Goroutines = 0 means GOMAXPROCS.
+// Out-of-range fields are clamped: call [Workload.Validate] first to
+// reject them.
 func Decide(w Workload) Advice {
 	return acrossProcesses(decideLocal(w), factsOf(w))
 }
@@ -207,68 +289,22 @@ func decideLocal(w Workload) Advice {
 	f := factsOf(w)
 	r := f.rule()
 	a := Advice{Workload: w, Basis: BasisRules}
-	a.Recommended, a.RunnerUp = r.picks()
-	a.Reasons = ruleReasons(r, f)
+	a.Recommended, a.RunnerUp = r.rec, r.runnerUp
+	a.Reasons = r.why(f)
 	a.Reasons = append(a.Reasons, strategyNotes(a.Recommended, w)...)
-	a.Reasons = append(a.Reasons, loaderNotes(w)...)
-	a.RunnerUpWhy = runnerUpWhy(r, f)
+	a.Reasons = append(a.Reasons, loaderNotes(w, a.Recommended)...)
+	a.RunnerUpWhy = r.runnerUpWhy(f)
 	a.WouldChange = wouldChange(f, a.Recommended)
 	a.WouldChange = append(a.WouldChange, staticWouldChange(a.Recommended, f, true)...)
 	a.Warnings = warnings(r, f, w)
 	return a
 }
 
-// newStrengths is why New is the default, from its design and BENCHMARKS.md.
-var newStrengths = []string{
-	"safemap.New is the default: its reads take no lock and never allocate, keys and values live inline in the table (no allocation per entry), and the table grows and shrinks one bucket chain at a time while other goroutines go on",
-	"BENCHMARKS.md's mapbench run (2 shared cores, 100k keys, 2 goroutines): New's Load takes ~22–28 ns against 48–60 ns for NewShardedMap and NewRWMap and ~100 ns for NewSyncMap, and a 90/9/1 read/insert/delete mix ~23 ns against 45–96 ns; inserting new keys through LoadOrCompute is where it is slowest relative to its own reads (~110–210 ns, with NewRWMap and NewShardedMap at 145–354 ns), so run with -measure to rank them on your machine",
-}
-
-func ruleReasons(r rule, f facts) []string {
-	switch r {
-	case snapshotCopy:
-		return []string{
-			fmt.Sprintf("You need a point-in-time view of all entries, and at most %s of operations change the map, on ~%d keys (the limits, ~1 %% of operations and ~100k keys, are judgements): NewSnapshotMap's Range and All iterate one immutable snapshot, so a consistent view costs nothing, and its reads take no lock and never allocate", pct(f.changes), f.keys),
-			"Every change copies the whole map (O(n) time and an n-entry map of garbage) under one writer mutex; apply batches with StoreAll, which copies once per batch, and fill it that way too (one Store per key costs O(n²))",
-		}
-	case snapshotLocked:
-		return []string{
-			fmt.Sprintf("You need a point-in-time view of all entries, but %s: NewSnapshotMap would copy the whole map on every change", snapshotObstacle(f)),
-			"NewRWMap's Range and All copy every entry under its read lock: a point-in-time snapshot that costs O(n) time and memory per iteration rather than per write, while writes stay O(1)",
-		}
-	case copyCheapHits:
-		rs := []string{}
-		if f.changes == 0 {
-			rs = append(rs, "The map is never changed once it is filled: NewSnapshotMap's Load is one atomic pointer load plus a built-in map lookup, takes no lock and never allocates — the `builtin` lower bound of BENCHMARKS.md plus one load — and the map's size does not matter for reads")
-			rs = append(rs, "Fill it with StoreAll, which copies the map once per batch; one Store per key would cost O(n²)")
-		} else {
-			rs = append(rs, fmt.Sprintf("The map changes in at most %s of operations on ~%d keys: copying it on every change costs about %s entries per operation on average, under the ~1 entry a lookup costs (a judgement), so NewSnapshotMap's lock-free, allocation-free reads (an atomic pointer load plus a built-in map lookup) come almost for free", pct(f.changes), f.keys, num(f.changes*float64(f.keys))))
-			rs = append(rs, "Every change still copies the whole map under one writer mutex: apply batches with StoreAll (one copy per batch)")
-		}
-		return append(rs, fmt.Sprintf("Most reads hit (misses %s): a hit in a built-in map is as cheap as it gets, and Range and All see a point-in-time snapshot at no cost", pct(f.miss)))
-	case copyCheapMisses:
-		return append([]string{
-			fmt.Sprintf("Most reads miss (%s) and the map rarely changes: New answers a miss from one 8-byte word of a dense array — 11.9 ns against ~31 ns for a built-in map in BENCHMARKS.md (Load on 1M keys, 99 %% misses) — so it beats even NewSnapshotMap's lock-free built-in map lookup here", pct(f.miss)),
-		}, newStrengths...)
-	case tiny:
-		return append([]string{
-			fmt.Sprintf("The map holds ~%d keys and %d goroutines use it (under ~64 keys and at most ~4 goroutines, judgements): contention is low, so every strategy is fast and the choice hardly matters; New stays the default", f.keys, f.conc),
-		}, newStrengths...)
-	case writeHeavyRule:
-		return append([]string{
-			fmt.Sprintf("Up to %s of operations change the map (writes, and misses that insert): New's writers lock one bucket chain (a handful of keys) while readers go on without waiting, and an insert allocates only an occasional overflow bucket", pct(f.changes)),
-		}, newStrengths...)
-	}
-	return append([]string{
-		fmt.Sprintf("Reads are %s of operations and up to %s change the map (writes, and misses that insert): New serves reads without locks and writes under one bucket-chain lock, with no allocation per entry", pct(f.reads), pct(f.changes)),
-	}, newStrengths...)
-}
-
 // snapshotObstacle says why a copy-on-write map does not fit.
 func snapshotObstacle(f facts) string {
 	var parts []string
 	if !atMost(f.changes, snapshotMaxChanges) {
-		parts = append(parts, fmt.Sprintf("up to %s of operations change the map (more than ~1 %%, a judgement)", pct(f.changes)))
+		parts = append(parts, fmt.Sprintf("up to %s of operations change the map (more than ~1 %%, a judgement)", format.Percent(f.changes)))
 	}
 	switch {
 	case f.keys == 0:
@@ -276,103 +312,91 @@ func snapshotObstacle(f facts) string {
 	case f.keys > snapshotMaxKeys:
 		parts = append(parts, fmt.Sprintf("it holds ~%d keys (more than ~100k, a judgement)", f.keys))
 	}
-	if len(parts) == 2 {
-		return parts[0] + " and " + parts[1]
-	}
-	return parts[0]
-}
-
-func runnerUpWhy(r rule, f facts) []string {
-	switch r {
-	case snapshotCopy:
-		return []string{"NewRWMap's Range is also a point-in-time snapshot, copied under its read lock: O(n) per iteration instead of per change, and writers wait while it copies; prefer it if the map changes more often than you iterate over it"}
-	case snapshotLocked:
-		return []string{"NewSnapshotMap also gives point-in-time views, and wins if you iterate about as often as the map changes, or can batch changes with StoreAll: it copies on every change (or batch), NewRWMap on every Range"}
-	case copyCheapHits:
-		return []string{"safemap.New keeps writes O(1) and is close to a built-in map on reads (1.03× at 99 % misses in BENCHMARKS.md): choose it if the map may be changed more often or grow larger than it is now"}
-	case copyCheapMisses:
-		return []string{"NewSnapshotMap reads a built-in map with no lock and gives Range a point-in-time snapshot for free; its misses cost a full built-in map lookup"}
-	case tiny:
-		return []string{"NewRWMap, one RWMutex over a built-in map, is as good at this size and concurrency, and the simplest and most compact; its Range is a point-in-time copy"}
-	case writeHeavyRule:
-		return []string{"NewShardedMap is the usual alternative for write-heavy maps: built-in maps behind per-shard read-write locks (4 × GOMAXPROCS shards by default), so writers to different shards never wait for each other, with no allocation per entry and a predictable cost"}
-	}
-	return []string{"NewShardedMap: built-in maps behind per-shard read-write locks, with no allocation per entry (unlike NewSyncMap); readers share a shard's read lock, a writer blocks about 1/shards of the keys, and Range copies one shard at a time"}
-}
-
-// rangeSemantics is what Range and All see under each strategy (README).
-var rangeSemantics = map[string]string{
-	stratNew:      "Range and All on New visit one bucket chain at a time, each at one instant: every key present throughout is visited exactly once, but the whole is not a snapshot",
-	stratSync:     "Range and All on NewSyncMap are weakly consistent, like sync.Map's: a write made during the iteration may or may not be seen",
-	stratRW:       "Range and All on NewRWMap copy every entry under the read lock: a point-in-time snapshot, at O(n) time and memory per iteration",
-	stratSharded:  "Range and All on NewShardedMap copy one shard at a time: each shard is seen at one instant, different shards at different instants",
-	stratSnapshot: "Range and All on NewSnapshotMap iterate one point-in-time snapshot without copying it",
+	return joinAnd(parts)
 }
 
 // strategyNotes are the reasons that depend on the recommended strategy
 // as well as the workload: iteration and churn.
 func strategyNotes(rec string, w Workload) []string {
 	var notes []string
-	if w.NeedIteration && !w.NeedSnapshot {
-		if s, ok := rangeSemantics[rec]; ok {
-			notes = append(notes, "You iterate over the map: "+s)
-		}
+	s := row(rec)
+	if w.NeedIteration && !w.NeedSnapshot && s.rangeSees != "" {
+		notes = append(notes, "You iterate over the map: "+s.iterationNote())
 	}
-	if w.KeySet == Churning && rec == stratNew {
-		notes = append(notes, "The key set churns: New reuses freed slots without allocating and shrinks its table when it falls under 3/32 full (docs/design.md), while the built-in maps inside NewRWMap and NewShardedMap never shrink and NewSyncMap allocates on every insert")
+	if w.KeySet == Churning && s.shrinks {
+		var others []string
+		for _, o := range strategyTable {
+			if o.name != s.name && !o.shared {
+				others = append(others, o.name+" "+o.churn)
+			}
+		}
+		notes = append(notes, fmt.Sprintf("The key set churns: %s %s. By contrast, %s", s.name, s.churn, strings.Join(others, "; ")))
 	}
 	return notes
 }
 
-// growthWarning is the warning for a growing key set: nothing here
-// evicts, so memory grows with the keys.
-func growthWarning(f facts) string {
+// growthWarning is the warning for a growing key set when rec keeps every
+// key it is given: memory grows with the keys. The remedies name the
+// in-process strategies that evict, when the table has any.
+func growthWarning(rec string, f facts) string {
 	size := ""
 	if f.keys > 0 {
-		size = fmt.Sprintf(" (~%d keys now; at New's ~38–48 B per int→int entry in BENCHMARKS.md, plus what your keys and values point to)", f.keys)
+		size = fmt.Sprintf(" (~%d keys now, each holding its key and value and what they point to)", f.keys)
 	}
-	return "The key set grows: none of safemap's in-process maps (nor the built-in map, sync.Map or the peers measured) evicts or expires entries, so memory grows with every new key and is never given back while the keys stay" + size +
-		". If the keys are unbounded (user IDs, URLs, request keys), bound the map: delete keys you no longer need, use an eviction-capable cache (size- or time-bounded, such as otter or ristretto) in front of the source, " +
+	evicting := inProcess(func(s strategy) bool { return s.evicts })
+	keeps, bound := "none of safemap's in-process maps (nor the built-in map, sync.Map or the peers measured) evicts or expires entries",
+		"use an eviction-capable cache (size- or time-bounded, such as otter or ristretto) in front of the source"
+	if len(evicting) > 0 {
+		keeps = rec + " does not evict or expire entries"
+		bound = "use " + joinOr(evicting) + ", which bounds its own memory"
+	}
+	return "The key set grows: " + keeps + ", so memory grows with every new key and is never given back while the keys stay" + size +
+		". If the keys are unbounded (user IDs, URLs, request keys), bound the map: delete keys you no longer need, " + bound + ", " +
 		"or keep the data in the distributed tier (safemap's Redis-backed redismap module, with TTLs), using an in-process map only for the hot set"
 }
 
 // counterNote is the reason for workloads that update existing keys
-// often: read-modify-write belongs in Compute.
-func counterNote(f facts) (string, bool) {
+// often: read-modify-write belongs in Compute, and what Compute locks
+// under rec matters.
+func counterNote(f facts, rec string) (string, bool) {
 	writes := 1 - f.reads
 	if writes < writeHeavy && (f.keySet != Static || writes < 0.01) {
 		return "", false
 	}
-	return fmt.Sprintf("%s of operations write: if those writes are read-modify-write updates of existing keys (counters, sums, appending to a value), "+
-		"make each one a single Compute call, which runs your function atomically for its key; Load followed by Store loses updates when two goroutines change one key at once", pct(writes)), true
+	note := fmt.Sprintf("%s of operations write: if those writes are read-modify-write updates of existing keys (counters, sums, appending to a value), "+
+		"make each one a single Compute call, which runs your function atomically for its key; Load followed by Store loses updates when two goroutines change one key at once", format.Percent(writes))
+	if s := row(rec); s.computeHolds != "" {
+		note += fmt.Sprintf(". While the function runs, Compute on %s holds %s", s.name, s.computeHolds)
+	}
+	return note, true
 }
 
 // loaderNotes are the reasons about the value function and the kind of
-// writes, which hold for every strategy.
-func loaderNotes(w Workload) []string {
+// writes; all but the Compute note hold for every strategy.
+func loaderNotes(w Workload, rec string) []string {
 	var notes []string
-	if n, ok := counterNote(factsOf(w)); ok {
+	if n, ok := counterNote(factsOf(w), rec); ok {
 		notes = append(notes, n)
 	}
 	if w.LoaderCost >= slowLoader {
-		notes = append(notes, fmt.Sprintf("The value function takes ~%v per miss (≥ ~10 µs, a judgement: hundreds of map operations): what matters is that it runs once per missing key. Call it through LoadOrCompute or LoadOrTryCompute, not Load then Store: every safemap strategy runs it at most once per absence however many goroutines miss the key together, with no lock held, so a slow load never stalls other keys", roundDuration(w.LoaderCost)))
+		notes = append(notes, fmt.Sprintf("The value function takes ~%s per miss (≥ ~10 µs, a judgement: far longer than any map operation): what matters is that it runs once per missing key. Call it through LoadOrCompute or LoadOrTryCompute, not Load then Store: every safemap strategy runs it at most once per absence however many goroutines miss the key together, with no lock held, so a slow load never stalls other keys", format.Duration(w.LoaderCost)))
 	}
 	if w.LoaderFailRate > 0 {
-		notes = append(notes, fmt.Sprintf("%s of value-function calls fail: with LoadOrTryCompute an error stores nothing and is returned to every caller waiting on that computation, so a failing backend is called once per wave of misses, not once per waiter", pct(w.LoaderFailRate)))
+		notes = append(notes, fmt.Sprintf("%s of value-function calls fail: with LoadOrTryCompute an error stores nothing and is returned to every caller waiting on that computation, so a failing backend is called once per wave of misses, not once per waiter", format.Percent(w.LoaderFailRate)))
 	}
 	return notes
 }
 
-func warnings(r rule, f facts, w Workload) []string {
+func warnings(r *rule, f facts, w Workload) []string {
 	var ws []string
-	if r == snapshotLocked {
-		ws = append(ws, "No strategy gives cheap point-in-time snapshots at this rate of change and size: every NewRWMap Range copies all entries while writers wait, and its one lock serialises writers. If that is too slow, snapshot less often, or keep versioned immutable copies (batch the changes and publish each batch with SnapshotMap.StoreAll, one copy per batch)")
+	if r.warning != "" {
+		ws = append(ws, r.warning)
 	}
 	if w.LoaderFailRate >= highFailRate {
-		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", pct(w.LoaderFailRate)))
+		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", format.Percent(w.LoaderFailRate)))
 	}
-	if f.keySet == Growing {
-		ws = append(ws, growthWarning(f))
+	if f.keySet == Growing && !row(r.rec).evicts {
+		ws = append(ws, growthWarning(r.rec, f))
 	}
 	if f.keys == 0 {
 		ws = append(ws, "The key count is unknown (keys = 0), so the rules assume it is large: NewSnapshotMap is considered only for a map never changed once filled, and the small-map rule does not apply. Give -keys for a better answer")
@@ -385,7 +409,7 @@ func warnings(r rule, f facts, w Workload) []string {
 func wouldChange(f facts, rec string) []string {
 	var out []string
 	try := func(g facts, cond string) string {
-		alt, _ := g.rule().picks()
+		alt := g.rule().rec
 		if alt != rec {
 			out = append(out, "if "+cond+" → "+alt)
 		}
@@ -411,7 +435,7 @@ func wouldChange(f facts, rec string) []string {
 		snapAlt = try(g, "you needed a point-in-time snapshot of all entries")
 		if !atMost(f.changes, snapshotMaxChanges) || keysNote != "" {
 			g.changes, g.keys = min(f.changes, snapshotMaxChanges), smallKeys
-			if alt, _ := g.rule().picks(); alt != snapAlt {
+			if alt := g.rule().rec; alt != snapAlt {
 				try(g, "you needed a point-in-time snapshot and at most 1 in 100 operations changed the map"+keysNote)
 			}
 		}
@@ -456,49 +480,10 @@ func staticWouldChange(rec string, f facts, fromRules bool) []string {
 		out = append(out, "if code had to keep sync.Map's semantics (a drop-in for code written against sync.Map, whose Compute may run its function more than once) → "+stratSync)
 	}
 	if f.procs <= 1 {
-		out = append(out, "if several processes had to share the data and its loads → "+stratRedis+" (safemap's Redis tier: one loader call per key for all of them; see -processes)")
+		out = append(out, "if several processes had to share the data and its loads → "+sharedTier().name+" (safemap's Redis tier: one loader call per key for all of them; see -processes)")
 	}
 	if fromRules {
-		out = append(out, "if measuring your workload on your machine (-measure) ranked another strategy first → that one: these rules rest on numbers from a 2-core machine")
+		out = append(out, "if measuring your workload on your machine (-measure) ranked another strategy first → that one: these rules rest on the strategies' cost models, not on figures from your machine")
 	}
 	return out
-}
-
-// roundDuration rounds d to three significant digits, so that a profile's
-// mean loader time reads 5.61ms, not 5.606278ms.
-func roundDuration(d time.Duration) time.Duration {
-	if d <= 0 {
-		return d
-	}
-	unit := time.Duration(1)
-	for d/unit >= 1000 {
-		unit *= 10
-	}
-	return d.Round(unit)
-}
-
-// pct formats a fraction as a percentage with up to three significant
-// digits: 0.9 → "90 %", 0.001 → "0.1 %".
-func pct(x float64) string {
-	p := x * 100
-	if p > 0 && p < 0.001 {
-		return "< 0.001 %"
-	}
-	return strconv.FormatFloat(p, 'g', 3, 64) + " %"
-}
-
-// num formats a figure with three significant digits, with an SI suffix
-// from a thousand up: 0.25 → "0.25", 41.23 → "41.2", 1234.5 → "1.23k",
-// 496844 → "497k".
-func num(x float64) string {
-	a := math.Abs(x)
-	for _, s := range [...]struct {
-		scale  float64
-		suffix string
-	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
-		if a >= s.scale*0.9995 {
-			return strconv.FormatFloat(x/s.scale, 'g', 3, 64) + s.suffix
-		}
-	}
-	return strconv.FormatFloat(x, 'g', 3, 64)
 }

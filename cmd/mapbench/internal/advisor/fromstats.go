@@ -1,11 +1,11 @@
 package advisor
 
 import (
-	"fmt"
 	"math"
 	"time"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 )
 
 // writeMethods are the ConcurrentMap methods that write without reading
@@ -87,7 +87,7 @@ func concurrencyOf(s safemap.ProfileStats) (int, string) {
 	if s.Duration > 0 && s.ComputeTime > 0 {
 		inFlight := float64(s.ComputeTime) / float64(s.Duration)
 		g = int(math.Ceil(inFlight - 1e-9))
-		from = fmt.Sprintf("estimated from the profile: value functions ran %.3g at a time on average", inFlight)
+		from = "estimated from the profile: value functions ran " + format.Number(inFlight) + " at a time on average"
 	}
 	if s.Waiters > 0 && g < 2 {
 		g, from = 2, "estimated from the profile: calls waited for another goroutine's value function"

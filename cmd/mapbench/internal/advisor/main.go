@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -263,10 +263,10 @@ func bullets(b *strings.Builder, items []string) {
 func describe(w Workload) string {
 	loader := "cheap value function"
 	if w.LoaderCost > 0 {
-		loader = fmt.Sprintf("value function %v", roundDuration(w.LoaderCost))
+		loader = "value function " + format.Duration(w.LoaderCost)
 	}
 	if w.LoaderFailRate > 0 {
-		loader += fmt.Sprintf(" failing %s", pct(w.LoaderFailRate))
+		loader += fmt.Sprintf(" failing %s", format.Percent(w.LoaderFailRate))
 	}
 	keys := fmt.Sprintf("~%d keys", w.Keys)
 	if w.Keys == 0 {
@@ -291,7 +291,7 @@ func describe(w Workload) string {
 		gs = fmt.Sprintf("≥ %d goroutines (%s)", w.Goroutines, w.GoroutinesFrom)
 	}
 	return fmt.Sprintf("reads %s, misses %s, %s key set, %s, %s, %s, %s, %s",
-		pct(w.ReadFraction), pct(w.MissRate), w.KeySet, keys, loader, iter, procs, gs)
+		format.Percent(w.ReadFraction), format.Percent(w.MissRate), w.KeySet, keys, loader, iter, procs, gs)
 }
 
 // writeTable prints the measurement: one row per strategy in rank order,
@@ -315,7 +315,7 @@ func writeTable(b *strings.Builder, m results.Workload) {
 	}
 	rk := stats.Judge{HigherIsBetter: m.HigherIsBetter, Precision: MeasuredPrecision}.Rank(sets)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  rank\tstrategy\t%s median\t95 %% interval\tallocs/op\t× best\tn\n", unit)
+	fmt.Fprintf(tw, "  rank\tstrategy\t%s median\t95 %% interval\tallocs/op\tvs best\tn\n", unit)
 	for _, i := range rk.Order {
 		c := &m.Cases[i]
 		name := strategyName(c.Impl)
@@ -335,17 +335,17 @@ func writeTable(b *strings.Builder, m results.Workload) {
 		if rk.Tied[i] {
 			r = "≈" + r
 		}
-		ci := "—"
-		if !math.IsInf(st.Lo, 0) && !math.IsInf(st.Hi, 0) {
-			ci = num(st.Lo) + "–" + num(st.Hi)
+		ci, ok := interval(st)
+		if !ok {
+			ci = "—"
 		}
-		vs := strconv.FormatFloat(rk.Ratio[i], 'f', 2, 64)
+		vs := format.Ratio(rk.Ratio[i])
 		if rk.TiedWithBest[i] && i != rk.Best {
 			vs = "≈" + vs
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", r, name, num(st.Median), ci,
-			num(c.AllocsPerOp().Median), vs, st.N)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\n", r, name, format.Number(st.Median), ci,
+			format.Number(c.AllocsPerOp().Median), vs, st.N)
 	}
 	tw.Flush()
-	b.WriteString("  (rank: 1 + the strategies significantly better, Mann-Whitney U p < 0.05 and ≥ " + pct(MeasuredPrecision) + " apart; ≈: tied)\n")
+	b.WriteString("  (rank: 1 + the strategies significantly better, Mann-Whitney U p < 0.05 and ≥ " + format.Percent(MeasuredPrecision) + " apart; ≈: tied)\n")
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -115,7 +116,6 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 		}
 	}
 	judge := stats.Judge{HigherIsBetter: m.HigherIsBetter, Precision: MeasuredPrecision}
-	order := Strategies()
 	slices.SortStableFunc(usable, func(a, b ranked) int {
 		if c := cmp.Compare(a.st.Median, b.st.Median); c != 0 {
 			if m.HigherIsBetter {
@@ -123,7 +123,7 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 			}
 			return c
 		}
-		return cmp.Compare(rankOf(order, a.strategy), rankOf(order, b.strategy))
+		return cmp.Compare(rankOf(a.strategy), rankOf(b.strategy))
 	})
 	// A strategy that lacks what the workload needs is left out, however
 	// fast: only NewRWMap and NewSnapshotMap iterate a point-in-time view.
@@ -132,12 +132,12 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 	for _, r := range usable {
 		if !isStrategy(r.strategy) {
 			if len(cands) == 0 {
-				excluded = append(excluded, fmt.Sprintf("%s measured %s %s; it is shown for comparison, but only safemap's strategies are recommended", r.strategy, num(r.st.Median), unit))
+				excluded = append(excluded, fmt.Sprintf("%s measured %s %s; it is shown for comparison, but only safemap's strategies are recommended", r.strategy, format.Number(r.st.Median), unit))
 			}
 			continue
 		}
 		if w.NeedSnapshot && !givesSnapshots(r.strategy) {
-			excluded = append(excluded, fmt.Sprintf("%s measured %s %s but is left out: its Range is not a point-in-time snapshot, which you need", r.strategy, num(r.st.Median), unit))
+			excluded = append(excluded, fmt.Sprintf("%s measured %s %s but is left out: its Range is not a point-in-time snapshot, which you need", r.strategy, format.Number(r.st.Median), unit))
 			continue
 		}
 		cands = append(cands, r)
@@ -160,12 +160,12 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 	if len(tied) == 1 {
 		a.Basis, a.Recommended = BasisMeasurement, best.strategy
 		a.Reasons = append(a.Reasons, fmt.Sprintf("%s: %s is best at %s, significantly ahead of every other candidate (Mann-Whitney U, p < %g, by at least %s)",
-			where, best.strategy, figureText(best.st, unit), stats.Alpha, pct(MeasuredPrecision)))
+			where, best.strategy, figureText(best.st, unit), stats.Alpha, format.Percent(MeasuredPrecision)))
 		if len(cands) > 1 {
 			second := cands[1]
 			a.RunnerUp = second.strategy
-			a.RunnerUpWhy = []string{fmt.Sprintf("Measured second: %s, %s× the best (p = %.3g)", figureText(second.st, unit),
-				num(ratio(best.st.Median, second.st.Median, m.HigherIsBetter)), stats.PValue(best.values, second.values))}
+			a.RunnerUpWhy = []string{fmt.Sprintf("Measured second: %s, %s the best (p = %s)", figureText(second.st, unit),
+				format.Ratio(ratio(best.st.Median, second.st.Median, m.HigherIsBetter)), format.Number(stats.PValue(best.values, second.values)))}
 		} else {
 			a.RunnerUp, a.RunnerUpWhy = rules.RunnerUp, []string{"The only other candidate by the rules; it was not measured: " + strings.Join(rules.RunnerUpWhy, "; ")}
 		}
@@ -183,7 +183,7 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 			figs = append(figs, r.strategy+" "+figureText(r.st, unit))
 		}
 		a.Reasons = append(a.Reasons, fmt.Sprintf("Tie: %s cannot tell %s apart on this workload — no difference between them is both significant (Mann-Whitney U, p < %g) and at least %s: %s",
-			where, joinAnd(names), stats.Alpha, pct(MeasuredPrecision), strings.Join(figs, "; ")))
+			where, joinAnd(names), stats.Alpha, format.Percent(MeasuredPrecision), strings.Join(figs, "; ")))
 		a.Reasons = append(a.Reasons, fmt.Sprintf("So the rules decide: the rules choose %s (%s)", a.Recommended, tieBreakWhy(a.Recommended, rules)))
 		if a.Recommended == rules.Recommended {
 			a.Reasons = append(a.Reasons, rules.Reasons[0])
@@ -198,14 +198,14 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 		if len(behind) > 0 {
 			var bs []string
 			for _, r := range behind {
-				bs = append(bs, fmt.Sprintf("%s %s× (%s)", r.strategy, num(ratio(best.st.Median, r.st.Median, m.HigherIsBetter)), figureText(r.st, unit)))
+				bs = append(bs, fmt.Sprintf("%s %s (%s)", r.strategy, format.Ratio(ratio(best.st.Median, r.st.Median, m.HigherIsBetter)), figureText(r.st, unit)))
 			}
 			a.Reasons = append(a.Reasons, "Significantly behind the tied strategies: "+strings.Join(bs, "; "))
 		}
 	}
 	a.Reasons = append(a.Reasons, excluded...)
 	a.Reasons = append(a.Reasons, strategyNotes(a.Recommended, w)...)
-	a.Reasons = append(a.Reasons, loaderNotes(w)...)
+	a.Reasons = append(a.Reasons, loaderNotes(w, a.Recommended)...)
 	fastest := a.Recommended
 	for _, r := range usable {
 		if isStrategy(r.strategy) {
@@ -230,10 +230,9 @@ func tieBreak(tied []ranked, rules Advice) string {
 	case has(rules.RunnerUp):
 		return rules.RunnerUp
 	}
-	order := Strategies()
 	pick := tied[0].strategy
 	for _, r := range tied {
-		if rankOf(order, r.strategy) < rankOf(order, pick) {
+		if rankOf(r.strategy) < rankOf(pick) {
 			pick = r.strategy
 		}
 	}
@@ -254,34 +253,19 @@ func tieBreakWhy(pick string, rules Advice) string {
 // (95 % interval 40.1–43.0, n=12)".
 func figureText(st stats.Summary, unit string) string {
 	ci := "no interval: fewer than 6 samples"
-	if !math.IsInf(st.Lo, 0) && !math.IsInf(st.Hi, 0) {
-		ci = "95 % interval " + num(st.Lo) + "–" + num(st.Hi)
+	if lohi, ok := interval(st); ok {
+		ci = "95 % interval " + lohi
 	}
-	return fmt.Sprintf("%s %s (%s, n=%d)", num(st.Median), unit, ci, st.N)
+	return fmt.Sprintf("%s %s (%s, n=%d)", format.Number(st.Median), unit, ci, st.N)
 }
 
-// joinAnd joins "a", "b" and "c" as "a, b and c".
-func joinAnd(xs []string) string {
-	if len(xs) <= 1 {
-		return strings.Join(xs, "")
+// interval is a median's 95 % confidence interval, "40.1–43.0"; ok is
+// false when there are too few samples for one.
+func interval(st stats.Summary) (text string, ok bool) {
+	if math.IsInf(st.Lo, 0) || math.IsInf(st.Hi, 0) {
+		return "", false
 	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
-}
-
-// strategyName maps a Case.Impl such as "New" to its constructor,
-// "safemap.New"; other names are kept as they are.
-func strategyName(impl string) string {
-	if slices.Contains(Strategies(), impl) {
-		return "safemap." + impl
-	}
-	return impl
-}
-
-func rankOf(order []string, strategy string) int {
-	if i := slices.Index(order, strings.TrimPrefix(strategy, "safemap.")); i >= 0 {
-		return i
-	}
-	return len(order)
+	return format.Number(st.Lo) + "–" + format.Number(st.Hi), true
 }
 
 func workloadName(m results.Workload) string {
@@ -310,14 +294,6 @@ func ratio(best, v float64, higherIsBetter bool) float64 {
 	return v / best
 }
 
-func isStrategy(name string) bool {
-	return slices.Contains(Strategies(), strings.TrimPrefix(name, "safemap."))
-}
-
-func givesSnapshots(strategy string) bool {
-	return strategy == stratRW || strategy == stratSnapshot
-}
-
 // measuredWouldChange is what would change a measured recommendation. The
 // rules cannot predict another measurement, so it names only what is
 // certain: the snapshot requirement, which filters the candidates, and
@@ -327,7 +303,8 @@ func measuredWouldChange(f facts, best, fastest string) []string {
 	var out []string
 	switch {
 	case !f.snap && !givesSnapshots(best):
-		out = append(out, fmt.Sprintf("if you needed a point-in-time snapshot of all entries → %s or %s, the only strategies whose Range is one (pick the faster of the two in the table)", stratRW, stratSnapshot))
+		snaps := inProcess(func(s strategy) bool { return s.snapshot })
+		out = append(out, fmt.Sprintf("if you needed a point-in-time snapshot of all entries → %s, the only strategies whose Range is one (pick the fastest in the table)", joinOr(snaps)))
 	case f.snap && fastest != best:
 		out = append(out, fmt.Sprintf("if you no longer needed a point-in-time snapshot → %s, the fastest measured", fastest))
 	}

@@ -6,25 +6,21 @@ import (
 	"strings"
 )
 
-// stratRedis is the recommendation when several processes share the data:
-// safemap's Redis tier.
-const stratRedis = "redismap.New"
-
 // acrossProcesses turns advice for one process into advice for f.procs
-// processes that share the data: safemap's Redis tier, with its guarantee
-// and costs, and the in-process choice as the runner-up (a map per process
-// in front of the user's own store). Figures are BENCHMARKS.md's ("The
-// Redis tier").
+// processes that share the data: the strategy of the table that shares
+// data and loads across processes (safemap's Redis tier), with its
+// guarantee and costs, and the in-process choice as the runner-up (a map
+// per process in front of the user's own store).
 func acrossProcesses(a Advice, f facts) Advice {
 	if f.procs <= 1 {
 		return a
 	}
+	tier := sharedTier()
 	local, localWhy := a.Recommended, a.Reasons
-	a.Recommended = stratRedis
+	a.Recommended = tier.name
 	a.Reasons = []string{
-		fmt.Sprintf("The map must be shared by %d processes: redismap (github.com/safemap-go/safemap/redismap) keeps it in Redis and gives LoadOrTryCompute's contract across them: the loader runs once per key per lease epoch for all %d processes, waiters are woken by the commit's notification, a loader's error is shared with every process, and a holder that crashes is taken over within one lease", f.procs, f.procs),
-		"Measured (BENCHMARKS.md, 4 processes × 16 goroutines missing 8 keys, a 20 ms loader): 8 loader calls per stampede, against 32 for go-redis/cache's Once (one per process) and ~500 for a plain GET-then-SET cache-aside; callers' p50 within ~1.2× of Once's",
-		"Costs: a miss takes each process 2 Redis round trips (acquire, then commit or re-read) whatever its goroutine count, and ~8 server commands per process per key inside the scripts; a remote hit is one round trip, like a GET; with NearCache, a hit makes no Redis call (measured 1.3–1.7× a safemap.Map Load) and is invalidated by pub/sub from every write",
+		fmt.Sprintf("The map must be shared by %d processes: %s is %s. %s", f.procs, tier.name, tier.is, capital(tier.guarantee)),
+		fmt.Sprintf("Costs: %s; %s; %s", tier.misses, tier.reads, tier.writes),
 	}
 	// Why the in-process choice, which a near cache or a map per process
 	// would be, follows.
@@ -44,9 +40,8 @@ func acrossProcesses(a Advice, f facts) Advice {
 		}
 	}
 	a.WouldChange = append(keep, fmt.Sprintf("if the processes did not need to share the data or its loads → %s in each process", local))
-	const limits = "redismap's guarantee is time-based, not exactly-once: the loader runs at most once per key per lease epoch on one Redis primary; a holder that outlives its lease, or a failover that loses it, lets a second loader run (only the current fencing token's commit is stored, the other caller gets ErrFenced). If two runs would be incorrect rather than wasteful, fence the side effects with FencingToken or use a consensus store (docs/redis.md)"
-	if !slices.Contains(a.Warnings, limits) { // measured advice carries the rules' warnings
-		a.Warnings = append(a.Warnings, limits)
+	if !slices.Contains(a.Warnings, tier.limits) { // measured advice carries the rules' warnings
+		a.Warnings = append(a.Warnings, tier.limits)
 	}
 	return a
 }

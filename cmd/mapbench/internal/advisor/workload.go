@@ -4,10 +4,12 @@
 //
 // A workload comes from flags, from a Workload JSON file, or from a
 // [safemap.ProfileStats] recorded on real traffic ([FromStats]). [Decide]
-// applies a small set of rules drawn from the strategies' documented cost
-// models and from BENCHMARKS.md; [DecideMeasured] runs the workload against
-// every strategy instead and recommends from the numbers. [Main] is the
-// whole subcommand.
+// applies a small set of rules to one table of strategy facts (what each
+// strategy guarantees, locks and costs, in words; strategies.go) and quotes
+// no benchmark figure, since figures differ between machines and go stale
+// with every performance change. [DecideMeasured] runs the workload against
+// every strategy instead, and recommends from, and quotes, the numbers of
+// that run. [Main] is the whole subcommand.
 package advisor
 
 import (

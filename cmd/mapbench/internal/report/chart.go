@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -412,7 +413,7 @@ func lineChart(wl *results.Workload, sec section, styles implStyles) (chart, err
 	if len(params) <= 12 {
 		ticks := make(plot.ConstantTicks, len(params))
 		for i, x := range params {
-			ticks[i] = plot.Tick{Value: x, Label: compact(x)}
+			ticks[i] = plot.Tick{Value: x, Label: format.Number(x)}
 		}
 		p.X.Tick.Marker = ticks
 		if len(params) > 0 {
@@ -484,7 +485,7 @@ func barChart(wl *results.Workload, sec section, styles implStyles) (chart, erro
 			names[i] += " !"
 		}
 		bar := hbar{row: float64(i), value: scale.pos(b.y), color: styles.color(b.impl),
-			label: compact(b.y), outline: b.impl == styles.def || b.impl == best}
+			label: format.Number(b.y), outline: b.impl == styles.def || b.impl == best}
 		if l, h, ok := scale.clip(b.lo, b.hi); ok {
 			bar.lo, bar.hi, bar.hasInterval = l, h, true
 			bar.label += " " + intervalText(stats.Summary{Median: b.y, Lo: b.lo, Hi: b.hi, N: stats.MinSamplesForCI})
@@ -705,7 +706,7 @@ func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i := range ts {
 		if ts[i].Label != "" {
-			ts[i].Label = compact(ts[i].Value)
+			ts[i].Label = format.Number(ts[i].Value)
 		}
 	}
 	return ts
@@ -729,7 +730,7 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			}
 			t := plot.Tick{Value: pos}
 			if m == 1 || few && (m == 2 || m == 5) {
-				t.Label = compact(v)
+				t.Label = format.Number(v)
 			}
 			ts = append(ts, t)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 )
 
@@ -31,7 +32,7 @@ func HTML(w io.Writer, run *results.Run) error {
 		Run:        run,
 		CPU:        cpuName(run),
 		Started:    run.Started.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Elapsed:    RoundDuration(run.Elapsed).String(),
+		Elapsed:    format.Duration(run.Elapsed),
 		Config:     configText(run),
 		Legend:     legendText(run),
 		Incomplete: run.Incomplete,
@@ -156,7 +157,7 @@ func newHTMLWorkload(run *results.Run, wl *results.Workload, styles implStyles) 
 					if r.Primary.Noisy() {
 						classes = append(classes, "noisy")
 					}
-					hr.Primary, hr.Interval = compact(r.Primary.Median), intervalText(r.Primary)
+					hr.Primary, hr.Interval = format.Number(r.Primary.Median), intervalText(r.Primary)
 					for _, u := range hw.Columns {
 						hr.Figures = append(hr.Figures, figureText(c, u))
 					}

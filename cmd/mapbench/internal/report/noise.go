@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 )
 
@@ -50,8 +52,8 @@ func (n noiseSummary) verdict() string {
 // text is the header's line on noise.
 func (n noiseSummary) text() string {
 	s := fmt.Sprintf("%s. A fixed loop of arithmetic and memory reads on GOMAXPROCS goroutines, run before every round of samples (%d times), took %s median; "+
-		"90 %% of runs within %+.0f %% … %+.0f %% of it, the slowest %.1f×.",
-		n.verdict(), n.N, durationText(n.Median), 100*(n.P5-1), 100*(n.P95-1), n.Worst)
+		"90 %% of runs within %+.0f %% … %+.0f %% of it, the slowest %s.",
+		n.verdict(), n.N, format.Duration(time.Duration(n.Median)), 100*(n.P5-1), 100*(n.P95-1), format.Ratio(n.Worst))
 	switch n.verdict() {
 	case "noisy":
 		s += " Other work shared the cores: intervals are wider and more samples were needed."
@@ -59,17 +61,4 @@ func (n noiseSummary) text() string {
 		s += " Other work took much of the cores: trust only rows the ranking separates, and rerun on a quiet machine for close calls."
 	}
 	return s
-}
-
-// durationText formats ns with three significant digits: "512µs", "1.02ms".
-func durationText(ns float64) string {
-	switch {
-	case ns >= 1e9:
-		return compact(ns/1e9) + "s"
-	case ns >= 1e6:
-		return compact(ns/1e6) + "ms"
-	case ns >= 1e3:
-		return compact(ns/1e3) + "µs"
-	}
-	return compact(ns) + "ns"
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -180,7 +181,7 @@ func intervalText(st stats.Summary) string {
 
 // vsBestText is a row's place against the group's best: "best", "≈best"
 // for a row the ranking cannot tell from it, or the ratio of the medians,
-// "3.4x".
+// "3.40×".
 func vsBestText(r row) string {
 	switch {
 	case !r.HasPrimary:
@@ -190,45 +191,7 @@ func vsBestText(r row) string {
 	case r.TiedWithBest:
 		return "≈best"
 	}
-	return ratioText(r.Ratio)
-}
-
-// compact formats x to three significant digits, with an SI suffix from
-// a thousand up: 0.512, 12.3, 987, 1.23k, 12.3M.
-func compact(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	}
-	// Round first, so that 999.7 becomes 1k rather than 1e+03.
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 3, 64), 64)
-	a := math.Abs(r)
-	for _, s := range [...]struct {
-		scale  float64
-		suffix string
-	}{{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
-		if a >= s.scale {
-			return strconv.FormatFloat(r/s.scale, 'g', 3, 64) + s.suffix
-		}
-	}
-	if a != 0 && a < 1e-3 {
-		return strconv.FormatFloat(r, 'g', 3, 64)
-	}
-	return strconv.FormatFloat(r, 'f', -1, 64)
-}
-
-// ratioText formats a row's ratio to its group's best: "1.00x", "3.4x".
-func ratioText(r float64) string {
-	switch {
-	case math.IsNaN(r):
-		return ""
-	case math.IsInf(r, 1):
-		return "∞"
-	case r < 10:
-		return strconv.FormatFloat(r, 'f', 2, 64) + "x"
-	case r < 100:
-		return strconv.FormatFloat(r, 'f', 1, 64) + "x"
-	}
-	return strconv.FormatFloat(r, 'f', 0, 64) + "x"
+	return format.Ratio(r.Ratio)
 }
 
 // settingText names a case's setting for a note: "miss=50%, key=int,
@@ -270,5 +233,5 @@ func figureText(c *results.Case, unit string) string {
 		// of operations: nothing the map did.
 		return "0"
 	}
-	return compact(st.Median)
+	return format.Number(st.Median)
 }

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"github.com/safemap-go/safemap/cmd/mapbench/internal/format"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/results"
 	"github.com/safemap-go/safemap/cmd/mapbench/internal/stats"
 )
@@ -60,7 +60,7 @@ func writeHeader(w *bufio.Writer, run *results.Run) {
 	if len(run.Workloads) == 0 && run.GoVersion == "" {
 		return // nothing to describe
 	}
-	writeWrapped(w, "mapbench: "+machineText(run)+"; "+configText(run)+"; took "+RoundDuration(run.Elapsed).String()+".", "", "  ")
+	writeWrapped(w, "mapbench: "+machineText(run)+"; "+configText(run)+"; took "+format.Duration(run.Elapsed)+".", "", "  ")
 	if n := noise(run); n.N > 0 {
 		writeWrapped(w, "machine noise: "+n.text(), "", "  ")
 	}
@@ -90,10 +90,10 @@ func configText(run *results.Run) string {
 	}
 	s := fmt.Sprintf("%d keys, %v per sample, %s per case", c.Keys, c.Duration, reps)
 	if c.Precision > 0 {
-		s += ", precision " + pctText(c.Precision)
+		s += ", precision " + format.Percent(c.Precision)
 	}
 	if c.Budget > 0 {
-		s += ", budget " + RoundDuration(c.Budget).String()
+		s += ", budget " + format.Duration(c.Budget)
 	}
 	return s
 }
@@ -107,7 +107,7 @@ func legendText(run *results.Run) string {
 	return fmt.Sprintf("How to read: rank = 1 + the rows significantly better (Mann-Whitney U, p < %g, and at least %s apart); "+
 		"≈ = shares its rank, the difference is noise. ± = 95 %% confidence interval of the median; * = noisy, wider than ±%s. "+
 		"vs best: ≈best = ranked 1 with the best. n = samples, more where neighbours were close.",
-		stats.Alpha, pctText(p), pctText(stats.NoisyAbove))
+		stats.Alpha, format.Percent(p), format.Percent(stats.NoisyAbove))
 }
 
 // plural is "1 sample" or "3 samples".
@@ -116,23 +116,6 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
-}
-
-// pctText formats a fraction as a percentage: 0.05 → "5 %".
-func pctText(x float64) string {
-	return strconv.FormatFloat(100*x, 'g', 3, 64) + " %"
-}
-
-// RoundDuration rounds d to a precision worth reading: seconds from ten
-// seconds up, tenths of a second from one, milliseconds below.
-func RoundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= 10*time.Second:
-		return d.Round(time.Second)
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond)
-	}
-	return d.Round(time.Millisecond)
 }
 
 func textWorkload(w *bufio.Writer, run *results.Run, wl *results.Workload) {
@@ -147,7 +130,7 @@ func textWorkload(w *bufio.Writer, run *results.Run, wl *results.Workload) {
 	}
 	took := ""
 	if wl.Elapsed > 0 {
-		took = "; took " + RoundDuration(wl.Elapsed).String()
+		took = "; took " + format.Duration(wl.Elapsed)
 	}
 	w.WriteString("  " + varied + "ranked by " + primaryUnit(wl) + " (" + betterText(wl) + ")" + took + "\n")
 
@@ -192,7 +175,7 @@ func textWorkload(w *bufio.Writer, run *results.Run, wl *results.Workload) {
 					cells = append(cells, make([]string, 3+len(figs))...)
 					cells = append(cells, "no "+primaryUnit(wl)+" measured")
 				default:
-					cells = append(cells, compact(r.Primary.Median), intervalText(r.Primary))
+					cells = append(cells, format.Number(r.Primary.Median), intervalText(r.Primary))
 					for _, u := range figs {
 						cells = append(cells, figureText(c, u))
 					}

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +28,7 @@ func TestText_MentionsEveryWorkloadImplAndProblem(t *testing.T) {
 		"xsync !",
 		"note: cmap has no LoadOrCompute",
 		"note: B/entry counts the heap after a forced GC.",
-		"±∞", "≈1", "≈best", "best", "13.3x", "±5%",
+		"±∞", "≈1", "≈best", "best", "13.3×", "±5%",
 		"machine noise: very noisy", "How to read: rank = 1 + the rows significantly better",
 		"6–12 samples per case, precision 5 %",
 	}
@@ -88,7 +87,7 @@ func TestText_RankedTable(t *testing.T) {
   miss=50%  ≈1    fast   10     ±2%    0          0     100M   best     6
             ≈1    twin   10.1   ±2%    0          0     99.5M  ≈best    6
             ≈1    noisy  18.5   ±89%*  0          0     61.7M  ≈best    8
-            3     slow   20.5   ±7%    0          0     48.8M  2.05x    6
+            3     slow   20.5   ±7%    0          0     48.8M  2.05×    6
                   none                                                  unsupported: no Load
 `
 	got := buf.String()
@@ -97,22 +96,6 @@ func TestText_RankedTable(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("Text:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestCompact(t *testing.T) {
-	for _, tt := range []struct {
-		x    float64
-		want string
-	}{
-		{0, "0"}, {1, "1"}, {0.5, "0.5"}, {12.34, "12.3"}, {123.4, "123"},
-		{999.7, "1k"}, {1234, "1.23k"}, {12_345_678, "12.3M"}, {2e9, "2G"},
-		{0.000123, "0.000123"}, {0.0000123, "1.23e-05"}, {-1500, "-1.5k"},
-		{math.Inf(1), "+Inf"},
-	} {
-		if got := compact(tt.x); got != tt.want {
-			t.Errorf("compact(%v) = %q; want %q", tt.x, got, tt.want)
-		}
 	}
 }
 
