@@ -159,36 +159,51 @@ func waitForPrimary(t *testing.T, ctx context.Context, f *redistest.Failover, ad
 	}
 }
 
-func TestSentinel_ForcedFailoverDuringALoadKeepsTheGuarantees(t *testing.T) {
-	t.Parallel()
-	f := redistest.RunFailover(t)
+// loadInFlight is the scene of a Sentinel fault test: a holder Map whose
+// load of "k" is in flight (until finish is closed), a waiter Map waiting
+// for it, each on a failover client of its own, and a probe Map on a third.
+type loadInFlight struct {
+	holder, waiter, probe  *redismap.Map[string, string]
+	finish                 chan struct{}
+	holderDone, waiterDone <-chan outcome
+}
+
+// startLoadInFlight sets the scene, and waits until the lease and the fence
+// have reached the replica, as they usually have by the time a fault comes.
+func startLoadInFlight(t *testing.T, ctx context.Context, f *redistest.Failover) loadInFlight {
+	t.Helper()
 	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: sentinelLease, MaxLoad: 10 * time.Second}
 	holder, waiter, waiting := holderAndWaiter(t, failoverClient(t, f), failoverClient(t, f), opts)
-	ctx := testContext(t)
-
-	started, finish := make(chan struct{}), make(chan struct{})
-	resH := loadInBackground(ctx, holder, "k", "from-holder", started, finish)
+	l := loadInFlight{holder: holder, waiter: waiter, finish: make(chan struct{})}
+	started := make(chan struct{})
+	l.holderDone = loadInBackground(ctx, holder, "k", "from-holder", started, l.finish)
 	<-started
-	resW := loadInBackground(ctx, waiter, "k", "from-waiter", nil, nil)
+	l.waiterDone = loadInBackground(ctx, waiter, "k", "from-waiter", nil, nil)
 	receive(t, waiting, "the waiter to wait")
-	// The lease and the fence have reached the replica, as they usually
-	// have by the time a failover starts.
 	admin := failoverClient(t, f)
 	if err := admin.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
 		t.Fatal(err)
 	}
-	probe := newMap(t, admin, opts)
+	l.probe = newMap(t, admin, opts)
+	return l
+}
+
+func TestSentinel_ForcedFailoverDuringALoadKeepsTheGuarantees(t *testing.T) {
+	t.Parallel()
+	f := redistest.RunFailover(t)
+	ctx := testContext(t)
+	l := startLoadInFlight(t, ctx, f)
 	sentinel := redis.NewSentinelClient(&redis.Options{Addr: f.Sentinels[0].Addr()})
 	defer sentinel.Close()
 	failedOver := time.Now()
 	if err := sentinel.Failover(ctx, f.Name).Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
-	recovered := probeRecovery(ctx, f, probe, failedOver)
+	recovered := probeRecovery(ctx, f, l.probe, failedOver)
 	waitForPrimary(t, ctx, f, f.Replica.Addr())
-	close(finish) // the holder commits after the switch
-	rh := receive(t, resH, "the holder")
-	rw := receive(t, resW, "the waiter")
+	close(l.finish) // the holder commits after the switch
+	rh := receive(t, l.holderDone, "the holder")
+	rw := receive(t, l.waiterDone, "the waiter")
 	took := recovery(t, recovered)
 	t.Logf("SENTINEL FAILOVER: replica promoted after %v, a load on it done after %v (%d loads failed meanwhile, the longest took %v); holder (%q, %v), waiter (%q, %v)",
 		took.promoted, took.works, took.failed, took.longest, rh.v, rh.err, rw.v, rw.err)
@@ -199,9 +214,9 @@ func TestSentinel_ForcedFailoverDuringALoadKeepsTheGuarantees(t *testing.T) {
 	}
 	checkOutcome(t, "the holder", rh, loadedValues)
 	checkOutcome(t, "the waiter", rw, loadedValues)
-	checkStatsAccountForTheWeakening(t, []outcome{rh, rw}, holder.Stats(), waiter.Stats(), probe.Stats())
+	checkStatsAccountForTheWeakening(t, []outcome{rh, rw}, l.holder.Stats(), l.waiter.Stats(), l.probe.Stats())
 	// What the new primary holds is a loaded value, or nothing.
-	if v, ok, err := holder.Load(ctx, "k"); err != nil || (ok && !loadedValues[v]) {
+	if v, ok, err := l.holder.Load(ctx, "k"); err != nil || (ok && !loadedValues[v]) {
 		t.Errorf("the new primary holds (%q, %v, %v); want a loaded value or none", v, ok, err)
 	}
 }
@@ -209,26 +224,14 @@ func TestSentinel_ForcedFailoverDuringALoadKeepsTheGuarantees(t *testing.T) {
 func TestSentinel_Kill9OfThePrimaryDuringALoadKeepsTheGuarantees(t *testing.T) {
 	t.Parallel()
 	f := redistest.RunFailover(t)
-	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: sentinelLease, MaxLoad: 10 * time.Second}
-	holder, waiter, waiting := holderAndWaiter(t, failoverClient(t, f), failoverClient(t, f), opts)
 	ctx := testContext(t)
-
-	started, finish := make(chan struct{}), make(chan struct{})
-	resH := loadInBackground(ctx, holder, "k", "from-holder", started, finish)
-	<-started
-	resW := loadInBackground(ctx, waiter, "k", "from-waiter", nil, nil)
-	receive(t, waiting, "the waiter to wait")
-	admin := failoverClient(t, f)
-	if err := admin.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
-		t.Fatal(err)
-	}
-	probe := newMap(t, admin, opts)
+	l := startLoadInFlight(t, ctx, f)
 	killed := time.Now()
 	f.Primary.Kill() // kill -9, with the load in flight
-	recovered := probeRecovery(ctx, f, probe, killed)
-	close(finish) // the holder commits while the sentinels elect a new primary
-	rh := receive(t, resH, "the holder")
-	rw := receive(t, resW, "the waiter")
+	recovered := probeRecovery(ctx, f, l.probe, killed)
+	close(l.finish) // the holder commits while the sentinels elect a new primary
+	rh := receive(t, l.holderDone, "the holder")
+	rw := receive(t, l.waiterDone, "the waiter")
 	took := recovery(t, recovered)
 	t.Logf("kill -9 of the primary: replica promoted after %v, a load on it done after %v (%d loads failed meanwhile, the longest took %v); holder (%q, %v), waiter (%q, %v)",
 		took.promoted, took.works, took.failed, took.longest, rh.v, rh.err, rw.v, rw.err)
@@ -236,7 +239,7 @@ func TestSentinel_Kill9OfThePrimaryDuringALoadKeepsTheGuarantees(t *testing.T) {
 	// The key works again: a loaded value, or a new load once the lease
 	// (replicated with the primary's last writes) has run out.
 	loadedValues := map[string]bool{"from-holder": true, "from-waiter": true, "after": true}
-	again := loadInBackground(ctx, waiter, "k", "after", nil, nil)
+	again := loadInBackground(ctx, l.waiter, "k", "after", nil, nil)
 	ra := receive(t, again, "a load after the failover")
 	if ra.err != nil || !loadedValues[ra.v] {
 		t.Errorf("after the failover the key gave (%q, %v); want a loaded value", ra.v, ra.err)
@@ -246,7 +249,7 @@ func TestSentinel_Kill9OfThePrimaryDuringALoadKeepsTheGuarantees(t *testing.T) {
 	}
 	checkOutcome(t, "the holder", rh, loadedValues)
 	checkOutcome(t, "the waiter", rw, loadedValues)
-	checkStatsAccountForTheWeakening(t, []outcome{rh, rw, ra}, holder.Stats(), waiter.Stats(), probe.Stats())
+	checkStatsAccountForTheWeakening(t, []outcome{rh, rw, ra}, l.holder.Stats(), l.waiter.Stats(), l.probe.Stats())
 }
 
 // checkStatsAccountForTheWeakening checks that what the callers saw of the

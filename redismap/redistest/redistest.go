@@ -190,15 +190,10 @@ func (s *Server) start() error {
 // Kill kills the server with SIGKILL (kill -9) and waits for it to exit.
 // Its directory stays until Stop.
 func (s *Server) Kill() {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if cmd, exited := s.take(); cmd != nil {
+		_ = cmd.Process.Kill()
+		<-exited
 	}
-	_ = cmd.Process.Kill()
-	<-exited
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5 s), waits for it to
@@ -210,11 +205,17 @@ func (s *Server) Stop() {
 	}
 }
 
-func (s *Server) halt() {
+// take returns the running process and forgets it (nil if none runs).
+func (s *Server) take() (cmd *exec.Cmd, exited chan error) {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
+	defer s.mu.Unlock()
+	cmd, exited = s.cmd, s.exited
 	s.cmd = nil
-	s.mu.Unlock()
+	return cmd, exited
+}
+
+func (s *Server) halt() {
+	cmd, exited := s.take()
 	if cmd == nil {
 		return
 	}
