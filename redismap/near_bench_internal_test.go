@@ -1,7 +1,6 @@
 package redismap
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -14,10 +13,7 @@ import (
 // the shared cores' noise does not reach.
 func BenchmarkNearHit(b *testing.B) {
 	var stats counters
-	n := newNotifier(context.Background(), nil, "", &stats)
-	n.state.Store(3) // connected
-	c := newNearCache[string](100, 1e12, n, &stats)
-	defer c.close()
+	c := connectedNearCache(b, 100, &stats)
 	p := c.reserve("user:42")
 	c.fill("user:42", p, "value", monotime(), 1e9, -1)
 	var m safemap.Map[string, string]

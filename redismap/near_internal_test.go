@@ -5,12 +5,18 @@ import (
 	"testing"
 )
 
+// connectedNearCache returns a near cache of size entries whose notifier
+// reads as subscribed, with no Redis behind it, closed when t ends.
+func connectedNearCache(t testing.TB, size int, stats *counters) *nearCache[string] {
+	n := newNotifier(context.Background(), nil, "", stats)
+	n.state.Store(3) // generation 1, connected
+	c := newNearCache[string](size, 1e12, n, stats)
+	t.Cleanup(c.close)
+	return c
+}
+
 func TestNearFill_KeepsNothingForAKeyThatWasGoneWhenItsTTLWasRead(t *testing.T) {
-	var stats counters
-	n := newNotifier(context.Background(), nil, "", &stats)
-	n.state.Store(3) // connected
-	c := newNearCache[string](10, 1e12, n, &stats)
-	defer c.close()
+	c := connectedNearCache(t, 10, new(counters))
 	for _, tc := range []struct {
 		pttl int64
 		want bool
