@@ -127,6 +127,12 @@ func child(role string) error {
 		rep.Calls, rep.Stats, rep.Trips = calls.Load(), m.Stats(), trips.Load()-start
 		return out.Encode(rep)
 
+	case "hotkey":
+		return hotKeyChild(ctx, client, in, out, num)
+
+	case "batch":
+		return batchChild(ctx, m, trips, in, out, num)
+
 	case "holder":
 		// Take KEY's lease, say "loading", and return "from-child" when
 		// the parent says so (or never, if it kills this process).
@@ -190,6 +196,25 @@ func startChild(t testing.TB, role string, env map[string]string) *childProc {
 		_ = cmd.Wait()
 	})
 	return c
+}
+
+// startChildren starts n children in role, the i-th with env(i), waits
+// until each says "ready", then tells them all "go" at once.
+func startChildren(t testing.TB, n int, role string, env func(i int) map[string]string) []*childProc {
+	t.Helper()
+	children := make([]*childProc, n)
+	for i := range children {
+		children[i] = startChild(t, role, env(i))
+	}
+	for _, c := range children {
+		if l := c.line(); l != "ready" {
+			t.Fatalf("child said %q; want ready", l)
+		}
+	}
+	for _, c := range children {
+		c.send("go")
+	}
+	return children
 }
 
 // line returns the child's next line of output (bounded wait).

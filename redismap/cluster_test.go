@@ -60,6 +60,7 @@ func startCluster(t *testing.T) []string {
 }
 
 func TestCluster_ScriptsRunOnTheEntrysSlotAndWaitersAreWokenAcrossNodes(t *testing.T) {
+	t.Parallel()
 	addrs := startCluster(t)
 	newClient := func() *redis.ClusterClient {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
@@ -138,4 +139,9 @@ func TestCluster_ScriptsRunOnTheEntrysSlotAndWaitersAreWokenAcrossNodes(t *testi
 		t.Errorf("the waiter took %v with %d wake-ups; want a notification, not the 5 s lease", d, waiter.Stats().WakeUps)
 	}
 	wg.Wait()
+
+	// Issue 20's parts on the same cluster: batches pipeline one script per
+	// slot group to the nodes in parallel (one pipeline for acquire, one for
+	// commit).
+	exerciseEveryPart(t, func() redis.UniversalClient { return newClient() }, 2)
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -109,13 +110,47 @@ func defaultKeyEncoder[K comparable]() func(K) (string, error) {
 }
 
 // A stored entry is one byte of kind followed by the kind's payload. All
-// three kinds live in the entry's value key, so one read sees whichever is
-// there.
+// kinds live in the entry's value key, so one read sees whichever is there.
+// The kind byte versions the format: kindTimedValue is what this version
+// writes for a value; kindValue, the form before it, is still read.
 const (
-	kindValue    = 'v' // the codec's encoding of the value
-	kindNegative = 'n' // the loader said ErrNotFound; no payload
-	kindError    = 'e' // a loader error marker: JSON errorMarker
+	kindTimedValue = 't' // "<TTL ms>,<load ms>;" then the codec's encoding (see valueMeta)
+	kindValue      = 'v' // the codec's encoding of the value, with no metadata
+	kindNegative   = 'n' // the loader said ErrNotFound; no payload
+	kindError      = 'e' // a loader error marker: JSON errorMarker
 )
+
+// valueMeta is what a stored value carries besides itself, for refresh
+// before expiry: the TTL it was stored with (so that its age is that TTL
+// less its remaining TTL, both read from the server's clock) and how long
+// its loader took (0 for a Store).
+type valueMeta struct {
+	ttl   time.Duration
+	load  time.Duration
+	timed bool // false: a value of the older form, without metadata
+}
+
+// timedValueHeader returns the header of a kindTimedValue entry.
+func timedValueHeader(ttl, load time.Duration) string {
+	return string(kindTimedValue) + strconv.FormatInt(ttl.Milliseconds(), 10) + "," +
+		strconv.FormatInt(load.Milliseconds(), 10) + ";"
+}
+
+// parseTimedValue splits a kindTimedValue payload (after the kind byte)
+// into its metadata and the codec's encoding.
+func parseTimedValue(payload string) (meta valueMeta, data string, err error) {
+	header, data, ok := strings.Cut(payload, ";")
+	ttl, load, ok2 := strings.Cut(header, ",")
+	if !ok || !ok2 {
+		return meta, "", errors.New("timed value without its header")
+	}
+	t, err1 := strconv.ParseInt(ttl, 10, 64)
+	l, err2 := strconv.ParseInt(load, 10, 64)
+	if err1 != nil || err2 != nil || t < 0 || l < 0 {
+		return meta, "", fmt.Errorf("timed value with a bad header %q", header)
+	}
+	return valueMeta{ttl: time.Duration(t) * time.Millisecond, load: time.Duration(l) * time.Millisecond, timed: true}, data, nil
+}
 
 // errorMarker is the payload of a kindError entry.
 type errorMarker struct {

@@ -4,15 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The cross-process protocol of LoadOrTryCompute. All of one entry's keys
 // share a hash tag, so each step is one script on one node:
 //
-//  1. acquire reads the entry; if there is none and nobody holds the lease,
+//  0. A plain GET reads the entry: a hit costs what a GET costs, and only a
+//     miss goes on to the scripts.
+//  1. acquire reads the entry again (it may have been stored since the
+//     GET); if there is none and nobody holds the lease,
 //     it takes the lease (SET PX) with a new fencing token (INCR of the
 //     fence key). One round trip answers "here is the value", "wait for
 //     token t, whose lease has d ms left" or "you hold it, with token t".
@@ -26,24 +32,8 @@ import (
 //     by a Store or Delete) cannot overwrite a newer value.
 //
 // Inside one process, the goroutines that miss a key together share one run
-// of this protocol through safemap's compute-once (Map.flights): one Redis
-// round trip per step, not one per goroutine.
-
-// flight is the outcome of one run of the protocol, shared with the
-// goroutines of this process that waited on it: a value, or an error that
-// the server agreed to (a loader error whose marker was committed, or a
-// marker, negative entry or undecodable value that was read).
-type flight[V any] struct {
-	value  V
-	loaded bool  // value was read from Redis, not computed here
-	err    error // the outcome is this error (value is then the zero value)
-	sent   int64 // monotime when the request that read or stored the outcome was sent
-	// retry is set when the outcome was not stored (err says why:
-	// ErrFenced, ErrLeaseLost, a failed commit; or the loader's error when
-	// its marker was not stored). Only the caller that ran fn returns it,
-	// with fn's value; the others fetch again.
-	retry bool
-}
+// of this protocol through the Map's flights (flights.go): one Redis round
+// trip per step, not one per goroutine.
 
 // tokenKey is the context key of the fencing token.
 type tokenKey struct{}
@@ -64,7 +54,8 @@ func FencingToken(ctx context.Context) (token uint64, ok bool) {
 // Map's Prefix, calls fn under a lease and stores its value; the others wait
 // for it and return that value with loaded true. In one process, the
 // goroutines that miss the key together make one round of Redis calls
-// between them.
+// between them. A hit costs one GET (with a near cache, a near-cache hit
+// costs none); a miss costs three round trips per process.
 //
 // The guarantee is time-based (see the package documentation): fn runs at
 // most once per key per lease epoch on one Redis primary. If the holder of
@@ -111,8 +102,11 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 	}
 	// Close empties the near cache: a closed Map misses here.
 	if m.near != nil {
-		if v, ok := m.near.get(name); ok {
+		if v, due, ok := m.near.get(name); ok {
 			m.stats.nearHits.add(1)
+			if due {
+				m.refreshSoon(name, fn)
+			}
 			return v, true, nil
 		}
 	}
@@ -127,29 +121,20 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	for {
 		start := monotime()
-		f, shared, err := m.flights.LoadOrTryCompute(ctx, name, func(ctx context.Context) (*flight[V], error) {
-			return m.fetch(ctx, name, fn)
-		})
-		if err != nil {
-			return actual, false, err
-		}
-		if !shared {
-			// This goroutine ran the protocol. Its result leaves the table
-			// at once: the table deduplicates calls in flight, it is not
-			// a cache.
-			m.flights.CompareAndDelete(name, f)
+		f, owner := m.claimFlight(name)
+		if owner {
+			m.runFlight(ctx, name, f, func() (*flight[V], error) { return m.fetch(ctx, name, fn) })
+			if f.refreshDue {
+				m.refreshSoon(name, fn)
+			}
 			return f.value, f.loaded, f.err
 		}
-		// A waiter may use the shared outcome only if the request that read
-		// or stored it was sent after this call began: then it was current
-		// at some instant of this call, which keeps the call linearizable.
-		// An outcome that landed before (found in the table before its
-		// owner removed it), or one that was not stored, sends this caller
-		// back to Redis.
-		if !f.retry && f.sent >= start {
+		if err := awaitFlight(ctx, f); err != nil {
+			return actual, false, err
+		}
+		if f.usableBy(start) {
 			return f.value, f.err == nil, f.err
 		}
-		m.flights.CompareAndDelete(name, f)
 		if m.closed.Load() {
 			return actual, false, ErrClosed
 		}
@@ -157,9 +142,17 @@ func (m *Map[K, V]) loadOrComputeSlow(ctx context.Context, name string, fn func(
 }
 
 // fetch runs the cross-process protocol for name: read, or wait, or take
-// the lease and call fn.
+// the lease and call fn. It reads with a GET first, so that a hit costs
+// what a GET costs; only a miss runs the acquire script, whose outcomes
+// each have their method: found (an entry after all), waitForHolder
+// (another caller's lease), hold (ours). A miss thus costs its holder three
+// round trips (GET, acquire, commit) and a waiting process three (GET,
+// acquire, and acquire again once woken).
 func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Context) (V, error)) (*flight[V], error) {
 	keys := m.keys(name)
+	if f, err := m.fetchByGet(ctx, name, keys); f != nil || err != nil {
+		return f, err
+	}
 	waited := false
 	for {
 		if m.closed.Load() {
@@ -168,80 +161,95 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 		// Watch before asking, so that the message of a commit that the
 		// server runs after our request cannot be missed.
 		wake, stopWatch := m.notify.watch(name)
-		var p *nearEntry[V]
-		if m.near != nil {
-			p = m.near.reserve(name)
-		}
+		p := m.near.reserve(name)
 		sent := monotime()
-		reply, err := acquireScript.Run(ctx, m.client, keys[:], ms(m.cfg.lease), ms(m.fenceTTL)).Slice()
-		var kind int64 = -1
-		if err == nil && len(reply) >= 2 {
-			kind, _ = reply[0].(int64)
-		}
-		if err != nil || kind < acquiredEntry || kind > acquiredLease {
+		r, err := runAcquire(ctx, m.client, keys, ms(m.cfg.lease), ms(m.fenceTTL))
+		if err != nil {
 			stopWatch()
 			m.near.abandon(name, p)
-			if err == nil {
-				err = fmt.Errorf("unexpected script reply %v", reply)
-			}
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, opError("load", name, err)
+			return nil, m.fetchError(ctx, name, err)
 		}
-		switch kind {
+		switch r.outcome {
 		case acquiredEntry:
 			stopWatch()
-			entry, pttl, err := entryReply(reply, 1)
-			if err != nil {
-				m.near.abandon(name, p)
-				return nil, opError("load", name, err)
-			}
-			v, ekind, err := m.decodeEntry(name, entry)
-			if err != nil || ekind != kindValue {
-				m.near.abandon(name, p)
-				var shared *SharedError
-				switch {
-				case errors.As(err, &shared):
-					m.stats.sharedErrors.Add(1)
-				case ekind == kindNegative:
-					m.stats.negativeHits.Add(1)
-					err = fmt.Errorf("redismap: key %q: cached answer: %w", name, ErrNotFound)
-				}
-				return &flight[V]{err: err, sent: sent}, nil
-			}
-			m.near.fill(name, p, v, sent, pttl)
-			m.stats.remoteHits.add(1)
-			return &flight[V]{value: v, loaded: true, sent: sent}, nil
-
+			return m.found(name, p, r.entry, r.pttl, sent), nil
 		case acquiredHeld:
 			m.near.abandon(name, p)
-			_, pttl, err := entryReply(reply, 1)
-			if err != nil {
-				stopWatch()
-				return nil, opError("load", name, err)
-			}
-			m.stats.waits.Add(1)
 			waited = true
-			if hook := m.testWaiting.Load(); hook != nil {
-				(*hook)(name)
-			}
-			err = m.wait(ctx, wake, pttl)
+			err = m.waitForHolder(ctx, name, wake, r.pttl)
 			stopWatch()
 			if err != nil {
 				return nil, err
 			}
-
-		case acquiredLease:
+		default: // acquiredLease
 			stopWatch()
 			m.near.abandon(name, p)
-			token, _ := reply[1].(string)
 			if waited {
 				m.stats.takeovers.Add(1)
 			}
-			return m.hold(ctx, name, keys, token, fn)
+			return m.hold(ctx, name, keys, r.token, fn)
 		}
 	}
+}
+
+// fetchByGet is fetch's first read: the entry's outcome if there is one,
+// or no flight and no error if the entry is absent. The near cache and
+// refresh need the value's remaining TTL; without them it is a plain GET.
+func (m *Map[K, V]) fetchByGet(ctx context.Context, name string, keys entryKeys) (*flight[V], error) {
+	p := m.near.reserve(name)
+	sent := monotime()
+	entry, pttl, err := m.read(ctx, keys, p != nil || m.cfg.refreshAfter > 0)
+	switch {
+	case err == redis.Nil:
+		m.near.abandon(name, p)
+		return nil, nil
+	case err != nil:
+		m.near.abandon(name, p)
+		return nil, m.fetchError(ctx, name, err)
+	}
+	return m.found(name, p, entry, pttl, sent), nil
+}
+
+// fetchError is the error of a failed request for name: the caller's
+// ctx.Err() if its ctx has ended, else the request's error naming the key.
+func (m *Map[K, V]) fetchError(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return opError("load", name, err)
+}
+
+// found is the outcome of a read that found entry, with pttl ms left, in
+// answer to a request sent at sent (monotime): a value, which fills the
+// near cache's placeholder p, or a shared error or cached ErrNotFound.
+func (m *Map[K, V]) found(name string, p *nearEntry[V], entry string, pttl, sent int64) *flight[V] {
+	v, meta, kind, err := m.decodeEntry(name, entry)
+	if err != nil || kind != kindValue {
+		m.near.abandon(name, p)
+		var shared *SharedError
+		switch {
+		case errors.As(err, &shared):
+			m.stats.sharedErrors.Add(1)
+		case kind == kindNegative:
+			m.stats.negativeHits.Add(1)
+			err = fmt.Errorf("redismap: key %q: cached answer: %w", name, ErrNotFound)
+		}
+		return &flight[V]{err: err, sent: sent}
+	}
+	refreshIn := m.refreshIn(meta, pttl)
+	m.near.fill(name, p, v, sent, pttl, refreshIn)
+	m.stats.remoteHits.add(1)
+	return &flight[V]{value: v, loaded: true, sent: sent, refreshDue: refreshIn == 0}
+}
+
+// waitForHolder waits for the holder of name's lease, which has pttl ms
+// left, to commit or release it (wake), or for the lease to run out.
+func (m *Map[K, V]) waitForHolder(ctx context.Context, name string, wake <-chan struct{}, pttl int64) error {
+	m.stats.waits.Add(1)
+	if hook := m.testWaiting.Load(); hook != nil {
+		(*hook)(name)
+	}
+	return m.wait(ctx, wake, pttl)
 }
 
 // wait blocks until the entry's notification, the end of the lease (pttl
@@ -249,7 +257,13 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 func (m *Map[K, V]) wait(ctx context.Context, wake <-chan struct{}, pttl int64) error {
 	// The server expires the lease pttl ms after it ran the script, which
 	// is before now: once the timer fires, the lease has expired.
-	d := time.Duration(max(pttl, 0))*time.Millisecond + time.Millisecond
+	return m.waitUntil(ctx, wake, monotime()+max(pttl, 0)*int64(time.Millisecond))
+}
+
+// waitUntil blocks until the entry's notification, the end of the lease
+// (at monotime deadline, or just after), the end of ctx, or Close.
+func (m *Map[K, V]) waitUntil(ctx context.Context, wake <-chan struct{}, deadline int64) error {
+	d := time.Duration(max(deadline-monotime(), 0)) + time.Millisecond
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -267,31 +281,19 @@ func (m *Map[K, V]) wait(ctx context.Context, wake <-chan struct{}, pttl int64) 
 
 // hold calls fn as the holder of name's lease (token) and commits its
 // result.
-func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token string, fn func(context.Context) (V, error)) (*flight[V], error) {
-	m.stats.loads.Add(1)
-	fnCtx := ctx
-	if tok, err := strconv.ParseUint(token, 10, 64); err == nil {
-		fnCtx = context.WithValue(ctx, tokenKey{}, tok)
-	}
-	cancelFn := context.CancelFunc(func() {})
-	if m.cfg.maxLoad > 0 {
-		fnCtx, cancelFn = context.WithTimeout(fnCtx, m.cfg.maxLoad)
-	}
-	stopRenewal := m.renew(keys, token)
+func (m *Map[K, V]) hold(ctx context.Context, name string, keys entryKeys, token string, fn func(context.Context) (V, error)) (*flight[V], error) {
 	returned := false
 	defer func() {
 		if !returned {
 			// fn panicked (or called runtime.Goexit): give the lease up now
 			// so that a waiter takes over; the panic goes on to the caller.
-			stopRenewal()
-			cancelFn()
 			m.release(ctx, name, keys, token)
 		}
 	}()
-	value, err := fn(fnCtx)
+	start := time.Now()
+	value, err := m.callUnderLease(ctx, keys, token, fn)
+	load := time.Since(start)
 	returned = true
-	stopRenewal()
-	cancelFn()
 
 	// The caller may have given up; the commit is for the waiters too, so
 	// it runs detached from the caller's ctx, bounded by one lease.
@@ -306,13 +308,11 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token
 			return nil, err
 		}
 		m.stats.loaderErrors.Add(1)
-		entry, ttl := encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL
-		if m.cfg.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
-			entry, ttl = string(kindNegative), m.jittered(m.cfg.negativeTTL)
-		}
+		entry, ttl := m.errorEntry(err)
 		return m.commitError(commitCtx, name, keys, token, entry, ttl, err), nil
 	}
-	entry, err := m.encodeValue(name, value)
+	ttl := m.jittered(m.cfg.ttl)
+	entry, err := m.encodeValue(name, value, ttl, load)
 	if err != nil {
 		// The value cannot be stored: every process would compute the same,
 		// so the failure is shared like a loader error.
@@ -320,59 +320,104 @@ func (m *Map[K, V]) hold(ctx context.Context, name string, keys [3]string, token
 		return m.commitError(commitCtx, name, keys, token, encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL, err), nil
 	}
 	sent := monotime()
-	code, err := m.commit(commitCtx, name, keys, token, entry, m.jittered(m.cfg.ttl))
-	switch {
-	case err != nil:
-		return &flight[V]{value: value, retry: true, err: opError("commit", name, err)}, nil
-	case code == commitFenced:
-		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrFenced)}, nil
-	case code == commitLost:
-		return &flight[V]{value: value, retry: true, err: fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)}, nil
+	code, err := m.commit(commitCtx, name, keys, token, entry, ttl)
+	if err != nil || code != commitStored {
+		return &flight[V]{value: value, retry: true, ownValue: true, err: m.commitFailure(name, token, code, err)}, nil
 	}
 	return &flight[V]{value: value, sent: sent}, nil
+}
+
+// errorEntry returns the entry, and its TTL, that a loader's err leaves:
+// a negative entry for ErrNotFound with NegativeTTL, else an error marker
+// for ErrorTTL.
+func (m *Map[K, V]) errorEntry(err error) (entry string, ttl time.Duration) {
+	if m.cfg.negativeTTL > 0 && errors.Is(err, ErrNotFound) {
+		return string(kindNegative), m.jittered(m.cfg.negativeTTL)
+	}
+	return encodeErrorMarker(m.cfg.sharedErrors, err), m.cfg.errorTTL
+}
+
+// commitFailure is the error of a commit of name with token that did not
+// store its value: it failed in transit (err), or the server fenced it or
+// had lost the fence (code).
+func (m *Map[K, V]) commitFailure(name, token string, code commitOutcome, err error) error {
+	switch {
+	case err != nil:
+		return opError("commit", name, err)
+	case code == commitFenced:
+		return fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrFenced)
+	}
+	return fmt.Errorf("redismap: commit %q with token %s: value not stored: %w", name, token, ErrLeaseLost)
+}
+
+// callUnderLease calls fn as the holder of a lease (token): with the token
+// in fn's ctx, under MaxLoad, and with the lease renewed every Lease/3
+// until fn returns or panics (a panic goes on to the caller, with the
+// renewal stopped).
+func (m *Map[K, V]) callUnderLease(ctx context.Context, keys entryKeys, token string, fn func(context.Context) (V, error)) (V, error) {
+	m.stats.loads.Add(1)
+	fnCtx := ctx
+	if tok, err := strconv.ParseUint(token, 10, 64); err == nil {
+		fnCtx = context.WithValue(ctx, tokenKey{}, tok)
+	}
+	if m.cfg.maxLoad > 0 {
+		var cancel context.CancelFunc
+		fnCtx, cancel = context.WithTimeout(fnCtx, m.cfg.maxLoad)
+		defer cancel()
+	}
+	stopRenewal := m.renew([]entryKeys{keys}, []string{token})
+	defer stopRenewal()
+	return fn(fnCtx)
 }
 
 // commitError commits the marker entry for a failed computation (err).
 // The caller that ran fn gets err whatever the commit's outcome; the
 // waiters of this process share it only if the marker was stored (else
 // a Store or Delete overtook the computation, and they fetch again).
-func (m *Map[K, V]) commitError(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration, err error) *flight[V] {
+func (m *Map[K, V]) commitError(ctx context.Context, name string, keys entryKeys, token, entry string, ttl time.Duration, err error) *flight[V] {
 	sent := monotime()
 	code, cerr := m.commit(ctx, name, keys, token, entry, ttl)
 	return &flight[V]{err: err, sent: sent, retry: cerr != nil || code != commitStored}
 }
 
 // commit runs the commit script and counts its outcome.
-func (m *Map[K, V]) commit(ctx context.Context, name string, keys [3]string, token, entry string, ttl time.Duration) (int64, error) {
-	code, err := commitScript.Run(ctx, m.client, keys[:], token, entry, ms(ttl), m.channel, name).Int64()
-	if err != nil {
-		return 0, err
-	}
-	switch code {
-	case commitStored:
+func (m *Map[K, V]) commit(ctx context.Context, name string, keys entryKeys, token, entry string, ttl time.Duration) (commitOutcome, error) {
+	code, err := runCommit(ctx, m.client, keys, token, entry, ms(ttl), m.channel, name)
+	m.countCommit(code, err)
+	return code, err
+}
+
+// countCommit counts a commit's outcome.
+func (m *Map[K, V]) countCommit(code commitOutcome, err error) {
+	switch {
+	case err != nil:
+		m.stats.commitErrors.Add(1)
+	case code == commitStored:
 		m.stats.commits.Add(1)
-	case commitFenced:
+	case code == commitFenced:
 		m.stats.fencedCommits.Add(1)
-	case commitLost:
+	case code == commitLost:
 		m.stats.lostCommits.Add(1)
 	}
-	return code, nil
 }
 
 // release gives the lease up with nothing stored, detached from the
 // caller's ctx and bounded by one lease.
-func (m *Map[K, V]) release(ctx context.Context, name string, keys [3]string, token string) {
+func (m *Map[K, V]) release(ctx context.Context, name string, keys entryKeys, token string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.lease)
 	defer cancel()
-	if n, err := releaseScript.Run(ctx, m.client, keys[1:2], token, m.channel, name).Int64(); err == nil && n == 1 {
+	if released, err := runRelease(ctx, m.client, keys, token, m.channel, name); err == nil && released {
 		m.stats.releases.Add(1)
 	}
 }
 
-// renew starts renewing the lease every Lease/3 until the returned function
-// is called (it waits for the renewer to stop), Close, MaxLoad, or the
-// lease turns out to be lost.
-func (m *Map[K, V]) renew(keys [3]string, token string) (stop func()) {
+// renew starts renewing the leases of entries keys, held with tokens,
+// every Lease/3 (one round trip for all of them), until the returned
+// function is called (it waits for the renewer to stop), Close, MaxLoad,
+// or every lease turns out to be lost. A lease found lost (taken over, or
+// lost by the server) is no longer renewed: its commit will say.
+func (m *Map[K, V]) renew(keys []entryKeys, tokens []string) (stop func()) {
+	keys, tokens = slices.Clone(keys), slices.Clone(tokens)
 	stopCh := make(chan struct{})
 	done := make(chan struct{})
 	every := m.cfg.lease / 3
@@ -397,13 +442,18 @@ func (m *Map[K, V]) renew(keys [3]string, token string) (stop func()) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(m.ctx, every)
-			n, err := renewScript.Run(ctx, m.client, []string{keys[1], keys[2]}, token, ms(m.cfg.lease), ms(m.fenceTTL)).Int64()
+			renewed, errs := renewEntries(ctx, m.client, keys, tokens, ms(m.cfg.lease), ms(m.fenceTTL))
 			cancel()
-			if err == nil {
-				m.stats.renewals.Add(1)
-				if n == 0 {
-					return // taken over, or the server lost it: the commit will say
+			m.stats.renewals.Add(1)
+			n := 0
+			for i := range keys {
+				if errs[i] != nil || renewed[i] {
+					keys[n], tokens[n] = keys[i], tokens[i]
+					n++
 				}
+			}
+			if keys, tokens = keys[:n], tokens[:n]; n == 0 {
+				return
 			}
 		}
 	})

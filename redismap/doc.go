@@ -56,11 +56,23 @@
 // Map (another client writing the keys directly) are not seen by near
 // caches until the entry's near-cache TTL.
 //
+// # Refresh before expiry
+//
+// With Options.RefreshAfter, a LoadOrTryCompute hit on a value older than
+// it returns the value and reloads it in the background: one process,
+// chosen by the entry's lease, reloads while every process serves the
+// current value, so a hot key does not stall every caller when it expires.
+// The reload is committed with a fencing token like any load, and a failed
+// reload keeps the value and backs off in every process.
+//
 // # Keys
 //
-// An entry for a key encoded as name lives in up to three Redis keys, all
-// with the hash tag {Prefix:name}: "{Prefix:name}:v" holds the value (or a
-// negative entry or an error marker), "{Prefix:name}:l" the lease and
-// "{Prefix:name}:f" the fence counter. docs/redis.md lists their TTLs and
-// sizes.
+// An entry for a key encoded as name lives in up to four Redis keys, all
+// with the hash tag {N:Prefix:name}, where N is the length of Prefix in
+// bytes: "{N:Prefix:name}:v" holds the value (or a negative entry or an
+// error marker), "{N:Prefix:name}:l" the lease, "{N:Prefix:name}:f" the
+// fence counter, and "{N:Prefix:name}:r", only after a failed refresh, its
+// backoff. The length makes every (Prefix, name) pair a key of its
+// own: Prefix "P" with name "sub:1" and Prefix "P:sub" with name "1" are
+// two entries. docs/redis.md lists the keys' TTLs and sizes.
 package redismap

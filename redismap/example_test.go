@@ -95,3 +95,50 @@ func ExampleSharedError() {
 		fmt.Println(shared.Message, errors.Is(err, errNoSuchUser))
 	}
 }
+
+func queryUsers(ctx context.Context, ids []int) (map[int]User, error) {
+	users := make(map[int]User, len(ids))
+	for _, id := range ids {
+		if id != 7 { // user 7 does not exist: left out, so not found
+			users[id] = User{ID: id, Name: "Ada"}
+		}
+	}
+	return users, nil
+}
+
+func ExampleMap_LoadOrTryComputeAll() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+	users, err := redismap.New(client, redismap.Options[int, User]{Prefix: "users", MaxBatch: 500})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	// Present users cost one round trip; the missing ones are loaded with
+	// one query, by one process, whichever processes ask for them.
+	page, err := users.LoadOrTryComputeAll(context.Background(), []int{1, 2, 7, 42}, queryUsers)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(page)) // user 7 is not found: absent, not an error
+}
+
+func ExampleOptions_refreshAfter() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+	// A hit on a value older than 45 s returns it and reloads it in the
+	// background, in one process: a hot key never makes its callers wait
+	// for the reload when it expires.
+	pages, err := redismap.New(client, redismap.Options[string, string]{
+		Prefix: "pages", TTL: time.Minute, RefreshAfter: 45 * time.Second,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pages.Close()
+	page, _, err := pages.LoadOrTryCompute(context.Background(), "/", func(ctx context.Context) (string, error) {
+		return "<html>…</html>", nil
+	})
+	fmt.Println(len(page), err)
+}

@@ -1,6 +1,9 @@
 package redismap
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // OnWait installs a hook called when a caller of m starts waiting for
 // another holder's lease, so that tests synchronise without sleeping.
@@ -22,4 +25,11 @@ func WaitConnected[K comparable, V any](ctx context.Context, m *Map[K, V], want 
 			return ctx.Err()
 		}
 	}
+}
+
+// SetRefreshRule replaces RefreshAfter's rule for deciding that a value
+// read is due for a refresh (the server still refuses values younger than
+// RefreshAfter), so that a measurement can compare rules.
+func SetRefreshRule[K comparable, V any](m *Map[K, V], due func(age, ttl, load time.Duration) bool) {
+	m.testRefreshDue.Store(&due)
 }

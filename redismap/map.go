@@ -30,15 +30,16 @@ type Map[K comparable, V any] struct {
 	client   redis.UniversalClient
 	cfg      config[K, V]
 	channel  string
+	tagStart string // entryTagStart(prefix)
 	fenceTTL time.Duration
 
 	// flights deduplicates concurrent misses of one key in this process:
-	// the goroutines that miss it together share one fetch from Redis (and
-	// at most one loader call), through safemap's compute-once.
+	// the goroutines that miss it together (single calls and batches) share
+	// one fetch from Redis, and at most one loader call (flights.go).
 	flights safemap.Map[string, *flight[V]]
 
 	near   *nearCache[V] // nil without a near cache
-	notify notifier
+	notify *notifier
 	stats  counters
 
 	ctx    context.Context // ends at Close
@@ -49,7 +50,12 @@ type Map[K comparable, V any] struct {
 	closed   atomic.Bool
 	wg       sync.WaitGroup
 
-	testWaiting atomic.Pointer[func(name string)] // called when a waiter starts to wait (tests)
+	// refreshing holds the in-process state of keys being refreshed, or
+	// told by the server not to be refreshed yet (see refresh.go).
+	refreshing safemap.Map[string, int64]
+
+	testWaiting    atomic.Pointer[func(name string)]                       // called when a waiter starts to wait (tests)
+	testRefreshDue atomic.Pointer[func(age, ttl, load time.Duration) bool] // replaces RefreshAfter's rule (measurements)
 }
 
 // New returns a Map that keeps its entries in Redis through client, which
@@ -72,25 +78,40 @@ func New[K comparable, V any](client redis.UniversalClient, opts Options[K, V]) 
 		client:   client,
 		cfg:      cfg,
 		channel:  cfg.prefix + ":events",
+		tagStart: entryTagStart(cfg.prefix),
 		fenceTTL: max(10*cfg.lease, time.Minute),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.notify.client = client
-	m.notify.channel = m.channel
-	m.notify.ctx = m.ctx
-	m.notify.stats = &m.stats
+	m.notify = newNotifier(m.ctx, client, m.channel, &m.stats)
 	if cfg.nearSize > 0 {
-		m.near = &nearCache[V]{size: cfg.nearSize, ttl: cfg.nearTTL, state: &m.notify.state, stats: &m.stats}
-		m.notify.invalidate = m.near.invalidate
-		m.notify.flush = m.near.flush
-		acquireClock()
+		m.near = newNearCache[V](cfg.nearSize, cfg.nearTTL, m.notify, &m.stats)
 	}
+	m.notify.setListener(m.changed, m.mayHaveChanged)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		m.notify.run()
 	}()
 	return m, nil
+}
+
+// changed handles a notification: the entry called name changed.
+func (m *Map[K, V]) changed(name string) {
+	if m.near != nil {
+		m.near.invalidate(name)
+	}
+	m.forgetRefresh(name)
+}
+
+// mayHaveChanged handles a change of the subscription's state: messages
+// may have been lost, so any entry may have changed.
+func (m *Map[K, V]) mayHaveChanged() {
+	if m.near != nil {
+		m.near.flush()
+	}
+	if m.cfg.refreshAfter > 0 {
+		m.refreshing.Clear()
+	}
 }
 
 // Close stops the Map's background goroutines (the notification reader and
@@ -115,8 +136,7 @@ func (m *Map[K, V]) Close() error {
 	m.notify.close()
 	m.wg.Wait()
 	if m.near != nil {
-		m.near.entries.Clear() // a fill that raced with the first Clear
-		releaseClock()
+		m.near.close() // and a fill that raced with the first Clear
 	}
 	return nil
 }
@@ -169,7 +189,8 @@ func (m *Map[K, V]) Stats() Stats { return m.stats.snapshot() }
 // Like the in-process maps' Load, it does not wait for a value being
 // computed, and a negative entry or error marker reads as absent. With a
 // near cache, a fresh near-cache entry is returned without a Redis call;
-// otherwise Load makes one round trip. A stored value that does not decode
+// otherwise Load makes one round trip: a GET (with a near cache, pipelined
+// with a PTTL). A stored value that does not decode
 // is an error (*DecodeError), never a zero value.
 func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err error) {
 	name, err := m.name(key)
@@ -179,7 +200,7 @@ func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err erro
 	// Close empties the near cache, so a closed Map misses here and
 	// returns ErrClosed below.
 	if m.near != nil {
-		if v, ok := m.near.get(name); ok {
+		if v, _, ok := m.near.get(name); ok {
 			m.stats.nearHits.add(1)
 			return v, true, nil
 		}
@@ -193,23 +214,10 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 	if m.closed.Load() {
 		return value, false, ErrClosed
 	}
-	vkey := m.keys(name)[0]
-	var p *nearEntry[V]
-	if m.near != nil {
-		p = m.near.reserve(name)
-	}
-	var entry string
-	pttl := int64(-1)
+	keys := m.keys(name)
+	p := m.near.reserve(name)
 	sent := monotime()
-	if p != nil {
-		var reply []any
-		reply, err = readScript.Run(ctx, m.client, []string{vkey}).Slice()
-		if err == nil {
-			entry, pttl, err = entryReply(reply, 0)
-		}
-	} else {
-		entry, err = m.client.Get(ctx, vkey).Result()
-	}
+	entry, pttl, err := m.read(ctx, keys, p != nil)
 	if err != nil {
 		m.near.abandon(name, p)
 		if err == redis.Nil {
@@ -218,7 +226,7 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 		}
 		return value, false, opError("load", name, err)
 	}
-	v, kind, err := m.decodeEntry(name, entry)
+	v, meta, kind, err := m.decodeEntry(name, entry)
 	if err != nil || kind != kindValue {
 		m.near.abandon(name, p)
 		var shared *SharedError
@@ -229,9 +237,47 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 		}
 		return value, false, err
 	}
-	m.near.fill(name, p, v, sent, pttl)
+	m.near.fill(name, p, v, sent, pttl, m.refreshIn(meta, pttl))
 	m.stats.remoteHits.add(1)
 	return v, true, nil
+}
+
+// read reads an entry: one GET, pipelined with a PTTL when withTTL is set
+// (the near cache needs the value's remaining TTL). pttl is the PTTL in
+// milliseconds (-1: no expiry; -2: gone by the time it was read), or -1
+// without withTTL. An absent entry is redis.Nil.
+//
+// A plain GET, not a script: a hit costs what a GET costs. The two
+// pipelined commands are not atomic, which the near cache allows: a write
+// between them publishes a message that drops the entry (the placeholder
+// was made before the GET was sent), and an expiry between them reads as
+// -2, which is not cached.
+func (m *Map[K, V]) read(ctx context.Context, keys entryKeys, withTTL bool) (entry string, pttl int64, err error) {
+	if !withTTL {
+		entry, err = m.client.Get(ctx, keys.value).Result()
+		return entry, -1, err
+	}
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err = m.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, keys.value)
+		ttl = p.PTTL(ctx, keys.value)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return "", 0, err
+	}
+	if entry, err = get.Result(); err != nil {
+		return "", 0, err
+	}
+	d, err := ttl.Result()
+	if err != nil {
+		return "", 0, err
+	}
+	if d < 0 {
+		return entry, int64(d), nil // -1 or -2, as Redis said
+	}
+	return entry, d.Milliseconds(), nil
 }
 
 // Store sets the value for key, with the Map's TTL (less jitter), in one
@@ -248,16 +294,15 @@ func (m *Map[K, V]) Store(ctx context.Context, key K, value V) error {
 	if err != nil {
 		return err
 	}
-	payload, err := m.encodeValue(name, value)
+	ttl := m.jittered(m.cfg.ttl)
+	payload, err := m.encodeValue(name, value, ttl, 0)
 	if err != nil {
 		return err
 	}
-	k := m.keys(name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
-	err = storeScript.Run(ctx, m.client, []string{k[0], k[2]},
-		payload, ms(m.jittered(m.cfg.ttl)), ms(m.fenceTTL), m.channel, name).Err()
+	err = runStore(ctx, m.client, m.keys(name), payload, ms(ttl), ms(m.fenceTTL), m.channel, name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
@@ -279,11 +324,10 @@ func (m *Map[K, V]) Delete(ctx context.Context, key K) error {
 	if err != nil {
 		return err
 	}
-	k := m.keys(name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
-	err = deleteScript.Run(ctx, m.client, []string{k[0], k[2]}, ms(m.fenceTTL), m.channel, name).Err()
+	err = runDelete(ctx, m.client, m.keys(name), ms(m.fenceTTL), m.channel, name)
 	if m.near != nil {
 		m.near.localWrite(name)
 	}
@@ -295,15 +339,16 @@ func (m *Map[K, V]) Delete(ctx context.Context, key K) error {
 
 // KeyNames returns the names of the Redis keys that hold key's entry: its
 // value (or negative entry or error marker), its lease and its fence
-// counter. All three share one hash tag, so they live in one cluster slot.
-// It does no I/O.
+// counter. All three share one hash tag, so they live in one cluster slot;
+// so does the entry's fourth key, which exists only after a failed refresh
+// (the value key's name with ":r" for ":v"). It does no I/O.
 func (m *Map[K, V]) KeyNames(key K) (value, lease, fence string, err error) {
 	name, err := m.name(key)
 	if err != nil {
 		return "", "", "", err
 	}
 	k := m.keys(name)
-	return k[0], k[1], k[2], nil
+	return k.value, k.lease, k.fence, nil
 }
 
 // name encodes key.
@@ -315,16 +360,28 @@ func (m *Map[K, V]) name(key K) (string, error) {
 	return name, nil
 }
 
-// keys returns the value, lease and fence key names of an entry. The hash
-// tag is the prefix and the name: never empty, since the prefix is not, and
-// the same for the three keys even if the name contains '}'.
-func (m *Map[K, V]) keys(name string) [3]string {
-	tag := "{" + m.cfg.prefix + ":" + name + "}"
-	return [3]string{tag + ":v", tag + ":l", tag + ":f"}
+// keys returns the names of an entry's keys: tagStart + name + "}"
+// followed by ":v", ":l", ":f" or ":r" (see entryTagStart for why this
+// cannot collide). The hash tag is never empty, since the prefix is not,
+// and it is the same for the four keys even if the name contains '}'.
+func (m *Map[K, V]) keys(name string) entryKeys {
+	tag := m.tagStart + name + "}"
+	return entryKeys{value: tag + ":v", lease: tag + ":l", fence: tag + ":f", refresh: tag + ":r"}
 }
 
-// encodeValue returns the stored form of value.
-func (m *Map[K, V]) encodeValue(name string, value V) (string, error) {
+// entryTagStart returns what every entry's key starts with: "{", the
+// prefix's length in bytes, ":", the prefix and ":". The length makes the
+// encoding of (prefix, name) unambiguous: read it, take that many bytes as
+// the prefix, and the rest up to the key's last "}:" is the name. Without
+// it, prefix "P" with name "sub:1" and prefix "P:sub" with name "1" were
+// one entry.
+func entryTagStart(prefix string) string {
+	return "{" + strconv.Itoa(len(prefix)) + ":" + prefix + ":"
+}
+
+// encodeValue returns the stored form of value, to be stored for ttl,
+// from a loader that took load (0 for a Store).
+func (m *Map[K, V]) encodeValue(name string, value V, ttl, load time.Duration) (string, error) {
 	b, err := m.cfg.codec.Encode(value)
 	if err != nil {
 		return "", fmt.Errorf("redismap: key %q: %w: %w", name, ErrEncode, err)
@@ -332,36 +389,44 @@ func (m *Map[K, V]) encodeValue(name string, value V) (string, error) {
 	if len(b) > m.cfg.maxValueSize {
 		return "", fmt.Errorf("redismap: key %q: value encodes to %d bytes, over MaxValueSize %d: %w", name, len(b), m.cfg.maxValueSize, ErrValueTooLarge)
 	}
-	return string(kindValue) + string(b), nil
+	return timedValueHeader(ttl, load) + string(b), nil
 }
 
-// decodeEntry decodes a stored entry: a value, a negative entry (kind
-// kindNegative, no error) or an error marker (a *SharedError).
-func (m *Map[K, V]) decodeEntry(name, entry string) (value V, kind byte, err error) {
+// decodeEntry decodes a stored entry: a value (kind kindValue, whichever
+// form it was stored in, with its metadata if it has some), a negative
+// entry (kind kindNegative, no error) or an error marker (a *SharedError).
+func (m *Map[K, V]) decodeEntry(name, entry string) (value V, meta valueMeta, kind byte, err error) {
 	if entry == "" {
 		m.stats.decodeErrors.Add(1)
-		return value, 0, &DecodeError{Key: name, Err: errors.New("empty entry")}
+		return value, meta, 0, &DecodeError{Key: name, Err: errors.New("empty entry")}
 	}
 	switch kind = entry[0]; kind {
-	case kindValue:
-		value, err = m.cfg.codec.Decode([]byte(entry[1:]))
+	case kindTimedValue, kindValue:
+		data := entry[1:]
+		if kind == kindTimedValue {
+			if meta, data, err = parseTimedValue(data); err != nil {
+				m.stats.decodeErrors.Add(1)
+				return value, meta, kindValue, &DecodeError{Key: name, Err: err}
+			}
+		}
+		value, err = m.cfg.codec.Decode([]byte(data))
 		if err != nil {
 			m.stats.decodeErrors.Add(1)
-			return value, kind, &DecodeError{Key: name, Err: err}
+			return value, meta, kindValue, &DecodeError{Key: name, Err: err}
 		}
-		return value, kind, nil
+		return value, meta, kindValue, nil
 	case kindNegative:
-		return value, kind, nil
+		return value, meta, kind, nil
 	case kindError:
 		err = decodeErrorMarker(m.cfg.sharedErrors, name, entry[1:])
 		var de *DecodeError
 		if errors.As(err, &de) {
 			m.stats.decodeErrors.Add(1)
 		}
-		return value, kind, err
+		return value, meta, kind, err
 	}
 	m.stats.decodeErrors.Add(1)
-	return value, kind, &DecodeError{Key: name, Err: fmt.Errorf("unknown entry kind %q (not written by this version of redismap?)", kind)}
+	return value, meta, kind, &DecodeError{Key: name, Err: fmt.Errorf("unknown entry kind %q (not written by this version of redismap?)", kind)}
 }
 
 // jittered returns d less a random jitter in [0, TTLJitter·d/TTL].
@@ -379,17 +444,4 @@ func (m *Map[K, V]) jittered(d time.Duration) time.Duration {
 // ms formats d in whole milliseconds for a script argument, at least 1.
 func ms(d time.Duration) string {
 	return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
-}
-
-// entryReply reads the entry and its PTTL at reply[i], reply[i+1].
-func entryReply(reply []any, i int) (entry string, pttl int64, err error) {
-	if len(reply) < i+2 {
-		return "", 0, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	entry, ok1 := reply[i].(string)
-	pttl, ok2 := reply[i+1].(int64)
-	if !ok1 || !ok2 {
-		return "", 0, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	return entry, pttl, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +81,19 @@ func loadFromWaiter(ctx context.Context, m *redismap.Map[string, string], key st
 	return got
 }
 
+// sumStats adds up Maps' counters, field by field.
+func sumStats(stats ...redismap.Stats) redismap.Stats {
+	var sum redismap.Stats
+	total := reflect.ValueOf(&sum).Elem()
+	for _, s := range stats {
+		v := reflect.ValueOf(s)
+		for i := range v.NumField() {
+			total.Field(i).SetInt(total.Field(i).Int() + v.Field(i).Int())
+		}
+	}
+	return sum
+}
+
 func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -132,10 +147,10 @@ func TestLoadOrTryCompute_CallsTheLoaderOnceForConcurrentMissesInOneProcess(t *t
 			t.Errorf("caller %d got (%q, %v); want (\"v\", nil)", i, results[i], errs[i])
 		}
 	}
-	// One acquire and one commit (EVALSHA each; a first use of a script on
-	// this server adds an EVAL). Latecomers that missed the shared flight
-	// read the value: one round trip each.
-	if got := rt.Load() - before; got > 2+2+goroutines {
+	// One GET, one acquire and one commit (EVALSHA each; a first use of a
+	// script on this server adds an EVAL). Latecomers that missed the
+	// shared flight read the value: one GET each.
+	if got := rt.Load() - before; got > 3+2+goroutines {
 		t.Errorf("round trips = %d for one miss by %d goroutines; want far fewer than one per goroutine", got, goroutines)
 	}
 	if got := m.Stats().Loads; got != 1 {
@@ -143,10 +158,62 @@ func TestLoadOrTryCompute_CallsTheLoaderOnceForConcurrentMissesInOneProcess(t *t
 	}
 }
 
-func TestLoadOrTryCompute_MakesTwoRoundTripsPerMissAndOnePerHit(t *testing.T) {
+// commandNames records the names of the commands a client sends (a
+// pipeline's commands joined with "+"), leaving out a new connection's
+// handshake.
+type commandNames struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *commandNames) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandNames) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if n := cmd.Name(); n != "hello" && n != "client" {
+			c.mu.Lock()
+			c.names = append(c.names, n)
+			c.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandNames) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if n := cmds[0].Name(); n == "hello" || n == "client" {
+			return next(ctx, cmds) // a new connection's handshake
+		}
+		var parts []string
+		for _, cmd := range cmds {
+			parts = append(parts, cmd.Name())
+		}
+		c.mu.Lock()
+		c.names = append(c.names, strings.Join(parts, "+"))
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// since returns the names recorded after the first n.
+func (c *commandNames) since(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.names[n:]...)
+}
+
+func (c *commandNames) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.names)
+}
+
+func TestLoadOrTryCompute_MakesThreeRoundTripsPerMissAndOneGETPerHit(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
-	client, rt := srv.countingClient(t)
+	client := srv.client(t)
+	cmds := new(commandNames)
+	client.AddHook(cmds)
 	m := newMap[string](t, client, redismap.Options[string, string]{})
 	ctx := testContext(t)
 	load := func(context.Context) (string, error) { return "v", nil }
@@ -154,19 +221,19 @@ func TestLoadOrTryCompute_MakesTwoRoundTripsPerMissAndOnePerHit(t *testing.T) {
 	if _, _, err := m.LoadOrTryCompute(ctx, "warm", load); err != nil {
 		t.Fatal(err)
 	}
-	before := rt.Load()
+	before := cmds.len()
 	if _, loaded, err := m.LoadOrTryCompute(ctx, "k", load); err != nil || loaded {
 		t.Fatalf("miss: loaded=%v err=%v; want false, nil", loaded, err)
 	}
-	if got := rt.Load() - before; got != 2 {
-		t.Errorf("round trips for a miss = %d; want 2 (acquire, commit)", got)
+	if got, want := cmds.since(before), []string{"get", "evalsha", "evalsha"}; !slices.Equal(got, want) {
+		t.Errorf("a miss sent %v; want %v (GET, acquire, commit)", got, want)
 	}
-	before = rt.Load()
+	before = cmds.len()
 	if v, loaded, err := m.LoadOrTryCompute(ctx, "k", load); err != nil || !loaded || v != "v" {
 		t.Fatalf("hit: (%q, %v, %v); want (\"v\", true, nil)", v, loaded, err)
 	}
-	if got := rt.Load() - before; got != 1 {
-		t.Errorf("round trips for a hit = %d; want 1", got)
+	if got, want := cmds.since(before), []string{"get"}; !slices.Equal(got, want) {
+		t.Errorf("a hit sent %v; want %v: a hit costs what a GET costs", got, want)
 	}
 }
 
@@ -362,6 +429,22 @@ func TestLoadOrTryCompute_CancelledHolderLetsAWaiterTakeOver(t *testing.T) {
 
 func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(t *testing.T) {
 	t.Parallel()
+	checkPanicHandsTheKeyOver(t, "k", func(ctx context.Context, holder *redismap.Map[string, string], started, boom chan struct{}) {
+		holder.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) {
+			close(started)
+			<-boom
+			panic("loader exploded")
+		})
+	})
+}
+
+// checkPanicHandsTheKeyOver runs panicking, which calls holder's loader
+// that closes started, waits for boom and panics "loader exploded"; it
+// checks that the panic reaches panicking's caller and that a waiter on
+// key in another Map takes over at once (not after the 10 s lease), and
+// returns holder.
+func checkPanicHandsTheKeyOver(t *testing.T, key string, panicking func(ctx context.Context, holder *redismap.Map[string, string], started, boom chan struct{})) *redismap.Map[string, string] {
+	t.Helper()
 	srv := shared(t)
 	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: 10 * time.Second}
 	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
@@ -371,14 +454,10 @@ func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(
 	recovered := make(chan any, 1)
 	go func() {
 		defer func() { recovered <- recover() }()
-		holder.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) {
-			close(started)
-			<-boom
-			panic("loader exploded")
-		})
+		panicking(ctx, holder, started, boom)
 	}()
 	<-started
-	got := loadFromWaiter(ctx, waiter, "k")
+	got := loadFromWaiter(ctx, waiter, key)
 	receive(t, waiting, "the waiter to wait")
 	begin := time.Now()
 	close(boom)
@@ -391,6 +470,7 @@ func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(
 	if elapsed := time.Since(begin); elapsed > 5*time.Second {
 		t.Errorf("the takeover took %v; want the release at once, not the 10 s lease", elapsed)
 	}
+	return holder
 }
 
 // The honest guarantee's weakening: a loader that outlives its lease (here
@@ -623,12 +703,12 @@ func TestKeyNames_ShareOneHashTagAndSlot(t *testing.T) {
 			}
 			return s[i+1 : i+1+j]
 		}
-		if tag(v) != tag(l) || tag(v) != tag(f) || !strings.HasPrefix(tag(v), "app:") {
+		if tag(v) != tag(l) || tag(v) != tag(f) || !strings.HasPrefix(tag(v), "3:app:") {
 			t.Errorf("key %q: names %q %q %q have tags %q %q %q; want one non-empty tag", key, v, l, f, tag(v), tag(l), tag(f))
 		}
 	}
-	if v, _, _, _ := m.KeyNames("user:42"); v != "{app:user:42}:v" {
-		t.Errorf("value key %q; want {app:user:42}:v", v)
+	if v, _, _, _ := m.KeyNames("user:42"); v != "{3:app:user:42}:v" {
+		t.Errorf("value key %q; want {3:app:user:42}:v", v)
 	}
 }
 
@@ -638,7 +718,7 @@ func TestDefaultKey_EncodesNumbersAndRejectsNaN(t *testing.T) {
 	defer client.Close()
 	mi, _ := redismap.New(client, redismap.Options[int64, string]{Prefix: "p"})
 	defer mi.Close()
-	if v, _, _, err := mi.KeyNames(-42); err != nil || v != "{p:-42}:v" {
+	if v, _, _, err := mi.KeyNames(-42); err != nil || v != "{1:p:-42}:v" {
 		t.Errorf("int key: %q, %v", v, err)
 	}
 	mf, _ := redismap.New(client, redismap.Options[float64, string]{Prefix: "p"})
@@ -654,7 +734,7 @@ func TestDefaultKey_EncodesNumbersAndRejectsNaN(t *testing.T) {
 	type point struct{ X, Y int }
 	ms, _ := redismap.New(client, redismap.Options[point, string]{Prefix: "p"})
 	defer ms.Close()
-	if v, _, _, err := ms.KeyNames(point{1, 2}); err != nil || v != `{p:{"X":1,"Y":2}}:v` {
+	if v, _, _, err := ms.KeyNames(point{1, 2}); err != nil || v != `{1:p:{"X":1,"Y":2}}:v` {
 		t.Errorf("struct key: %q, %v", v, err)
 	}
 }

@@ -84,13 +84,16 @@ func releaseClock() {
 
 // nearEntry is a near-cache value, or a placeholder for one being read.
 type nearEntry[V any] struct {
-	value   V
-	expires int64  // clock time from which it is no longer served
-	state   uint64 // the notifier's state when the read was sent
-	writes  uint64 // nearCache.writes when the read was sent
-	filled  bool
+	value     V
+	expires   int64  // clock time from which it is no longer served
+	refreshAt int64  // clock time from which a hit is due for a refresh (0: never)
+	state     uint64 // the notifier's state when the read was sent
+	writes    uint64 // nearCache.writes when the read was sent
+	filled    bool
 }
 
+// nearCache is a Map's near cache. A nil *nearCache is a near cache that is
+// off: reserve returns no placeholder, and fill and abandon ignore none.
 type nearCache[V any] struct {
 	entries safemap.Map[string, *nearEntry[V]]
 	size    int
@@ -106,22 +109,45 @@ type nearCache[V any] struct {
 	writes atomic.Uint64
 }
 
-// get returns the cached value for name, if it is fresh.
-func (c *nearCache[V]) get(name string) (value V, ok bool) {
+// newNearCache returns a near cache of at most size entries, each served
+// for at most ttl, whose fills and hits are gated by n's state. Its owner
+// drops entries on n's messages (invalidate) and flushes it on n's state
+// changes (flush). It holds the process-wide clock until close.
+func newNearCache[V any](size int, ttl time.Duration, n *notifier, stats *counters) *nearCache[V] {
+	c := &nearCache[V]{size: size, ttl: ttl, state: &n.state, stats: stats}
+	acquireClock()
+	return c
+}
+
+// close empties the cache and lets the clock go. The Map calls it once,
+// after its notifier has stopped (so that no fill can follow).
+func (c *nearCache[V]) close() {
+	c.entries.Clear()
+	releaseClock()
+}
+
+// get returns the cached value for name, if it is fresh, and whether it is
+// due for a refresh (by the coarse clock).
+func (c *nearCache[V]) get(name string) (value V, refreshDue, ok bool) {
 	e, ok := c.entries.Load(name)
 	if !ok || !e.filled || e.state != c.state.Load() {
-		return value, false
+		return value, false, false
 	}
-	if clock.now.Load() >= e.expires-int64(nearGuard) && monotime() >= e.expires {
+	now := clock.now.Load()
+	if now >= e.expires-int64(nearGuard) && monotime() >= e.expires {
 		c.entries.CompareAndDelete(name, e)
-		return value, false
+		return value, false, false
 	}
-	return e.value, true
+	return e.value, e.refreshAt != 0 && now >= e.refreshAt, true
 }
 
 // reserve puts a placeholder for name before a read is sent, or returns
-// nil if the subscription is down (nothing may be cached then).
+// nil if the subscription is down (nothing may be cached then) or the near
+// cache is off (c is nil).
 func (c *nearCache[V]) reserve(name string) *nearEntry[V] {
+	if c == nil {
+		return nil
+	}
 	st := c.state.Load()
 	if st&1 == 0 {
 		return nil
@@ -146,15 +172,19 @@ func (c *nearCache[V]) evict() {
 }
 
 // fill replaces placeholder p with value, read by a request sent at sent
-// (monotime) that found pttl milliseconds left on the value in Redis
-// (negative: no expiry). The entry expires at the earlier of the near
-// cache's TTL and the value's own expiry, less two clock ticks.
-func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent int64, pttl int64) {
+// (monotime) that found pttl milliseconds left on the value in Redis (-1:
+// no expiry; -2: the key was gone when its TTL was read, so the value is
+// not kept). The entry expires at the earlier of the near cache's TTL and
+// the value's own expiry, less two clock ticks; from sent + refreshIn on
+// (if refreshIn >= 0), hits are due for a refresh.
+func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent, pttl int64, refreshIn time.Duration) {
 	if p == nil {
 		return
 	}
 	life := c.ttl
-	if pttl >= 0 {
+	if pttl < -1 {
+		life = 0
+	} else if pttl >= 0 {
 		life = min(life, time.Duration(pttl)*time.Millisecond)
 	}
 	life -= 2 * clockTick
@@ -163,6 +193,9 @@ func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent int64, p
 		return
 	}
 	e := &nearEntry[V]{value: value, expires: sent + int64(life), state: p.state, writes: p.writes, filled: true}
+	if refreshIn >= 0 {
+		e.refreshAt = max(sent+int64(refreshIn), 1)
+	}
 	// Swap first, check after: a change of generation or a local write
 	// that the checks miss comes after the swap, and its flush or
 	// invalidation deletes e.

@@ -1,7 +1,7 @@
 package redismap
 
 import (
-	"sync/atomic"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/safemap-go/safemap"
@@ -12,14 +12,10 @@ import (
 // counts under callgrind (GODEBUG=asyncpreemptoff=1, -test.cpu 1), where
 // the shared cores' noise does not reach.
 func BenchmarkNearHit(b *testing.B) {
-	var st atomic.Uint64
-	st.Store(3)
 	var stats counters
-	c := &nearCache[string]{size: 100, ttl: 1e12, state: &st, stats: &stats}
-	acquireClock()
-	defer releaseClock()
+	c := connectedNearCache(b, 100, &stats)
 	p := c.reserve("user:42")
-	c.fill("user:42", p, "value", monotime(), 1e9)
+	c.fill("user:42", p, "value", monotime(), 1e9, -1)
 	var m safemap.Map[string, string]
 	m.Store("user:42", "value")
 	b.Run("impl=safemap-Map-Load", func(b *testing.B) {
@@ -34,9 +30,50 @@ func BenchmarkNearHit(b *testing.B) {
 	})
 	b.Run("impl=near-get-and-count", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := c.get("user:42"); ok {
+			if _, _, ok := c.get("user:42"); ok {
 				stats.nearHits.add(1)
 			}
 		}
+	})
+}
+
+// randStripedCounter is stripedCounter with the root package's pick
+// (counter.go): a stripe drawn by rand.Uint32. It exists to measure the two
+// picks against each other.
+type randStripedCounter struct{ stripedCounter }
+
+func (c *randStripedCounter) add(n int64) {
+	c.cells[rand.Uint32()%uint32(len(c.cells))].n.Add(n)
+}
+
+// BenchmarkStripedCounterAdd compares the stripe picks, serial and with
+// every core adding; under callgrind (GODEBUG=asyncpreemptoff=1,
+// -test.cpu 1) it gives their instruction counts.
+func BenchmarkStripedCounterAdd(b *testing.B) {
+	var stack stripedCounter
+	var random randStripedCounter
+	b.Run("pick=stack", func(b *testing.B) {
+		for b.Loop() {
+			stack.add(1)
+		}
+	})
+	b.Run("pick=rand", func(b *testing.B) {
+		for b.Loop() {
+			random.add(1)
+		}
+	})
+	b.Run("pick=stack/parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				stack.add(1)
+			}
+		})
+	})
+	b.Run("pick=rand/parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				random.add(1)
+			}
+		})
 	})
 }

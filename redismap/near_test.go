@@ -2,6 +2,7 @@ package redismap_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -168,7 +169,10 @@ func TestNearCache_NeverServesAValuePastItsRedisTTL(t *testing.T) {
 		if !ok {
 			break
 		}
-		if age > opts.TTL {
+		// Redis keeps time in whole milliseconds: a key set with PX 300
+		// during millisecond t lives until t+300 has passed, up to 1 ms
+		// more than 300 ms after the Store.
+		if age > opts.TTL+time.Millisecond {
 			t.Fatalf("Load served the value %v after it was stored with TTL %v", age, opts.TTL)
 		}
 		time.Sleep(time.Millisecond) // the TTL running out is the point of the test
@@ -186,12 +190,39 @@ func TestNearCache_StaysWithinItsSize(t *testing.T) {
 	m := newMap(t, srv.client(t), opts)
 	waitConnected(t, m)
 	ctx := testContext(t)
+	key := func(i int) string { return string(rune('a'+i%26)) + string(rune('a'+i/26)) }
+	notes := m.Stats().Notifications
 	for i := range 100 {
-		key := string(rune('a'+i%26)) + string(rune('a'+i/26))
-		m.Store(ctx, key, "v")
-		m.Load(ctx, key)
+		if err := m.Store(ctx, key(i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Let the Stores' own notifications arrive first: one that came after
+	// a Load would drop what the Load cached.
+	waitNotification(t, m, notes+99)
+	for i := range 100 {
+		m.Load(ctx, key(i))
 	}
 	if st := m.Stats(); st.NearEvictions == 0 {
 		t.Errorf("NearEvictions = 0 after 100 keys in a 16-entry near cache")
+	}
+}
+
+func TestNearCache_RemoteHitIsOneRoundTripOfGETAndPTTL(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	client := srv.client(t)
+	cmds := new(commandNames)
+	client.AddHook(cmds)
+	m := newMap(t, client, nearOptions(t))
+	waitConnected(t, m)
+	ctx := testContext(t)
+	storeSettled(t, m, "k", "v")
+	before := cmds.len()
+	if v, loaded, err := m.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) { return "x", nil }); err != nil || !loaded || v != "v" {
+		t.Fatalf("LoadOrTryCompute = (%q, %v, %v); want the stored value", v, loaded, err)
+	}
+	if got, want := cmds.since(before), []string{"get+pttl"}; !slices.Equal(got, want) {
+		t.Errorf("a near-cache miss that hits Redis sent %v; want %v", got, want)
 	}
 }

@@ -57,6 +57,19 @@ type notifier struct {
 	changed    chan struct{} // closed and replaced at every state change (under mu)
 }
 
+// newNotifier returns the notifier of channel on client. Its run method
+// reads the subscription until ctx ends (at Close) and close is called.
+func newNotifier(ctx context.Context, client redis.UniversalClient, channel string, stats *counters) *notifier {
+	return &notifier{client: client, channel: channel, ctx: ctx, stats: stats}
+}
+
+// setListener makes every message drop its entry from a near cache
+// (invalidate) and every change of state empty it (flush). Call it before
+// run starts.
+func (n *notifier) setListener(invalidate func(name string), flush func()) {
+	n.invalidate, n.flush = invalidate, flush
+}
+
 // stateChanged returns a channel closed at the next change of state.
 func (n *notifier) stateChanged() <-chan struct{} {
 	n.mu.Lock()

@@ -11,10 +11,12 @@ import (
 // default documented on it, so Options[K, V]{} is a valid configuration.
 // New validates the options once; a Map never changes them afterwards.
 type Options[K comparable, V any] struct {
-	// Prefix starts every key name the Map writes, and its notification
-	// channel (Prefix + ":events"). Maps that share a Prefix share entries,
-	// so use one Prefix per kind of value. It must not contain '{' or '}'
-	// (it is part of each entry's hash tag). Default "safemap".
+	// Prefix names the Map's entries and its notification channel
+	// (Prefix + ":events"): entry keys start with "{", Prefix's length in
+	// bytes, ":", Prefix and ":" (see the package documentation). Maps that
+	// share a Prefix share entries, and only those, so use one Prefix per
+	// kind of value. It must not contain '{' or '}' (it is part of each
+	// entry's hash tag). Default "safemap".
 	Prefix string
 
 	// TTL is how long a stored value lives in Redis (before jitter).
@@ -26,6 +28,22 @@ type Options[K comparable, V any] struct {
 	// Values never live longer than TTL. Default TTL/10; negative means no
 	// jitter. It must be less than TTL.
 	TTLJitter time.Duration
+
+	// RefreshAfter, if positive, refreshes hot values before they expire.
+	// A LoadOrTryCompute that finds a value older than RefreshAfter (and
+	// not expired) returns it at once, and starts a reload of the key in
+	// the background with that call's loader, unless a reload of the key
+	// is already running or backing off in any process: one process takes
+	// the key's lease for it, the others go on serving the current value.
+	// The reload is committed like a miss's load (fenced: a Store or Delete
+	// made meanwhile wins) and restarts the value's TTL; a reload that
+	// fails keeps the value until it expires, and no process tries again
+	// for a backoff that doubles with each failure (with jitter, capped at
+	// TTL − RefreshAfter). Load never refreshes. Zero (the default) turns
+	// refresh off. It must be less than TTL − TTLJitter, so that every
+	// value reaches it before it expires. docs/redis.md says why a fixed
+	// age and not probabilistic early expiration (XFetch).
+	RefreshAfter time.Duration
 
 	// Lease is how long a loader's claim on a key lasts without renewal.
 	// The holder renews it every Lease/3 while its loader runs; if the
@@ -53,6 +71,12 @@ type Options[K comparable, V any] struct {
 	// default) turns negative caching off: ErrNotFound is then shared like
 	// any other loader error, for ErrorTTL.
 	NegativeTTL time.Duration
+
+	// MaxBatch, if positive, is the most keys LoadOrTryComputeAll passes to
+	// one call of its loader: more missing keys are loaded in several calls
+	// of at most MaxBatch keys each, one after another, each committed as
+	// soon as it returns. Zero (the default) means no limit.
+	MaxBatch int
 
 	// Codec encodes and decodes values. Default: string and []byte values
 	// are stored as they are; anything else as JSON (encoding/json).
@@ -116,6 +140,7 @@ const (
 type config[K comparable, V any] struct {
 	prefix       string
 	ttl, jitter  time.Duration
+	refreshAfter time.Duration // 0: off
 	lease        time.Duration
 	maxLoad      time.Duration // 0: no limit
 	errorTTL     time.Duration
@@ -124,6 +149,7 @@ type config[K comparable, V any] struct {
 	key          func(K) (string, error)
 	sharedErrors []error // Options.SharedErrors, then the built-in ones
 	maxValueSize int
+	maxBatch     int // 0: no limit
 	nearSize     int
 	nearTTL      time.Duration
 }
@@ -160,6 +186,14 @@ func (o Options[K, V]) resolve() (config[K, V], error) {
 		bad("TTLJitter %v is not less than TTL %v", o.TTLJitter, c.ttl)
 	default:
 		c.jitter = o.TTLJitter
+	}
+
+	c.refreshAfter = o.RefreshAfter
+	switch {
+	case c.refreshAfter < 0:
+		bad("RefreshAfter %v is negative (zero turns refresh off)", o.RefreshAfter)
+	case c.refreshAfter > 0 && c.refreshAfter >= c.ttl-c.jitter:
+		bad("RefreshAfter %v is not less than TTL %v less TTLJitter %v: some values would expire first", o.RefreshAfter, c.ttl, c.jitter)
 	}
 
 	c.lease = o.Lease
@@ -220,6 +254,11 @@ func (o Options[K, V]) resolve() (config[K, V], error) {
 		c.maxValueSize = defaultMaxValueSize
 	case c.maxValueSize < 0 || c.maxValueSize > maxValueSizeLimit:
 		bad("MaxValueSize %d is outside 1..%d", o.MaxValueSize, maxValueSizeLimit)
+	}
+
+	c.maxBatch = o.MaxBatch
+	if c.maxBatch < 0 {
+		bad("MaxBatch %d is negative (zero means no limit)", o.MaxBatch)
 	}
 
 	c.nearSize = o.NearCache.Size

@@ -28,12 +28,14 @@ var (
 	storeLua string
 	//go:embed scripts/delete.lua
 	deleteLua string
-	//go:embed scripts/read.lua
-	readLua string
+	//go:embed scripts/refresh.lua
+	refreshLua string
+	//go:embed scripts/refresh_fail.lua
+	refreshFailLua string
 )
 
 // The scripts, loaded once per process. Those that issue a fencing token
-// start with fence.lua's next_token.
+// start with fence.lua's next_token. gofmt aligns each group.
 var (
 	acquireScript = redis.NewScript(fenceLua + acquireLua)
 	commitScript  = redis.NewScript(commitLua)
@@ -41,19 +43,7 @@ var (
 	releaseScript = redis.NewScript(releaseLua)
 	storeScript   = redis.NewScript(fenceLua + storeLua)
 	deleteScript  = redis.NewScript(fenceLua + deleteLua)
-	readScript    = redis.NewScript(readLua)
-)
 
-// Results of acquireScript.
-const (
-	acquiredEntry = 0 // the value key holds an entry
-	acquiredHeld  = 1 // another caller holds the lease
-	acquiredLease = 2 // this caller holds the lease now
-)
-
-// Results of commitScript.
-const (
-	commitStored = 1
-	commitFenced = 0
-	commitLost   = -1
+	refreshScript     = redis.NewScript(fenceLua + refreshLua)
+	refreshFailScript = redis.NewScript(refreshFailLua)
 )

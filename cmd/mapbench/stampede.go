@@ -35,19 +35,31 @@ const (
 	stampedeLoad       = 20 * time.Millisecond
 )
 
-const stampedeDescription = "P processes × G goroutines miss the same K keys of a Redis cache at once (needs -redis or redis-server on PATH): loader calls (want K), callers' p50/p99, server commands per miss, round trips per process per miss"
+const stampedeDescription = "P processes × G goroutines miss the same K keys of a Redis cache at once (needs -redis or redis-server on PATH): loader calls (want K), callers' p50/p99, server commands per miss, round trips per process per miss; and its refresh variant, stampede-refresh: the same processes read one hot key through its expiries, with and without redismap's RefreshAfter"
 
-// splitStampede takes the stampede workload out of a -workloads list: it
-// is not one of the in-process workloads. It reports whether the list
-// asked for it (all does), and returns the list without it ("" if nothing
-// else is left).
+// The refresh variant's shape (the workload is TTL 1 s, a 50 ms
+// loader and 10 periods: BenchmarkRefreshHotKey in redismap runs that; this
+// one is scaled down to fit mapbench's run).
+const (
+	refreshName        = "stampede-refresh"
+	refreshTTL         = 150 * time.Millisecond
+	refreshPeriods     = 4
+	refreshLoad        = 20 * time.Millisecond
+	refreshPace        = 2 * time.Millisecond
+	refreshDescription = "P processes × G goroutines read one hot key of a Redis cache through 4 TTL periods (TTL 150 ms, a 20 ms loader), with and without redismap's RefreshAfter (80 % of TTL): reads that waited for a load (want 0 with refresh), loader calls per period (want about 1), p50/p99/max"
+)
+
+// splitStampede takes the stampede workload (and its refresh variant,
+// which runs with it) out of a -workloads list: they are not in-process
+// workloads. It reports whether the list asked for either (all does), and
+// returns the list without them ("" if nothing else is left).
 func splitStampede(list string) (rest string, want bool) {
 	if list == "all" {
 		return list, true
 	}
 	var keep []string
 	for _, w := range strings.Split(list, ",") {
-		if strings.TrimSpace(w) == stampedeName {
+		if w := strings.TrimSpace(w); w == stampedeName || w == refreshName {
 			want = true
 			continue
 		}
@@ -108,7 +120,7 @@ func (r *runner) runStampede(ctx context.Context, res *results.Run, progress io.
 		"rueidisaside is not measured: this machine's module proxy does not serve github.com/redis/rueidis/rueidisaside.")
 	res.Workloads = append(res.Workloads, wl)
 	res.Config.Workloads = append(res.Config.Workloads, stampedeName)
-	return ""
+	return r.runRefreshVariant(ctx, addr, self, rounds, res, progress)
 }
 
 // measureStampede runs reps rounds of cfg into c.
@@ -144,6 +156,75 @@ func measureStampede(ctx context.Context, cfg stampede.Config, reps int, c *resu
 		}
 		if want := float64(cfg.Keys); s.LoaderCalls > want && len(c.Violations) == 0 {
 			c.Violations = append(c.Violations, fmt.Sprintf("the loader ran %.0f times for %d missing keys", s.LoaderCalls, cfg.Keys))
+		}
+	}
+	return nil
+}
+
+// runRefreshVariant runs the hot-key workload with and without refresh and
+// adds it to res as the stampede-refresh workload, or returns the line
+// that says why it was skipped.
+func (r *runner) runRefreshVariant(ctx context.Context, addr, self string, rounds int, res *results.Run, progress io.Writer) (skipped string) {
+	wl := results.Workload{
+		Name: refreshName, Description: refreshDescription,
+		Param: "processes", Primary: "waited-reads/op",
+	}
+	variant := fmt.Sprintf("procs=%d/ttl=%v/load=%v", stampedeProcs, refreshTTL, refreshLoad)
+	for _, refresh := range []bool{false, true} {
+		impl := "redismap"
+		if refresh {
+			impl = "redismap-RefreshAfter"
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "stampede: %s on a hot key (%d rounds)\n", impl, rounds)
+		}
+		cfg := stampede.Config{
+			Addr: addr, Impl: stampede.Redismap, Procs: stampedeProcs, Goroutines: stampedeGoroutines,
+			Keys: 1, Load: refreshLoad,
+			HotKey:  &stampede.HotKeyShape{TTL: refreshTTL, Periods: refreshPeriods, Pace: refreshPace, Refresh: refresh},
+			Command: func() *exec.Cmd { return exec.Command(self) },
+		}
+		c := results.Case{Impl: impl, Variant: variant, Param: stampedeProcs, KeyType: "string", Goroutines: stampedeGoroutines}
+		if err := measureHotKey(ctx, cfg, rounds, &c); err != nil {
+			return fmt.Sprintf("stampede: skipped: %s on a hot key: %v", impl, err)
+		}
+		wl.Cases = append(wl.Cases, c)
+	}
+	wl.Notes = append(wl.Notes,
+		fmt.Sprintf("Each round: %d processes × %d goroutines read one key, each goroutine once per %v, for %d TTL periods of %v; the loader takes %v. The first fill happens before the reads and is not counted.", stampedeProcs, stampedeGoroutines, refreshPace, refreshPeriods, refreshTTL, refreshLoad),
+		"waited-reads/op counts the reads of a round that took at least 80 % of the loader's time: callers that waited for a load. loads/period is loader calls per TTL period: about 1 is one load per expiry (or per refresh).")
+	res.Workloads = append(res.Workloads, wl)
+	res.Config.Workloads = append(res.Config.Workloads, refreshName)
+	return ""
+}
+
+// measureHotKey runs reps hot-key rounds of cfg into c.
+func measureHotKey(ctx context.Context, cfg stampede.Config, reps int, c *results.Case) error {
+	run, err := stampede.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	for range reps {
+		begin := time.Now()
+		res, err := run.Round(ctx)
+		if err != nil {
+			return err
+		}
+		s := stampede.SummarizeHotKey(cfg, []stampede.RoundResult{res})
+		c.Samples = append(c.Samples, results.Sample{
+			Ops:     int64(s.ReadsPerRound),
+			NsPerOp: float64(time.Since(begin).Nanoseconds()) / max(s.ReadsPerRound, 1),
+			Metrics: map[string]float64{
+				"waited-reads/op": s.WaitedReads,
+				"loads/period":    s.LoadsPerPeriod,
+				"p50-µs":          float64(s.P50.Microseconds()),
+				"p99-µs":          float64(s.P99.Microseconds()),
+				"max-µs":          float64(s.Max.Microseconds()),
+			},
+		})
+		if s.ErrorsPerRound > 0 {
+			c.Violations = append(c.Violations, fmt.Sprintf("%.0f reads got an error", s.ErrorsPerRound))
 		}
 	}
 	return nil

@@ -33,8 +33,19 @@ func TestMapbench_StampedeWorkloadRunsOnALocalRedisAndIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(run.Workloads) != 1 || run.Workloads[0].Name != stampedeName {
-		t.Fatalf("results.json holds %d workloads; want the stampede alone", len(run.Workloads))
+	if len(run.Workloads) != 2 || run.Workloads[0].Name != stampedeName || run.Workloads[1].Name != refreshName {
+		t.Fatalf("results.json holds %d workloads; want the stampede and its refresh variant", len(run.Workloads))
+	}
+	waited := map[string]float64{}
+	for _, c := range run.Workloads[1].Cases {
+		st, ok := c.Figure("waited-reads/op")
+		if !ok || len(c.Violations) > 0 {
+			t.Errorf("%s on a hot key: waited-reads/op present %v, violations %v; want it, none", c.Impl, ok, c.Violations)
+		}
+		waited[c.Impl] = st.Median
+	}
+	if waited["redismap-RefreshAfter"] >= waited["redismap"] {
+		t.Errorf("reads that waited for a load: %v with RefreshAfter, %v without; want fewer with it", waited["redismap-RefreshAfter"], waited["redismap"])
 	}
 	for _, c := range run.Workloads[0].Cases {
 		st, ok := c.Figure("loads/op")

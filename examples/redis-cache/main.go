@@ -232,7 +232,9 @@ func worker(args []string, prefix string, in io.Reader, out io.Writer) error {
 func cleanup(client *redis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, pattern := range []string{prefix + ":*", "{" + prefix + ":*"} {
+	// The Map's keys start with "{", the prefix's length, ":", the prefix
+	// and ":" (docs/redis.md); the example's own counters with the prefix.
+	for _, pattern := range []string{prefix + ":*", fmt.Sprintf("{%d:%s:*", len(prefix), prefix)} {
 		iter := client.Scan(ctx, 0, pattern, 100).Iterator()
 		for iter.Next(ctx) {
 			client.Del(ctx, iter.Val())

@@ -2,7 +2,8 @@
 // benchmarks and tools, the way net/http/httptest starts HTTP servers: each
 // on a free loopback port (never 6379), in a directory of its own, with
 // persistence off. It needs the redis-server binary (Debian package
-// redis-server) on PATH.
+// redis-server) on PATH, and for a Sentinel setup ([StartFailover]) the
+// redis-sentinel binary (Debian package redis-sentinel).
 //
 // A Server's methods are safe for concurrent use.
 package redistest
@@ -35,6 +36,7 @@ type Server struct {
 	bin  string
 	port int
 	dir  string
+	conf string // a config file passed first on the command line, or ""
 	args []string
 	temp bool // dir was made by Start, and is removed by Stop
 
@@ -51,11 +53,33 @@ func Start(extra ...string) (*Server, error) {
 	if err != nil {
 		return nil, ErrNoServer
 	}
+	return startIn(bin, "", 0, extra)
+}
+
+// startIn starts bin with config file conf (if conf is not empty: written
+// into the server's new directory) and extra arguments, on port, or on a
+// free port if port is 0.
+func startIn(bin, conf string, port int, extra []string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{bin: bin, dir: dir, args: extra, temp: true}
+	if conf != "" {
+		s.conf = filepath.Join(dir, "redis.conf")
+		if err := os.WriteFile(s.conf, []byte(conf), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	if port != 0 {
+		s.port = port
+		if err = s.start(); err == nil {
+			return s, nil
+		}
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	for range 5 { // another process may take the free port before the server does
 		if s.port, err = FreePort(); err != nil {
 			continue
@@ -118,11 +142,15 @@ func (s *Server) Port() int { return s.port }
 // start runs the server on s.port and waits (a bounded loop) until it
 // answers PING.
 func (s *Server) start() error {
-	args := append([]string{
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"),
-	}, s.args...)
+		"--logfile", filepath.Join(s.dir, "redis.log"))
+	args = append(args, s.args...)
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	if err := cmd.Start(); err != nil {
@@ -159,6 +187,15 @@ func (s *Server) start() error {
 	return nil
 }
 
+// Kill kills the server with SIGKILL (kill -9) and waits for it to exit.
+// Its directory stays until Stop.
+func (s *Server) Kill() {
+	if cmd, exited := s.take(); cmd != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
 // Stop stops the server (SIGTERM, then SIGKILL after 5 s), waits for it to
 // exit, and removes its directory. It is safe to call more than once.
 func (s *Server) Stop() {
@@ -168,11 +205,17 @@ func (s *Server) Stop() {
 	}
 }
 
-func (s *Server) halt() {
+// take returns the running process and forgets it (nil if none runs).
+func (s *Server) take() (cmd *exec.Cmd, exited chan error) {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
+	defer s.mu.Unlock()
+	cmd, exited = s.cmd, s.exited
 	s.cmd = nil
-	s.mu.Unlock()
+	return cmd, exited
+}
+
+func (s *Server) halt() {
+	cmd, exited := s.take()
 	if cmd == nil {
 		return
 	}

@@ -1,26 +1,38 @@
--- commit: store a computed entry if its token is still the current one.
--- KEYS[1] value key, KEYS[2] lease key, KEYS[3] fence key (one hash tag).
--- ARGV[1] the caller's token, ARGV[2] the entry, ARGV[3] its TTL in ms,
--- ARGV[4] the notification channel, ARGV[5] the message (the entry's name).
--- The lease is released whatever the outcome, if the caller still has it.
--- Returns 1: stored and published;
---         0: fenced, a newer token was issued (a takeover, Store or Delete);
---        -1: the fence key is gone (restart, failover or eviction).
-local held = redis.call('GET', KEYS[2])
-if held == ARGV[1] then
-  redis.call('DEL', KEYS[2])
+-- commit: store computed entries whose tokens are still the current ones.
+-- KEYS: four per entry, in order: value key, lease key, fence key, refresh
+-- key (one entry's keys share a hash tag; one cluster slot per script).
+-- ARGV[1] the notification channel; then four per entry, in order: the
+-- caller's token, the entry, its TTL in ms, the message (the entry's name).
+-- Each lease is released whatever the outcome, if the caller still has it.
+-- A stored entry clears the refresh key's record of failed refreshes.
+-- Returns one code per entry, in order:
+--   1: stored and published;
+--   0: fenced, a newer token was issued (a takeover, Store or Delete);
+--  -1: the fence key is gone (restart, failover or eviction).
+local out = {}
+for i = 1, #KEYS / 4 do
+  local k, a = (i - 1) * 4, 1 + (i - 1) * 4
+  local token, entry, ttl, name = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local held = redis.call('GET', KEYS[k + 2])
+  if held == token then
+    redis.call('DEL', KEYS[k + 2])
+  end
+  local cur = redis.call('GET', KEYS[k + 3])
+  if cur == token then
+    redis.call('SET', KEYS[k + 1], entry, 'PX', ttl)
+    redis.call('DEL', KEYS[k + 4])
+    redis.call('PUBLISH', ARGV[1], name)
+    out[i] = 1
+  else
+    if held == token then
+      -- Nothing stored, but the lease is free: wake the waiters.
+      redis.call('PUBLISH', ARGV[1], name)
+    end
+    if cur then
+      out[i] = 0
+    else
+      out[i] = -1
+    end
+  end
 end
-local cur = redis.call('GET', KEYS[3])
-if cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('PUBLISH', ARGV[4], ARGV[5])
-  return 1
-end
-if held == ARGV[1] then
-  -- Nothing stored, but the lease is free: wake the waiters.
-  redis.call('PUBLISH', ARGV[4], ARGV[5])
-end
-if cur then
-  return 0
-end
-return -1
+return out

@@ -36,6 +36,10 @@ const (
 	CacheAside  = "cache-aside"         // GET; on a miss, load and SET
 	GoRedisOnce = "go-redis-cache-once" // go-redis/cache's Once: singleflight in each process
 	Redismap    = "redismap"            // safemap's Redis tier
+	// RedismapBatch is redismap's LoadOrTryComputeAll, for the batch
+	// workload only (batch.go); the other implementations resolve a batch
+	// with one call per key, all at once.
+	RedismapBatch = "redismap-batch"
 )
 
 // Impls lists the implementations in the order they are reported.
@@ -49,6 +53,12 @@ type Config struct {
 	Goroutines int           // goroutines per process per key
 	Keys       int           // keys every goroutine misses
 	Load       time.Duration // how long the loader takes
+	// HotKey, if set, makes each round the hot-key workload instead of a
+	// cold stampede (see hotkey.go); Impl must be Redismap and Keys is 1.
+	HotKey *HotKeyShape
+	// Batch, if set, makes each round the batch workload (see batch.go);
+	// Impl is RedismapBatch, Redismap or GoRedisOnce, and Keys is 1.
+	Batch *BatchShape
 	// Command returns a command that runs a binary calling MaybeWorker
 	// first (the harness adds the worker's environment).
 	Command func() *exec.Cmd
@@ -61,6 +71,12 @@ type RoundResult struct {
 	Commands    int64           // commands the server ran (INFO commandstats, scripts' inner commands included)
 	RoundTrips  int64           // round trips the processes made, together
 	Errors      int             // callers that got an error
+	// Reads holds the hot-key workload's read latencies (Latencies is
+	// empty then: a hot-key round makes far more calls than a stampede).
+	Reads redistest.Latencies
+	// Loaded lists every key the batch workload's loaders loaded (a key
+	// loaded twice is listed twice); Latencies are its batches' then.
+	Loaded []string
 }
 
 // Runner runs stampedes against one set of worker processes.
@@ -89,15 +105,24 @@ type workerConfig struct {
 	Keys       int
 	Load       time.Duration
 	Prefix     string
+	HotKey     *HotKeyShape
+	Batch      *BatchShape
 }
 
 // Start starts cfg.Procs worker processes and waits until each is ready.
 func Start(ctx context.Context, cfg Config) (*Runner, error) {
-	if !slices.Contains(Impls, cfg.Impl) {
+	if cfg.Batch != nil {
+		if !slices.Contains(BatchImpls, cfg.Impl) {
+			return nil, fmt.Errorf("stampede: unknown batch implementation %q (want one of %v)", cfg.Impl, BatchImpls)
+		}
+	} else if !slices.Contains(Impls, cfg.Impl) {
 		return nil, fmt.Errorf("stampede: unknown implementation %q (want one of %v)", cfg.Impl, Impls)
 	}
 	if cfg.Procs < 1 || cfg.Goroutines < 1 || cfg.Keys < 1 {
 		return nil, errors.New("stampede: Procs, Goroutines and Keys must be at least 1")
+	}
+	if cfg.HotKey != nil && (cfg.Impl != Redismap || cfg.Keys != 1) {
+		return nil, errors.New("stampede: the hot-key workload runs redismap on one key")
 	}
 	r := &Runner{
 		cfg:    cfg,
@@ -108,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 		r.admin.Close()
 		return nil, fmt.Errorf("stampede: no Redis at %s: %w", cfg.Addr, err)
 	}
-	wc, _ := json.Marshal(workerConfig{cfg.Addr, cfg.Impl, cfg.Goroutines, cfg.Keys, cfg.Load, r.prefix})
+	wc, _ := json.Marshal(workerConfig{cfg.Addr, cfg.Impl, cfg.Goroutines, cfg.Keys, cfg.Load, r.prefix, cfg.HotKey, cfg.Batch})
 	for range cfg.Procs {
 		cmd := cfg.Command()
 		cmd.Env = append(os.Environ(), workerEnv+"="+string(wc))
@@ -144,15 +169,46 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 // them at once.
 func (r *Runner) Round(ctx context.Context) (RoundResult, error) {
 	r.round++
+	if r.cfg.HotKey != nil {
+		return r.hotKeyRound()
+	}
+	if r.cfg.Batch != nil {
+		if err := r.tell(fmt.Sprint(r.round)); err != nil {
+			return RoundResult{}, err
+		}
+		return r.collect()
+	}
 	before, err := commandCount(ctx, r.admin)
 	if err != nil {
 		return RoundResult{}, err
 	}
+	if err := r.tell(fmt.Sprint(r.round)); err != nil {
+		return RoundResult{}, err
+	}
+	res, err := r.collect()
+	if err != nil {
+		return res, err
+	}
+	after, err := commandCount(ctx, r.admin)
+	if err != nil {
+		return res, err
+	}
+	res.Commands = after - before
+	return res, nil
+}
+
+// tell sends line to every worker.
+func (r *Runner) tell(line string) error {
 	for _, w := range r.workers {
-		if _, err := fmt.Fprintln(w.stdin, r.round); err != nil {
-			return RoundResult{}, fmt.Errorf("stampede: starting a round: %w", err)
+		if _, err := fmt.Fprintln(w.stdin, line); err != nil {
+			return fmt.Errorf("stampede: telling the workers %q: %w", line, err)
 		}
 	}
+	return nil
+}
+
+// collect reads every worker's report of a round and adds them up.
+func (r *Runner) collect() (RoundResult, error) {
 	var res RoundResult
 	for i, w := range r.workers {
 		if !w.out.Scan() {
@@ -168,12 +224,9 @@ func (r *Runner) Round(ctx context.Context) (RoundResult, error) {
 		for _, l := range wr.Latencies {
 			res.Latencies = append(res.Latencies, time.Duration(l))
 		}
+		res.Reads.Merge(wr.Reads)
+		res.Loaded = append(res.Loaded, wr.Loaded...)
 	}
-	after, err := commandCount(ctx, r.admin)
-	if err != nil {
-		return res, err
-	}
-	res.Commands = after - before
 	return res, nil
 }
 
@@ -194,7 +247,10 @@ func (r *Runner) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, pattern := range []string{r.prefix + "*", "{" + r.prefix + "*"} {
+	// redismap's keys start with "{", the prefix's length, ":", the
+	// prefix and ":" (docs/redis.md); the other implementations' keys with
+	// the prefix.
+	for _, pattern := range []string{r.prefix + "*", fmt.Sprintf("{%d:%s:*", len(r.prefix), r.prefix)} {
 		iter := r.admin.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			r.admin.Del(ctx, iter.Val())
@@ -289,7 +345,10 @@ type workerResult struct {
 	Calls     int64
 	Trips     int64
 	Errors    int
-	Latencies []int64 // ns
+	Latencies []int64             // ns
+	Reads     redistest.Latencies // the hot-key workload's
+	Loaded    []string            // the batch workload's: every key the loader loaded
+	Batches   int                 // the batch workload's: batches resolved
 }
 
 // load is how a worker asks for one key: it returns the value.
@@ -303,6 +362,7 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 	ctx := context.Background()
 
 	var get load
+	var getAll loadAll
 	switch wc.Impl {
 	case CacheAside:
 		get = func(ctx context.Context, key string, loader func(context.Context) (string, error)) (string, error) {
@@ -328,8 +388,12 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 			})
 			return v, err
 		}
-	case Redismap:
-		m, err := redismap.New(client, redismap.Options[string, string]{Prefix: wc.Prefix, Lease: 5 * time.Second})
+	case Redismap, RedismapBatch:
+		opts := redismap.Options[string, string]{Prefix: wc.Prefix, Lease: 5 * time.Second}
+		if wc.HotKey != nil {
+			wc.HotKey.apply(&opts)
+		}
+		m, err := redismap.New(client, opts)
 		if err != nil {
 			return err
 		}
@@ -344,12 +408,22 @@ func work(wc workerConfig, in io.Reader, out io.Writer) error {
 		// EVALSHA-then-EVAL fallback.
 		m.LoadOrTryCompute(ctx, "warm-up", func(context.Context) (string, error) { return "", nil })
 		m.Delete(ctx, "warm-up")
+		if wc.HotKey != nil {
+			fmt.Fprintln(out, "ready")
+			return hotKeyWorker(ctx, wc, m, in, out)
+		}
 		get = func(ctx context.Context, key string, loader func(context.Context) (string, error)) (string, error) {
 			v, _, err := m.LoadOrTryCompute(ctx, key, loader)
 			return v, err
 		}
+		if wc.Impl == RedismapBatch {
+			getAll = m.LoadOrTryComputeAll
+		}
 	}
 	fmt.Fprintln(out, "ready")
+	if wc.Batch != nil {
+		return batchWorker(ctx, wc, get, getAll, trips, in, out)
+	}
 
 	enc := json.NewEncoder(out)
 	sc := bufio.NewScanner(in)

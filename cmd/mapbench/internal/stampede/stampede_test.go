@@ -22,6 +22,21 @@ func TestMain(m *testing.M) {
 // testBinary runs this test binary as a worker.
 func testBinary() *exec.Cmd { return exec.Command(os.Args[0], "-test.run=^$") }
 
+// oneRound starts cfg's workers, runs one round and stops them.
+func oneRound(t *testing.T, ctx context.Context, cfg Config) RoundResult {
+	t.Helper()
+	r, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.Round(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func TestStampede_RedismapLoadsOncePerKeyAndTheOthersMoreOften(t *testing.T) {
 	srv := redistest.Run(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -29,15 +44,7 @@ func TestStampede_RedismapLoadsOncePerKeyAndTheOthersMoreOften(t *testing.T) {
 	const procs, goroutines, keys = 3, 4, 3
 	for _, impl := range Impls {
 		cfg := Config{Addr: srv.Addr(), Impl: impl, Procs: procs, Goroutines: goroutines, Keys: keys, Load: 50 * time.Millisecond, Command: testBinary}
-		r, err := Start(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := r.Round(ctx)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := oneRound(t, ctx, cfg)
 		s := Summarize(cfg, []RoundResult{res})
 		t.Logf("%s: %+v", impl, s)
 		if s.Errors > 0 || len(res.Latencies) != procs*goroutines*keys {
@@ -213,7 +220,11 @@ func BenchmarkHitParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	const key = "user:42"
-	client.Set(ctx, "{bench-near:"+key+"}:v", "vvalue", time.Hour)
+	vkey, _, _, err := near.KeyNames(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client.Set(ctx, vkey, "vvalue", time.Hour)
 	near.Load(ctx, key)
 	local := safemap.New[string, string]()
 	local.Store(key, "value")
@@ -239,4 +250,68 @@ func BenchmarkHitParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+func TestBatch_RedismapLoadsEachKeyOnceInOneCallPerBatchAndTheOthersMoreOften(t *testing.T) {
+	srv := redistest.Run(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	shape := &BatchShape{Keys: 300, Size: 30, Batches: 3, PerKey: 10 * time.Microsecond}
+	for _, impl := range BatchImpls {
+		cfg := Config{Addr: srv.Addr(), Impl: impl, Procs: 3, Goroutines: 1, Keys: 1, Load: 5 * time.Millisecond, Batch: shape, Command: testBinary}
+		res := oneRound(t, ctx, cfg)
+		s := SummarizeBatch(cfg, []RoundResult{res})
+		t.Logf("%s: %+v", impl, s)
+		if s.Errors > 0 || len(res.Latencies) != cfg.Procs*shape.Batches {
+			t.Errorf("%s: %d errors, %d batches; want none, %d", impl, s.Errors, len(res.Latencies), cfg.Procs*shape.Batches)
+		}
+		switch impl {
+		case RedismapBatch:
+			if s.LoadsPerKey != 1 || s.LoaderCallsPerProc > 1 || s.TripsPerProc > 3 {
+				t.Errorf("%s: %.2f loads per key, %.2f loader calls and %.2f round trips per process per batch; want 1, at most 1, at most 3", impl, s.LoadsPerKey, s.LoaderCallsPerProc, s.TripsPerProc)
+			}
+		case Redismap:
+			if s.LoadsPerKey != 1 {
+				t.Errorf("%s: %.2f loads per key; want 1", impl, s.LoadsPerKey)
+			}
+		}
+	}
+}
+
+// BenchmarkBatch runs the batch workload: 4 processes each resolve 10
+// overlapping random batches of 100 keys out of 1,000 per iteration, with
+// a loader that costs 5 ms plus 10 µs per key. Its metrics: loader calls
+// and round trips per process per batch, keys loaded per distinct key, and
+// a batch's p50 and p99.
+func BenchmarkBatch(b *testing.B) {
+	srv := redistest.Run(b)
+	ctx := context.Background()
+	shape := &BatchShape{Keys: 1000, Size: 100, Batches: 10, PerKey: 10 * time.Microsecond}
+	for _, impl := range BatchImpls {
+		b.Run(fmt.Sprintf("impl=%s/procs=4/batch=%d/keys=%d", impl, shape.Size, shape.Keys), func(b *testing.B) {
+			cfg := Config{Addr: srv.Addr(), Impl: impl, Procs: 4, Goroutines: 1, Keys: 1, Load: 5 * time.Millisecond, Batch: shape, Command: testBinary}
+			r, err := Start(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			var results []RoundResult
+			for b.Loop() {
+				res, err := r.Round(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				results = append(results, res)
+			}
+			s := SummarizeBatch(cfg, results)
+			b.ReportMetric(s.LoaderCallsPerProc, "loads/proc/batch")
+			b.ReportMetric(s.LoadsPerKey, "loads/key")
+			b.ReportMetric(s.TripsPerProc, "trips/proc/batch")
+			b.ReportMetric(float64(s.P50.Microseconds()), "p50-µs")
+			b.ReportMetric(float64(s.P99.Microseconds()), "p99-µs")
+			if s.Errors > 0 {
+				b.Errorf("%d keys without a value", s.Errors)
+			}
+		})
+	}
 }

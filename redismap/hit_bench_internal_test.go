@@ -1,0 +1,114 @@
+package redismap
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/safemap-go/safemap/redismap/redistest"
+)
+
+// BenchmarkRemoteHit compares a hit that goes to Redis with a plain
+// go-redis GET of the same entry on the same client, interleaved in rounds
+// of 10 as BENCHMARKING.md asks: each iteration times 10 GETs and 10 hits
+// (the order alternates), and x-GET is the hits' time over the GETs'. The
+// noise of a shared host reaches both halves of a round alike.
+//
+//	go test -run '^$' -bench RemoteHit -benchtime 300x -count 6 ./redismap/ > hit.txt
+//	benchstat -col /impl hit.txt
+//
+// The rows: the acquire script alone (what a hit cost when LoadOrTryCompute
+// ran it first); LoadOrTryCompute's hit and Load's; and LoadOrTryCompute
+// with a near cache that misses (the GET is then pipelined with a PTTL,
+// whose answer bounds the near-cache entry).
+func BenchmarkRemoteHit(b *testing.B) {
+	srv := redistest.Run(b)
+	ctx := context.Background()
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	m, err := New(client, Options[string, string]{Prefix: "bench-hit"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	near, err := New(client, Options[string, string]{Prefix: "bench-hit-near", NearCache: NearCacheOptions{Size: 10}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer near.Close()
+	const key = "user:42"
+	for _, mm := range []*Map[string, string]{m, near} {
+		if err := mm.Store(ctx, key, "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := near.Ready(ctx); err != nil {
+		b.Fatal(err)
+	}
+	keys := m.keys(key)
+	loader := func(context.Context) (string, error) { return "", fmt.Errorf("the loader ran on a hit") }
+	check := func(b *testing.B, v string, ok bool, err error) {
+		if err != nil || !ok || v != "value" {
+			b.Fatalf("got (%q, %v, %v); want the stored value", v, ok, err)
+		}
+	}
+	// The near cache must miss every time: drop its entry after each call.
+	nearMiss := func() { near.near.invalidate(key) }
+	get := func() {
+		v, err := client.Get(ctx, keys.value).Result()
+		// The stored form: a header, then the value.
+		check(b, "value", strings.HasSuffix(v, "value"), err)
+	}
+	rows := []struct {
+		impl string
+		hit  func()
+	}{
+		{"acquire-script", func() {
+			r, err := runAcquire(ctx, client, keys, "5000", "60000")
+			check(b, "value", r.outcome == acquiredEntry, err)
+		}},
+		{"redismap-LoadOrTryCompute", func() {
+			v, loaded, err := m.LoadOrTryCompute(ctx, key, loader)
+			check(b, v, loaded, err)
+		}},
+		{"redismap-Load", func() {
+			v, ok, err := m.Load(ctx, key)
+			check(b, v, ok, err)
+		}},
+		{"redismap-near-miss-LoadOrTryCompute", func() {
+			v, loaded, err := near.LoadOrTryCompute(ctx, key, loader)
+			check(b, v, loaded, err)
+			nearMiss()
+		}},
+	}
+	const round = 10
+	timed := func(f func()) time.Duration {
+		start := time.Now()
+		for range round {
+			f()
+		}
+		return time.Since(start)
+	}
+	for _, r := range rows {
+		b.Run("impl="+r.impl, func(b *testing.B) {
+			var tGet, tHit time.Duration
+			i := 0
+			for b.Loop() {
+				if i++; i%2 == 0 {
+					tGet += timed(get)
+					tHit += timed(r.hit)
+				} else {
+					tHit += timed(r.hit)
+					tGet += timed(get)
+				}
+			}
+			n := float64(b.N * round)
+			b.ReportMetric(float64(tHit)/float64(tGet), "x-GET")
+			b.ReportMetric(float64(tHit.Nanoseconds())/n, "hit-ns")
+			b.ReportMetric(float64(tGet.Nanoseconds())/n, "GET-ns")
+		})
+	}
+}
