@@ -22,7 +22,7 @@ import "sync"
 // returns no flight and no channel: the caller owns the key's flight.
 func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	t, b, hd := m.lockChain(h)
-	if meta := hd.meta.Load(); meta&metaOverflow == 0 && key == key {
+	if meta := hd.meta.Load(); meta&metaOverflow == 0 && findable(key) {
 		// The common case, in line: the chain is its root alone.
 		i, ri := b.locateRoot(meta, key, h2(h))
 		empty := matchEmpty(meta)
@@ -50,7 +50,7 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 		return value, false, f, wait
 	}
 	var overflowed bool
-	if key == key {
+	if findable(key) {
 		// A key not equal to itself (NaN) is never found again: nobody
 		// could wait for it, and land could not find its reservation.
 		overflowed = b.insert(&t.ovf, hd, key, value, slotReserved, true)
@@ -82,7 +82,7 @@ func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (ac
 		}
 	}
 	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, tag)
-	if rc == nil && key == key {
+	if rc == nil && findable(key) {
 		hd.unlock()
 		// Reservations move with their chain (resizes and Clear carry
 		// them), and only their owner removes them.
