@@ -19,182 +19,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
-
-// failAfter bounds how long a test lets something run that must finish
-// promptly (an operation on another key while a value function blocks, a
-// waiter released by a panic). It only detects failures such as a deadlock
-// or a lost wake-up: no test waits for it to elapse in order to pass.
-const failAfter = 10 * time.Second
-
-// bulkFailAfter is failAfter for a phase that does a lot of work from many
-// goroutines, which on a loaded machine under the race detector can take
-// seconds before anything is wrong.
-const bulkFailAfter = 2 * time.Minute
 
 // errConfLoad is the error the suite's failing loaders return.
 var errConfLoad = errors.New("conformance: load failed")
-
-// within runs f on a new goroutine and fails the test if f has not returned
-// within failAfter, which is how the suite detects a deadlock (a lock left
-// held, a waiter never released). f must report problems with t.Error, not
-// t.Fatal; a panic in f fails the test.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	withinFor(t, failAfter, what, f)
-}
-
-// withinBulk is within for a phase of bulk work; see bulkFailAfter.
-func withinBulk(t *testing.T, what string, f func()) {
-	t.Helper()
-	withinFor(t, bulkFailAfter, what, f)
-}
-
-func withinFor(t *testing.T, limit time.Duration, what string, f func()) {
-	t.Helper()
-	type result struct {
-		panicked bool
-		value    any
-		stack    string
-	}
-	done := make(chan result, 1)
-	go func() {
-		normal := false
-		defer func() {
-			if normal {
-				done <- result{}
-				return
-			}
-			r := recover()
-			done <- result{panicked: true, value: r, stack: string(debugStack())}
-		}()
-		f()
-		normal = true
-	}()
-	select {
-	case r := <-done:
-		if r.panicked {
-			t.Fatalf("%s: unexpected panic: %v\n%s", what, r.value, r.stack)
-		}
-	case <-time.After(limit):
-		t.Fatalf("%s: did not return within %v (deadlock?)\n%s", what, limit, allStacks())
-	}
-}
-
-func debugStack() []byte {
-	buf := make([]byte, 16<<10)
-	return buf[:runtime.Stack(buf, false)]
-}
-
-// allStacks returns the stacks of every goroutine.
-func allStacks() string {
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
-// catchPanic calls f and reports whether it panicked, and with what value.
-// A runtime.Goexit in f is reported as a panic with a nil value.
-func catchPanic(f func()) (value any, panicked bool) {
-	normal := false
-	defer func() {
-		if !normal {
-			value, panicked = recover(), true
-		}
-	}()
-	f()
-	normal = true
-	return nil, false
-}
-
-// panicMessage returns the text of a recovered panic value.
-func panicMessage(r any) string {
-	switch v := r.(type) {
-	case string:
-		return v
-	case error:
-		return v.Error()
-	}
-	return fmt.Sprint(r)
-}
-
-// mustPanicWith calls f and fails the test unless f panics with a message
-// that starts "safemap: " and contains every string of mention. It reports
-// with t.Error, so it may run on any goroutine.
-func mustPanicWith(t testing.TB, what string, f func(), mention ...string) {
-	t.Helper()
-	r, panicked := catchPanic(f)
-	if !panicked {
-		t.Errorf("%s: got no panic; want a panic starting %q", what, "safemap: ")
-		return
-	}
-	msg := panicMessage(r)
-	if !strings.HasPrefix(msg, "safemap: ") {
-		t.Errorf("%s: got panic %q; want a message starting %q", what, msg, "safemap: ")
-	}
-	for _, s := range mention {
-		if !strings.Contains(msg, s) {
-			t.Errorf("%s: got panic %q; want a message mentioning %q", what, msg, s)
-		}
-	}
-}
-
-// waitUntilParked waits until at least n goroutines are parked (on a
-// channel, a select, a condition variable or a WaitGroup) with frame on
-// their stacks, and fails the test if that takes longer than failAfter.
-//
-// The suite uses it to know that goroutines calling LoadOrCompute have
-// become waiters of a computation (the computing caller's fn is parked on a
-// channel the test controls) before the test makes that computation end.
-// The library offers no hook for this, and a sleep would only make it
-// likely; the goroutine dump states it. Goroutines parked on a mutex are
-// not counted: a waiter never waits on one, but a caller on its way to
-// become a waiter may block on one for an instant.
-func waitUntilParked(t *testing.T, frame string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(failAfter)
-	for {
-		got := countParked(frame)
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d goroutines parked in %s; want %d within %v\n%s", got, frame, n, failAfter, allStacks())
-		}
-		runtime.Gosched()
-	}
-}
-
-// parkedStates are the wait reasons of goroutines that wait for another
-// goroutine to act, as printed in a goroutine dump ("goroutine 7 [select]:").
-var parkedStates = []string{"select", "chan receive", "chan send", "sync.Cond.Wait", "sync.WaitGroup.Wait", "semacquire"}
-
-func countParked(frame string) int {
-	count := 0
-	for _, g := range strings.Split(allStacks(), "\n\n") {
-		header, _, _ := strings.Cut(g, "\n")
-		i := strings.IndexByte(header, '[')
-		if i < 0 || !strings.Contains(g, frame) {
-			continue
-		}
-		state := header[i+1:]
-		for _, s := range parkedStates {
-			if strings.HasPrefix(state, s) {
-				count++
-				break
-			}
-		}
-	}
-	return count
-}
 
 // collect returns the entries Range visits, failing the test if a key is
 // visited twice.
@@ -337,27 +168,13 @@ func checkUsable[K comparable](t testing.TB, m safemap.ConcurrentMap[K, int], ke
 	}
 }
 
-// shortOr returns short under -short and long otherwise.
-func shortOr(short, long int) int {
-	if testing.Short() {
-		return short
-	}
-	return long
-}
-
-// goroutines returns how many goroutines a stress test starts: four per P,
-// and at least eight.
-func goroutines() int {
-	return max(8, 4*runtime.GOMAXPROCS(0))
-}
-
 // TestConcurrentMap_MatchesBuiltinMapModel applies random sequences of every
 // operation to the map and to a built-in map and checks every return value,
 // every argument a callback receives, and how many times each callback
 // runs.
 func TestConcurrentMap_MatchesBuiltinMapModel(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 4}
-	ops := shortOr(500, 4000)
+	ops := testkit.ShortOr(500, 4000)
 	if testing.Short() {
 		seeds = seeds[:1]
 	}
@@ -773,7 +590,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 			for range m.All() {
 			}
 		}
-		within(t, "Range whose callback calls every method", func() {
+		testkit.Within(t, "Range whose callback calls every method", func() {
 			seen := make(map[int]bool)
 			m.Range(func(k, v int) bool {
 				if seen[k] {
@@ -789,7 +606,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 				}
 			}
 		})
-		within(t, "All whose loop body calls every method", func() {
+		testkit.Within(t, "All whose loop body calls every method", func() {
 			seen := make(map[int]bool)
 			for k, v := range m.All() {
 				if seen[k] {
@@ -805,7 +622,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 				t.Errorf("Load(%d) after Range and All: got %v, %v; want %d, true", k, v, ok, k+2002)
 			}
 		}
-		within(t, "Range whose callback calls Clear", func() {
+		testkit.Within(t, "Range whose callback calls Clear", func() {
 			calls := 0
 			m.Range(func(k, v int) bool {
 				calls++
@@ -817,7 +634,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 			}
 		})
 		checkContents(t, m, map[int]int{})
-		within(t, "checkUsable after Range", func() { checkUsable(t, m, 1) })
+		testkit.Within(t, "checkUsable after Range", func() { checkUsable(t, m, 1) })
 	})
 }
 
@@ -831,7 +648,7 @@ func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
 		for k := range 10 {
 			m.Store(k, k)
 		}
-		r, panicked := catchPanic(func() {
+		r, panicked := testkit.CatchPanic(func() {
 			calls := 0
 			m.Range(func(k, v int) bool {
 				if calls++; calls == 3 {
@@ -843,7 +660,7 @@ func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
 		if !panicked || r != (sentinel{1}) {
 			t.Fatalf("Range whose callback panics: got panic %v (panicked=%v); want %v", r, panicked, sentinel{1})
 		}
-		r, panicked = catchPanic(func() {
+		r, panicked = testkit.CatchPanic(func() {
 			for range m.All() {
 				panic(sentinel{2})
 			}
@@ -855,7 +672,7 @@ func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
 		for k := range 10 {
 			want[k] = k
 		}
-		within(t, "methods after a panic in Range", func() {
+		testkit.Within(t, "methods after a panic in Range", func() {
 			checkContents(t, m, want)
 			checkUsable(t, m, 3)
 			checkUsable(t, m, 42)
@@ -871,9 +688,9 @@ func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
 	const keys = 64
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
-		writers := goroutines() / 2
-		readers := goroutines() - writers
-		ops := shortOr(300, 1500)
+		writers := testkit.Goroutines() / 2
+		readers := testkit.Goroutines() - writers
+		ops := testkit.ShortOr(300, 1500)
 		for k := range keys / 2 {
 			m.Store(k, k)
 		}
@@ -933,9 +750,9 @@ func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
 				}
 			}()
 		}
-		withinBulk(t, "goroutines calling Store and Delete", writing.Wait)
+		testkit.WithinBulk(t, "goroutines calling Store and Delete", writing.Wait)
 		close(stop)
-		withinBulk(t, "goroutines calling Range and All", rangers.Wait)
+		testkit.WithinBulk(t, "goroutines calling Range and All", rangers.Wait)
 	})
 }
 
@@ -945,7 +762,7 @@ func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
 func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
-		g := goroutines()
+		g := testkit.Goroutines()
 		const shared = 64
 		run := func(f func(g int, r *rand.Rand)) {
 			t.Helper()
@@ -957,7 +774,7 @@ func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
 					f(i, rand.New(rand.NewPCG(uint64(i), 11)))
 				}()
 			}
-			withinBulk(t, "goroutines writing concurrently", wg.Wait)
+			testkit.WithinBulk(t, "goroutines writing concurrently", wg.Wait)
 		}
 
 		// Every goroutine inserts every shared key, each with a different
@@ -1006,7 +823,7 @@ func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
 		// Each goroutine owns a range of keys and keeps its own model of
 		// them, while the others write theirs.
 		models := make([]map[int]int, g)
-		ops := shortOr(200, 2000)
+		ops := testkit.ShortOr(200, 2000)
 		run(func(g int, r *rand.Rand) {
 			model := make(map[int]int)
 			for range ops {
@@ -1096,8 +913,8 @@ func TestConcurrentMap_StressKeepsInvariants(t *testing.T) {
 	const keys = 16
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
-		g := goroutines()
-		ops := shortOr(500, 8000)
+		g := testkit.Goroutines()
+		ops := testkit.ShortOr(500, 8000)
 		stored := make([]map[int]bool, g)
 		var wg sync.WaitGroup
 		for id := range g {
@@ -1204,7 +1021,7 @@ func TestConcurrentMap_StressKeepsInvariants(t *testing.T) {
 				stored[id] = mine
 			}()
 		}
-		withinBulk(t, "goroutines doing random operations", wg.Wait)
+		testkit.WithinBulk(t, "goroutines doing random operations", wg.Wait)
 
 		all := make(map[int]bool)
 		for _, s := range stored {
@@ -1245,11 +1062,11 @@ func TestCompareAndSwap_PanicsForUncomparableValueType(t *testing.T) {
 		m := newMap[int, []int](t, im)
 		m.Store(1, []int{1})
 		for _, k := range []int{1, 2} {
-			mustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d) with V=[]int", k), func() { m.CompareAndSwap(k, []int{1}, []int{2}) })
-			mustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d, nil) with V=[]int", k), func() { m.CompareAndSwap(k, nil, []int{2}) })
-			mustPanicWith(t, fmt.Sprintf("CompareAndDelete(%d) with V=[]int", k), func() { m.CompareAndDelete(k, []int{1}) })
+			testkit.MustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d) with V=[]int", k), func() { m.CompareAndSwap(k, []int{1}, []int{2}) }, "safemap: ")
+			testkit.MustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d, nil) with V=[]int", k), func() { m.CompareAndSwap(k, nil, []int{2}) }, "safemap: ")
+			testkit.MustPanicWith(t, fmt.Sprintf("CompareAndDelete(%d) with V=[]int", k), func() { m.CompareAndDelete(k, []int{1}) }, "safemap: ")
 		}
-		within(t, "methods after CompareAndSwap panicked", func() {
+		testkit.Within(t, "methods after CompareAndSwap panicked", func() {
 			if v, ok := m.Load(1); !ok || !slices.Equal(v, []int{1}) {
 				t.Errorf("Load(1) after the panics: got %v, %v; want [1], true", v, ok)
 			}
@@ -1284,16 +1101,16 @@ func TestCompareAndSwap_PanicsComparingUncomparableDynamicValues(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, any](t, im)
 		m.Store(1, []int{1})
-		if _, panicked := catchPanic(func() { m.CompareAndSwap(1, []int{1}, 2) }); !panicked {
+		if _, panicked := testkit.CatchPanic(func() { m.CompareAndSwap(1, []int{1}, 2) }); !panicked {
 			t.Error("CompareAndSwap(1, []int{1}, 2) on a key holding []int{1}: got no panic; want a panic")
 		}
-		if _, panicked := catchPanic(func() { m.CompareAndDelete(1, []int{1}) }); !panicked {
+		if _, panicked := testkit.CatchPanic(func() { m.CompareAndDelete(1, []int{1}) }); !panicked {
 			t.Error("CompareAndDelete(1, []int{1}) on a key holding []int{1}: got no panic; want a panic")
 		}
-		if _, panicked := catchPanic(func() { m.CompareAndSwap(1, map[int]int{}, 2) }); !panicked {
+		if _, panicked := testkit.CatchPanic(func() { m.CompareAndSwap(1, map[int]int{}, 2) }); !panicked {
 			t.Error("CompareAndSwap(1, map[int]int{}, 2): got no panic; want a panic")
 		}
-		within(t, "methods after the comparison panicked", func() {
+		testkit.Within(t, "methods after the comparison panicked", func() {
 			if v, ok := m.Load(1); !ok || !slices.Equal(v.([]int), []int{1}) {
 				t.Errorf("Load(1) after the panics: got %v, %v; want [1], true", v, ok)
 			}

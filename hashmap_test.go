@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
 // This file hunts for bugs in the machinery of the default Map that the
@@ -32,34 +33,6 @@ func resizeValue(key int64, gen uint32) int64 { return key<<32 | int64(gen) }
 
 func resizeKeyOf(v int64) int64  { return v >> 32 }
 func resizeGenOf(v int64) uint32 { return uint32(v) }
-
-// failures reports the first few failures of a stress test and counts the
-// rest, so that a broken map does not flood the log. It is safe for
-// concurrent use.
-type failures struct {
-	t *testing.T
-	n atomic.Int64
-}
-
-const maxReportedFailures = 10
-
-func (f *failures) errorf(format string, args ...any) {
-	f.t.Helper()
-	if f.n.Add(1) <= maxReportedFailures {
-		f.t.Errorf(format, args...)
-	}
-}
-
-// failed reports whether any failure was recorded.
-func (f *failures) failed() bool { return f.n.Load() > 0 }
-
-// summarize reports how many failures were not printed.
-func (f *failures) summarize() {
-	f.t.Helper()
-	if n := f.n.Load(); n > maxReportedFailures {
-		f.t.Errorf("... and %d more failures like the ones above", n-maxReportedFailures)
-	}
-}
 
 // atomicMax raises *p to v if v is larger.
 func atomicMax(p *atomic.Int64, v int64) {
@@ -209,19 +182,18 @@ func checkMapHolds(t *testing.T, m *safemap.Map[int64, int64], want map[int64]in
 // goes backwards, since only one writer writes a key, always with a newer
 // generation.
 type genTracker struct {
-	f    *failures
+	f    *testkit.Failures
 	last map[int64]uint32
 }
 
 func (g *genTracker) see(how string, k, v int64) {
-	g.f.t.Helper()
 	if resizeKeyOf(v) != k {
-		g.f.errorf("%s yielded key %d with %#x, stored for key %d; want a value stored for key %d", how, k, v, resizeKeyOf(v), k)
+		g.f.Errorf("%s yielded key %d with %#x, stored for key %d; want a value stored for key %d", how, k, v, resizeKeyOf(v), k)
 		return
 	}
 	gen := resizeGenOf(v)
 	if last := g.last[k]; gen < last {
-		g.f.errorf("%s yielded key %d at generation %d after this goroutine saw generation %d; want %d or later", how, k, gen, last, last)
+		g.f.Errorf("%s yielded key %d at generation %d after this goroutine saw generation %d; want %d or later", how, k, gen, last, last)
 		return
 	}
 	g.last[k] = gen
@@ -248,8 +220,8 @@ type resizeStress struct {
 // else writes its keys.
 func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak int, want map[int64]int64) {
 	t.Helper()
-	f := &failures{t: t}
-	defer f.summarize()
+	f := testkit.NewFailures(t)
+	defer f.Summarize()
 	var (
 		peakBuckets       atomic.Int64
 		writers, readers  sync.WaitGroup
@@ -314,7 +286,7 @@ func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak in
 				for k := base; k < end; k++ {
 					want, wantOK := own[k]
 					if v, ok := m.Load(k); v != want || ok != wantOK {
-						f.errorf("%s: Load(%d) got (%#x, %t); want (%#x, %t)", when, k, v, ok, want, wantOK)
+						f.Errorf("%s: Load(%d) got (%#x, %t); want (%#x, %t)", when, k, v, ok, want, wantOK)
 					}
 				}
 			}
@@ -339,7 +311,7 @@ func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak in
 					}
 				}
 				verify(fmt.Sprintf("round %d, after deleting most keys", round))
-				if f.failed() {
+				if f.Failed() {
 					break
 				}
 			}
@@ -362,39 +334,38 @@ func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak in
 // writeChecked stores v for k, which only the caller writes, with a method
 // picked at random, and checks the method's results against own, which it
 // updates.
-func writeChecked(f *failures, m *safemap.Map[int64, int64], rng *rand.Rand, own map[int64]int64, k, v int64) {
-	f.t.Helper()
+func writeChecked(f *testkit.Failures, m *safemap.Map[int64, int64], rng *rand.Rand, own map[int64]int64, k, v int64) {
 	old, had := own[k]
 	switch rng.IntN(5) {
 	case 0:
 		m.Store(k, v)
 	case 1:
 		if prev, loaded := m.Swap(k, v); prev != old || loaded != had {
-			f.errorf("Swap(%d, %#x) got (%#x, %t); want (%#x, %t)", k, v, prev, loaded, old, had)
+			f.Errorf("Swap(%d, %#x) got (%#x, %t); want (%#x, %t)", k, v, prev, loaded, old, had)
 		}
 	case 2:
 		actual, ok := m.Compute(k, func(cur int64, loaded bool) (int64, safemap.ComputeOp) {
 			if cur != old || loaded != had {
-				f.errorf("Compute(%d) passed fn (%#x, %t); want (%#x, %t)", k, cur, loaded, old, had)
+				f.Errorf("Compute(%d) passed fn (%#x, %t); want (%#x, %t)", k, cur, loaded, old, had)
 			}
 			return v, safemap.UpdateOp
 		})
 		if actual != v || !ok {
-			f.errorf("Compute(%d) updating to %#x got (%#x, %t); want (%#x, true)", k, v, actual, ok, v)
+			f.Errorf("Compute(%d) updating to %#x got (%#x, %t); want (%#x, true)", k, v, actual, ok, v)
 		}
 	case 3:
 		if had {
 			if !m.CompareAndSwap(k, old, v) {
-				f.errorf("CompareAndSwap(%d, %#x, %#x) got false; want true", k, old, v)
+				f.Errorf("CompareAndSwap(%d, %#x, %#x) got false; want true", k, old, v)
 			}
 		} else if actual, loaded := m.LoadOrStore(k, v); actual != v || loaded {
-			f.errorf("LoadOrStore(%d, %#x) of an absent key got (%#x, %t); want (%#x, false)", k, v, actual, loaded, v)
+			f.Errorf("LoadOrStore(%d, %#x) of an absent key got (%#x, %t); want (%#x, false)", k, v, actual, loaded, v)
 		}
 	default:
 		if had {
 			m.Store(k, v)
 		} else if actual, loaded := m.LoadOrCompute(k, func() int64 { return v }); actual != v || loaded {
-			f.errorf("LoadOrCompute(%d, →%#x) of an absent key got (%#x, %t); want (%#x, false)", k, v, actual, loaded, v)
+			f.Errorf("LoadOrCompute(%d, →%#x) of an absent key got (%#x, %t); want (%#x, false)", k, v, actual, loaded, v)
 		}
 	}
 	own[k] = v
@@ -403,29 +374,28 @@ func writeChecked(f *failures, m *safemap.Map[int64, int64], rng *rand.Rand, own
 // deleteChecked deletes k, which only the caller writes, with a method
 // picked at random, and checks the method's results against own, which it
 // updates.
-func deleteChecked(f *failures, m *safemap.Map[int64, int64], rng *rand.Rand, own map[int64]int64, k int64) {
-	f.t.Helper()
+func deleteChecked(f *testkit.Failures, m *safemap.Map[int64, int64], rng *rand.Rand, own map[int64]int64, k int64) {
 	old, had := own[k]
 	switch rng.IntN(4) {
 	case 0:
 		m.Delete(k)
 	case 1:
 		if v, loaded := m.LoadAndDelete(k); v != old || loaded != had {
-			f.errorf("LoadAndDelete(%d) got (%#x, %t); want (%#x, %t)", k, v, loaded, old, had)
+			f.Errorf("LoadAndDelete(%d) got (%#x, %t); want (%#x, %t)", k, v, loaded, old, had)
 		}
 	case 2:
 		if deleted := m.CompareAndDelete(k, old); deleted != had {
-			f.errorf("CompareAndDelete(%d, %#x) got %t; want %t", k, old, deleted, had)
+			f.Errorf("CompareAndDelete(%d, %#x) got %t; want %t", k, old, deleted, had)
 		}
 	default:
 		actual, ok := m.Compute(k, func(cur int64, loaded bool) (int64, safemap.ComputeOp) {
 			if cur != old || loaded != had {
-				f.errorf("Compute(%d) passed fn (%#x, %t); want (%#x, %t)", k, cur, loaded, old, had)
+				f.Errorf("Compute(%d) passed fn (%#x, %t); want (%#x, %t)", k, cur, loaded, old, had)
 			}
 			return 0, safemap.DeleteOp
 		})
 		if actual != 0 || ok {
-			f.errorf("Compute(%d) deleting got (%#x, %t); want (0, false)", k, actual, ok)
+			f.Errorf("Compute(%d) deleting got (%#x, %t); want (0, false)", k, actual, ok)
 		}
 	}
 	delete(own, k)
@@ -457,8 +427,8 @@ func checkShrinksAfterMassDeletion(t *testing.T, m *safemap.Map[int64, int64], w
 func TestMap_GrowsAndShrinksCorrectlyUnderConcurrentReadersAndWriters(t *testing.T) {
 	cfg := resizeStress{
 		writers:       max(4, runtime.GOMAXPROCS(0)),
-		keysPerWriter: shortOr(500, 2000),
-		rounds:        shortOr(3, 12),
+		keysPerWriter: testkit.ShortOr(500, 2000),
+		rounds:        testkit.ShortOr(3, 12),
 		keepOneIn:     16,
 		readers:       2,
 	}
@@ -496,8 +466,8 @@ func TestMap_GrowsAndShrinksCorrectlyUnderConcurrentReadersAndWriters(t *testing
 func TestMap_BadHashStaysCorrectUnderConcurrentResizes(t *testing.T) {
 	cfg := resizeStress{
 		writers:       4,
-		keysPerWriter: shortOr(60, 150),
-		rounds:        shortOr(3, 12),
+		keysPerWriter: testkit.ShortOr(60, 150),
+		rounds:        testkit.ShortOr(3, 12),
 		keepOneIn:     8,
 		readers:       2,
 	}
@@ -584,13 +554,13 @@ func TestMap_RangeVisitsEachUntouchedKeyExactlyOnceWhileTheTableResizes(t *testi
 		churners, churnKeys int
 		cycles              int
 	}{
-		{name: "hash=seeded", stable: 256, churners: 2, churnKeys: shortOr(800, 2500), cycles: shortOr(3, 30)},
-		{name: "hash=bad", opts: []safemap.Option{safemap.WithBadHash()}, stable: 32, churners: 2, churnKeys: shortOr(100, 200), cycles: shortOr(3, 30)},
+		{name: "hash=seeded", stable: 256, churners: 2, churnKeys: testkit.ShortOr(800, 2500), cycles: testkit.ShortOr(3, 30)},
+		{name: "hash=bad", opts: []safemap.Option{safemap.WithBadHash()}, stable: 32, churners: 2, churnKeys: testkit.ShortOr(100, 200), cycles: testkit.ShortOr(3, 30)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &failures{t: t}
-			defer f.summarize()
+			f := testkit.NewFailures(t)
+			defer f.Summarize()
 			m := safemap.New[int64, int64](tt.opts...)
 			for k := range int64(tt.stable) {
 				m.Store(k, resizeValue(k, 0))
@@ -627,7 +597,7 @@ func TestMap_RangeVisitsEachUntouchedKeyExactlyOnceWhileTheTableResizes(t *testi
 					how := [2]string{"Range", "All"}[r]
 					valid := func(k, v int64) {
 						if resizeKeyOf(v) != k || (k < int64(tt.stable) && v != resizeValue(k, 0)) {
-							f.errorf("%s visited key %d with %#x, never stored for it", how, k, v)
+							f.Errorf("%s visited key %d with %#x, never stored for it", how, k, v)
 						}
 					}
 					for {
@@ -635,7 +605,7 @@ func TestMap_RangeVisitsEachUntouchedKeyExactlyOnceWhileTheTableResizes(t *testi
 						budget.pass(func() { counts = rangeCounts(m, r == 1, valid) })
 						passes.Add(1)
 						if msg := passProblem(counts, int64(tt.stable)); msg != "" {
-							f.errorf("a pass of %s during resizes %s", how, msg)
+							f.Errorf("a pass of %s during resizes %s", how, msg)
 						}
 						select {
 						case <-stop:
@@ -767,8 +737,8 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 		writers       = 3
 		keysPerWriter = 1500
 	)
-	rounds := shortOr(2, 12)
-	cycles := shortOr(2, 4)
+	rounds := testkit.ShortOr(2, 12)
+	cycles := testkit.ShortOr(2, 4)
 	var totalClears, totalSurvivors int
 	defer func() {
 		t.Logf("%d rounds: %d Clears raced the writers, and %d entries survived them in all", rounds, totalClears, totalSurvivors)
@@ -777,7 +747,7 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 		}
 	}()
 	for round := range rounds {
-		f := &failures{t: t}
+		f := testkit.NewFailures(t)
 		m := safemap.New[int64, int64]()
 		var (
 			writing, others sync.WaitGroup
@@ -814,7 +784,7 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 				budget.pass(func() {
 					m.Range(func(k, v int64) bool {
 						if resizeKeyOf(v) != k {
-							f.errorf("Range visited key %d with %#x, never stored for it", k, v)
+							f.Errorf("Range visited key %d with %#x, never stored for it", k, v)
 						}
 						return true
 					})
@@ -831,7 +801,7 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 				watch := newBucketWatch(m, budget)
 				checkOwn := func(k int64) {
 					if v, ok := m.Load(k); ok && v != last[k] {
-						f.errorf("Load(%d) got %#x; want the last write %#x or nothing", k, v, last[k])
+						f.Errorf("Load(%d) got %#x; want the last write %#x or nothing", k, v, last[k])
 					}
 				}
 				for range cycles {
@@ -842,11 +812,11 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 							actual, loaded := m.LoadOrStore(k, v)
 							switch prev, had := last[k]; {
 							case loaded && (!had || actual != prev):
-								f.errorf("LoadOrStore(%d, %#x) got (%#x, true); want this writer's last write (%#x, %t) or a store", k, v, actual, prev, had)
+								f.Errorf("LoadOrStore(%d, %#x) got (%#x, true); want this writer's last write (%#x, %t) or a store", k, v, actual, prev, had)
 							case loaded:
 								m.Store(k, v) // no Clear removed the last write yet
 							case actual != v:
-								f.errorf("LoadOrStore(%d, %#x) got (%#x, false); want (%#x, false)", k, v, actual, v)
+								f.Errorf("LoadOrStore(%d, %#x) got (%#x, false); want (%#x, false)", k, v, actual, v)
 							}
 						} else {
 							m.Store(k, v)
@@ -861,7 +831,7 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 							m.Delete(k)
 							delete(last, k)
 							if v, ok := m.Load(k); ok {
-								f.errorf("Load(%d) after Delete got (%#x, true); want (0, false)", k, v)
+								f.Errorf("Load(%d) after Delete got (%#x, true); want (0, false)", k, v)
 							}
 							watch.note()
 						} else {
@@ -874,7 +844,7 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 		writing.Wait()
 		close(done)
 		others.Wait()
-		f.summarize()
+		f.Summarize()
 		if t.Failed() {
 			return
 		}
@@ -904,9 +874,9 @@ func TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing(t *testing
 // deletes thousands of other keys, so the table grows and shrinks, and
 // chains holding the hot keys move, while the history is recorded.
 func TestMap_HotKeyHistoriesDuringResizesAreLinearizable(t *testing.T) {
-	histories := shortOr(4, 40)
-	clients, opsPerClient := 4, shortOr(150, 300)
-	churnKeys := shortOr(1000, 3000)
+	histories := testkit.ShortOr(4, 40)
+	clients, opsPerClient := 4, testkit.ShortOr(150, 300)
+	churnKeys := testkit.ShortOr(1000, 3000)
 	const churnBase = 1 << 20
 	var resizesDuring int64
 	for range histories {
@@ -974,7 +944,7 @@ func TestMap_HotKeyHistoriesDuringResizesAreLinearizable(t *testing.T) {
 // grew. The table must not shrink and grow again each time.
 func TestMap_OscillatingAroundTheGrowThresholdDoesNotResizeEachTime(t *testing.T) {
 	const width = 16
-	oscillations := shortOr(200, 1000)
+	oscillations := testkit.ShortOr(200, 1000)
 	m := safemap.New[int64, int64]()
 	var n int64
 	for safemap.MapBuckets(m) < 256 {
@@ -1003,7 +973,7 @@ func TestMap_OscillatingAroundTheGrowThresholdDoesNotResizeEachTime(t *testing.T
 // grow and shrink again each time.
 func TestMap_OscillatingAroundTheShrinkThresholdDoesNotResizeEachTime(t *testing.T) {
 	const width = 16
-	oscillations := shortOr(200, 1000)
+	oscillations := testkit.ShortOr(200, 1000)
 	m := safemap.New[int64, int64]()
 	n := int64(4000)
 	for k := range n {
@@ -1204,16 +1174,16 @@ func runTornCase[K comparable, V any](t *testing.T, c tornCase[K, V]) {
 		readers   = 2
 		churnKeys = 400
 	)
-	ops := shortOr(3000, 40000)
-	f := &failures{t: t}
-	defer f.summarize()
+	ops := testkit.ShortOr(3000, 40000)
+	f := testkit.NewFailures(t)
+	defer f.Summarize()
 	m := safemap.New[K, V]()
 	for i := range hot {
 		m.Store(c.key(i), c.value(i, 0))
 	}
 	checked := func(how string, k K, v V) {
 		if msg := c.check(k, v); msg != "" {
-			f.errorf("%s yielded key %v with %v: %s", how, k, v, msg)
+			f.Errorf("%s yielded key %v with %v: %s", how, k, v, msg)
 		}
 	}
 	var (
@@ -1466,9 +1436,9 @@ func TestMap_ValuesHoldingPointersAreNeverTornUnderConcurrentOverwrites(t *testi
 // stale copy of a chain left in an old table.
 func TestMap_LoadNeverSeesAnOlderValueThanItSawBefore(t *testing.T) {
 	const hot = 8
-	writes := shortOr(20000, 300000)
-	f := &failures{t: t}
-	defer f.summarize()
+	writes := testkit.ShortOr(20000, 300000)
+	f := testkit.NewFailures(t)
+	defer f.Summarize()
 	m := safemap.New[int64, int64]()
 	var (
 		writing, others sync.WaitGroup
@@ -1545,12 +1515,12 @@ func TestMap_ComputeFunctionMayLoadWhileTheTableResizes(t *testing.T) {
 		writers = 3
 		hot     = 16
 	)
-	ops := shortOr(3000, 20000)
-	f := &failures{t: t}
-	defer f.summarize()
+	ops := testkit.ShortOr(3000, 20000)
+	f := testkit.NewFailures(t)
+	defer f.Summarize()
 	m := safemap.New[int64, int64]()
 	var resizes int
-	within(t, "Compute functions calling Load during resizes", func() {
+	testkit.Within(t, "Compute functions calling Load during resizes", func() {
 		var writing, churning sync.WaitGroup
 		stop := make(chan struct{})
 		resized := make(chan struct{}) // closed on the churner's first resize
@@ -1596,10 +1566,10 @@ func TestMap_ComputeFunctionMayLoadWhileTheTableResizes(t *testing.T) {
 					other := rng.Int64N(hot)
 					m.Compute(k, func(old int64, loaded bool) (int64, safemap.ComputeOp) {
 						if v, ok := m.Load(k); v != old || ok != loaded {
-							f.errorf("Load(%d) inside Compute(%d) got (%#x, %t); want (%#x, %t), what Compute passed fn", k, k, v, ok, old, loaded)
+							f.Errorf("Load(%d) inside Compute(%d) got (%#x, %t); want (%#x, %t), what Compute passed fn", k, k, v, ok, old, loaded)
 						}
 						if v, ok := m.Load(other); ok && resizeKeyOf(v) != other {
-							f.errorf("Load(%d) inside Compute(%d) got %#x, never stored for it", other, k, v)
+							f.Errorf("Load(%d) inside Compute(%d) got %#x, never stored for it", other, k, v)
 						}
 						if i%5 == 4 {
 							return 0, safemap.DeleteOp
@@ -1626,7 +1596,7 @@ func TestMap_LenIsNeverNegative(t *testing.T) {
 		writers       = 4
 		keysPerWriter = 2
 	)
-	toggles := shortOr(20000, 100000)
+	toggles := testkit.ShortOr(20000, 100000)
 	m := safemap.New[int64, int64]()
 	var (
 		writing sync.WaitGroup
