@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -326,41 +325,5 @@ func TestMap_CraftedKeysDoNotPileUpInOneChain(t *testing.T) {
 				t.Errorf("longest chain holds %d of %d crafted keys; want it short", got, keys)
 			}
 		})
-	}
-}
-
-// TestBucketHoldsNoPointerForPlainKeysAndValues pins what keeps the
-// collector out of a table: a bucket of pointer-free keys and values holds
-// no pointer (overflow links are indexes), so the bucket array is never
-// scanned. A pointer field added to bucket would make every collection
-// scan 32 MB for 1M int64 entries again.
-func TestBucketHoldsNoPointerForPlainKeysAndValues(t *testing.T) {
-	if hasPointers(reflect.TypeFor[bucket[int64, int64]]()) {
-		t.Error("bucket[int64, int64] holds a pointer: the collector scans every table")
-	}
-	if hasPointers(reflect.TypeFor[head]()) {
-		t.Error("head holds a pointer")
-	}
-	if !hasPointers(reflect.TypeFor[bucket[string, int64]]()) {
-		t.Error("hasPointers misses the string key of bucket[string, int64]")
-	}
-}
-
-// TestOverflowLocate checks the arena's index arithmetic: indexes map to
-// consecutive offsets of consecutive chunks, each overflowLen long, with
-// no gap or overlap, and the last index fits.
-func TestOverflowLocate(t *testing.T) {
-	wantChunk, wantOff := 0, uint32(0)
-	for i := range uint32(1 << 20) {
-		c, off := overflowLocate(i)
-		if c != wantChunk || off != wantOff {
-			t.Fatalf("overflowLocate(%d) = %d, %d; want %d, %d", i, c, off, wantChunk, wantOff)
-		}
-		if wantOff++; wantOff == overflowLen(wantChunk) {
-			wantChunk, wantOff = wantChunk+1, 0
-		}
-	}
-	if c, _ := overflowLocate(overflowMax - 1); c >= overflowChunks {
-		t.Errorf("the last index lands in chunk %d of %d", c, overflowChunks)
 	}
 }
