@@ -16,6 +16,16 @@ import (
 // resize, so that no key is visited twice and every key present throughout
 // is visited, NaN keys included.
 
+// newStableMap returns a Map holding keys 0 to n-1, each with
+// resizeValue(k, 0): the keys a test's Range passes must visit.
+func newStableMap(n int, opts ...safemap.Option) *safemap.Map[int64, int64] {
+	m := safemap.New[int64, int64](opts...)
+	for k := range int64(n) {
+		m.Store(k, resizeValue(k, 0))
+	}
+	return m
+}
+
 // rangeCounts runs one pass of Range (or All) over m and returns how many
 // times each key was visited, checking each value with valid.
 func rangeCounts(m *safemap.Map[int64, int64], useAll bool, valid func(k, v int64)) map[int64]int {
@@ -93,10 +103,7 @@ func TestMap_RangeVisitsEachUntouchedKeyExactlyOnceWhileTheTableResizes(t *testi
 		t.Run(tt.name, func(t *testing.T) {
 			f := testkit.NewFailures(t)
 			defer f.Summarize()
-			m := safemap.New[int64, int64](tt.opts...)
-			for k := range int64(tt.stable) {
-				m.Store(k, resizeValue(k, 0))
-			}
+			m := newStableMap(tt.stable, tt.opts...)
 			var (
 				churning, ranging sync.WaitGroup
 				stop              = make(chan struct{})
@@ -188,10 +195,7 @@ func TestMap_RangeVisitsNoKeyTwiceWhenTheTableGrowsThenShrinksDuringIt(t *testin
 		how := map[bool]string{false: "Range", true: "All"}[useAll]
 		t.Run(how, func(t *testing.T) {
 			const stable = 100
-			m := safemap.New[int64, int64]()
-			for k := range int64(stable) {
-				m.Store(k, resizeValue(k, 0))
-			}
+			m := newStableMap(stable)
 			start := safemap.MapBuckets(m)
 			first := true
 			counts := rangeCounts(m, useAll, func(k, v int64) {
@@ -222,10 +226,7 @@ func TestMap_RangeVisitsNoKeyTwiceWhenClearFollowsGrowthDuringIt(t *testing.T) {
 	const keys = 100
 	for cycles := 1; cycles <= 3; cycles++ {
 		t.Run(fmt.Sprintf("cycles=%d", cycles), func(t *testing.T) {
-			m := safemap.New[int64, int64]()
-			for k := range int64(keys) {
-				m.Store(k, resizeValue(k, 0))
-			}
+			m := newStableMap(keys)
 			before := safemap.MapBuckets(m)
 			first := true
 			counts := rangeCounts(m, false, func(k, v int64) {

@@ -148,6 +148,25 @@ func (cfg resizeStress) run(t *testing.T, m *safemap.Map[int64, int64]) (peak in
 	return int(peakBuckets.Load()), want
 }
 
+// runAndCheck runs the workload on m and checks that the table grew with
+// the entries, whatever the hash, that m then holds what the writers'
+// models say, and that deleting everything shrinks it back to its minimum.
+func (cfg resizeStress) runAndCheck(t *testing.T, m *safemap.Map[int64, int64]) {
+	t.Helper()
+	peak, want := cfg.run(t, m)
+	total := cfg.writers * cfg.keysPerWriter
+	// total entries at most 3/4 full need total/5.25 buckets; allow a
+	// factor of two for growth that a concurrent resize skipped.
+	if wantPeak := total / 11; peak < wantPeak {
+		t.Errorf("peak MapBuckets got %d; want at least %d for %d entries", peak, wantPeak, total)
+	}
+	if t.Failed() {
+		return
+	}
+	checkMapHolds(t, m, want)
+	checkShrinksAfterMassDeletion(t, m, want, int64(total))
+}
+
 // writeChecked stores v for k, which only the caller writes, with a method
 // picked at random, and checks the method's results against own, which it
 // updates.
@@ -256,19 +275,7 @@ func TestMap_GrowsAndShrinksCorrectlyUnderConcurrentReadersAndWriters(t *testing
 			if !zero {
 				m = safemap.New[int64, int64]()
 			}
-			peak, want := cfg.run(t, m)
-			total := cfg.writers * cfg.keysPerWriter
-			// total entries at most 3/4 full need total/5.25 buckets;
-			// allow a factor of two for growth that a concurrent resize
-			// skipped.
-			if wantPeak := total / 11; peak < wantPeak {
-				t.Errorf("peak MapBuckets got %d; want at least %d for %d entries", peak, wantPeak, total)
-			}
-			if t.Failed() {
-				return
-			}
-			checkMapHolds(t, m, want)
-			checkShrinksAfterMassDeletion(t, m, want, int64(total))
+			cfg.runAndCheck(t, m)
 		})
 		if testing.Short() {
 			break
@@ -288,17 +295,7 @@ func TestMap_BadHashStaysCorrectUnderConcurrentResizes(t *testing.T) {
 		keepOneIn:     8,
 		readers:       2,
 	}
-	m := safemap.New[int64, int64](safemap.WithBadHash())
-	peak, want := cfg.run(t, m)
-	total := cfg.writers * cfg.keysPerWriter
-	if wantPeak := total / 11; peak < wantPeak {
-		t.Errorf("peak MapBuckets got %d; want at least %d for %d entries (the table grows with Len, whatever the hash)", peak, wantPeak, total)
-	}
-	if t.Failed() {
-		return
-	}
-	checkMapHolds(t, m, want)
-	checkShrinksAfterMassDeletion(t, m, want, int64(total))
+	cfg.runAndCheck(t, safemap.New[int64, int64](safemap.WithBadHash()))
 }
 
 // TestMap_ClearRacingWritesAndResizesLeavesLenRangeAndLoadAgreeing runs
