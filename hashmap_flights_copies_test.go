@@ -115,7 +115,7 @@ func randomChain[K comparable](r *rand.Rand, keys []K, h, chain func(K) uint64) 
 // the same slots, tags, sequence words and Len.
 func TestMap_ClaimAndLandFastPathsDoWhatTheGeneralPathsDo(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 4))
-	rounds := testkit.ShortOr(400, 3000)
+	rounds := testkit.ShortOr(200, 600)
 	fastClaims, fastLands := 0, 0
 	for round := range rounds {
 		bad := round%2 == 1

@@ -179,10 +179,18 @@ type oracle[K comparable] struct {
 
 	vanished int // entries a lossy map was seen to have lost
 
-	ops  []op   // the sequence, for the trail of a failure
-	at   int    // index of the top-level op running
-	path string // the nested op running, for messages
+	ops    []op // the sequence, for the trail of a failure
+	at     int  // index of the top-level op running
+	nested *op  // the nested op running, if any, for messages
 }
+
+// callName prints as "Op(key)" in a failure message, formatted only then.
+type callName[K comparable] struct {
+	code opCode
+	key  K
+}
+
+func (c callName[K]) String() string { return fmt.Sprintf("%v(%v)", c.code, c.key) }
 
 // pendingLoad is a LoadOrCompute or LoadOrTryCompute whose fn is running.
 type pendingLoad[K comparable] struct {
@@ -209,8 +217,11 @@ func (o *oracle[K]) report(msg string) string {
 		trail = append(trail, fmt.Sprintf("%4d %s", i, o.describe(o.ops[i])))
 	}
 	where := fmt.Sprintf("%s, op %d", o.name, o.at)
-	if o.path != "" {
-		where += ", inside it " + o.path
+	if o.at == len(o.ops) {
+		where = fmt.Sprintf("%s, after the last op", o.name)
+	}
+	if o.nested != nil {
+		where += ", inside it " + o.nested.format(fmt.Sprint(o.key(o.nested.key)))
 	}
 	return fmt.Sprintf("%s: %s\nlast operations, oldest first:\n%s", where, msg, strings.Join(trail, "\n"))
 }
@@ -235,7 +246,7 @@ func (o *oracle[K]) run(ops []op) {
 		o.at = i
 		o.do(x, nil)
 	}
-	o.at, o.path = len(ops), "at the end"
+	o.at = len(ops)
 	o.checkLen()
 	o.pass("Range", o.m.Range, 0, nil)
 	o.pass("All", o.all, 0, nil)
@@ -453,8 +464,8 @@ func (o *oracle[K]) checkLen() {
 // nest runs the operations nested in parent, from inside its callback.
 func (o *oracle[K]) nest(parent op) {
 	o.t.Helper()
-	saved := o.path
-	defer func() { o.path = saved }()
+	saved := o.nested
+	defer func() { o.nested = saved }()
 	for i, n := range parent.nested {
 		k := o.key(n.key)
 		switch parent.code {
@@ -477,7 +488,7 @@ func (o *oracle[K]) nest(parent op) {
 				continue
 			}
 		}
-		o.path = fmt.Sprintf("nested op %d: %s", i, n.format(fmt.Sprint(k)))
+		o.nested = &parent.nested[i]
 		o.do(n, &parent)
 	}
 }
@@ -513,7 +524,7 @@ func (o *oracle[K]) loadOrCompute(x op, k K) {
 	var got int
 	var loaded bool
 	var err error
-	call := fmt.Sprintf("%v(%v)", x.code, k)
+	call := callName[K]{x.code, k}
 	if x.code == opLoadOrCompute {
 		got, loaded = o.m.LoadOrCompute(k, fn)
 	} else {
@@ -574,7 +585,7 @@ func (o *oracle[K]) compute(x op, k K) {
 		}
 		return 99, safemap.CancelOp
 	})
-	call := fmt.Sprintf("%v(%v)", x.code, k)
+	call := callName[K]{x.code, k}
 	switch {
 	case calls != 1:
 		o.fatalf("%s: fn called %d times; want 1", call, calls)
