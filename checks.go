@@ -98,6 +98,15 @@ func unhashable(v reflect.Value) reflect.Type {
 	return nil
 }
 
+// findable reports whether key, once stored, can be found again: false for
+// a key that is not equal to itself (a NaN, or a struct, array or interface
+// holding one), which a built-in map never finds either. Such a key is
+// never reserved, registered or looked up by a strategy; each stored one
+// is an entry of its own, seen only by Range, Len and Clear.
+func findable[K comparable](key K) bool {
+	return key == key
+}
+
 // equalValues reports whether a == b, for CompareAndSwap and
 // CompareAndDelete (named by op). Like sync.Map, it panics if V is not
 // comparable; it also panics, with the same kind of message, when V is an

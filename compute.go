@@ -175,7 +175,7 @@ func claimFlight[K comparable, V any](flights *map[K]*flight[V], key K) (f *flig
 		return f, f.waitChan()
 	}
 	f = new(flight[V])
-	if key != key {
+	if !findable(key) {
 		// A key not equal to itself (NaN) is never found again: nobody
 		// could wait for its flight, and land could not unregister it.
 		return f, nil

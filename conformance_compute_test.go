@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
 // computeResult is what one LoadOrCompute or LoadOrTryCompute call returned.
@@ -110,14 +111,6 @@ func startComputing(t *testing.T, m safemap.ConcurrentMap[int, int], form comput
 	return done
 }
 
-// receive waits for one result, failing the test after failAfter.
-func receive[T any](t *testing.T, what string, c <-chan T) T {
-	t.Helper()
-	var r T
-	within(t, what, func() { r = <-c })
-	return r
-}
-
 // TestLoadOrCompute_CalledOncePerKey releases many goroutines at once onto
 // the same missing keys and checks that fn runs exactly once per key, that
 // every caller gets that call's value, and that exactly one caller per key
@@ -135,8 +128,8 @@ func TestLoadOrTryCompute_CalledOncePerKey(t *testing.T) {
 func testCalledOncePerKey(t *testing.T, form computeForm) {
 	const keys = 16
 	forEachImpl(t, func(t *testing.T, im impl) {
-		g := goroutines()
-		for round := range shortOr(3, 30) {
+		g := testkit.Goroutines()
+		for round := range testkit.ShortOr(3, 30) {
 			m := newMap[int, int](t, im)
 			var calls [keys]atomic.Int32
 			results := make([][keys]computeResult, g)
@@ -157,7 +150,7 @@ func testCalledOncePerKey(t *testing.T, form computeForm) {
 				}()
 			}
 			close(start)
-			withinBulk(t, "goroutines calling "+form.name, wg.Wait)
+			testkit.WithinBulk(t, "goroutines calling "+form.name, wg.Wait)
 			for k := range keys {
 				if n := calls[k].Load(); n != 1 {
 					t.Errorf("round %d: fn for key %d: got %d calls; want 1", round, k, n)
@@ -259,10 +252,10 @@ func TestLoadOrCompute_DoesNotBlockOtherKeys(t *testing.T) {
 		const pending = -1
 		b := newBlockedCompute(t)
 		done := startComputing(t, m, form, pending, b, 77)
-		within(t, "operations on other keys while fn blocks", func() {
+		testkit.Within(t, "operations on other keys while fn blocks", func() {
 			var wg sync.WaitGroup
-			n := shortOr(30, 120)
-			for g := range goroutines() {
+			n := testkit.ShortOr(30, 120)
+			for g := range testkit.Goroutines() {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -273,7 +266,7 @@ func TestLoadOrCompute_DoesNotBlockOtherKeys(t *testing.T) {
 			if v, ok := m.Load(pending); ok {
 				t.Errorf("Load(%d) while it is being computed: got %v, true; want absent", pending, v)
 			}
-			if got, want := m.Len(), 100+goroutines()*n; got != want {
+			if got, want := m.Len(), 100+testkit.Goroutines()*n; got != want {
 				t.Errorf("Len() while %d is being computed: got %d; want %d", pending, got, want)
 			}
 			m.Clear()
@@ -283,7 +276,7 @@ func TestLoadOrCompute_DoesNotBlockOtherKeys(t *testing.T) {
 			exerciseOtherKeys(t, m, 100_000, 10, pending)
 		})
 		b.release()
-		r := receive(t, form.name+" after fn was released", done)
+		r := testkit.Receive(t, form.name+" after fn was released", done)
 		if want := (computeResult{77, false, nil}); r != want {
 			t.Errorf("%s(%d) with fn ->77: got %v; want %v", form.name, pending, r, want)
 		}
@@ -301,7 +294,7 @@ func TestLoadOrCompute_KeyBeingComputedIsAbsent(t *testing.T) {
 		m.Store(2, 2)
 		b := newBlockedCompute(t)
 		done := startComputing(t, m, form, 1, b, 11)
-		within(t, "reads of the key being computed", func() {
+		testkit.Within(t, "reads of the key being computed", func() {
 			if v, ok := m.Load(1); ok {
 				t.Errorf("Load(1) while it is being computed: got %v, true; want absent", v)
 			}
@@ -328,7 +321,7 @@ func TestLoadOrCompute_KeyBeingComputedIsAbsent(t *testing.T) {
 			})
 		})
 		b.release()
-		if r, want := receive(t, form.name+" after fn was released", done), (computeResult{11, false, nil}); r != want {
+		if r, want := testkit.Receive(t, form.name+" after fn was released", done), (computeResult{11, false, nil}); r != want {
 			t.Errorf("%s(1) with fn ->11: got %v; want %v", form.name, r, want)
 		}
 		if v, ok := m.Load(1); !ok || v != 11 {
@@ -377,18 +370,18 @@ func TestLoadOrCompute_StoreDuringComputeWins(t *testing.T) {
 						return -1
 					})
 				}()
-				waitUntilParked(t, form.frame, 2)
-				within(t, s.name+" while fn runs", func() {
+				testkit.WaitUntilParked(t, form.frame, 2)
+				testkit.Within(t, s.name+" while fn runs", func() {
 					if !s.store(m, 1, 200) {
 						t.Errorf("%s(1, 200) while 1 is being computed found it present; want absent", s.name)
 					}
 				})
 				b.release()
 				want := computeResult{200, true, nil}
-				if r := receive(t, "the computing caller", done); r != want {
+				if r := testkit.Receive(t, "the computing caller", done); r != want {
 					t.Errorf("%s(1) with fn ->100 after %s(1, 200): got %v; want %v", form.name, s.name, r, want)
 				}
-				if r := receive(t, "the waiting caller", waiter); r != want {
+				if r := testkit.Receive(t, "the waiting caller", waiter); r != want {
 					t.Errorf("waiting %s(1) after %s(1, 200): got %v; want %v", form.name, s.name, r, want)
 				}
 				if v, ok := m.Load(1); !ok || v != 200 {
@@ -410,19 +403,19 @@ func TestLoadOrCompute_PanicReachesCallerAndStoresNothing(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
 		m.Store(2, 2)
-		r, panicked := catchPanic(func() {
+		r, panicked := testkit.CatchPanic(func() {
 			m.LoadOrCompute(1, func() int { panic(sentinel{"LoadOrCompute"}) })
 		})
 		if !panicked || r != (sentinel{"LoadOrCompute"}) {
 			t.Errorf("LoadOrCompute whose fn panics: got panic %v (panicked=%v); want %v", r, panicked, sentinel{"LoadOrCompute"})
 		}
-		r, panicked = catchPanic(func() {
+		r, panicked = testkit.CatchPanic(func() {
 			m.LoadOrTryCompute(context.Background(), 1, func(context.Context) (int, error) { panic(sentinel{"LoadOrTryCompute"}) })
 		})
 		if !panicked || r != (sentinel{"LoadOrTryCompute"}) {
 			t.Errorf("LoadOrTryCompute whose fn panics: got panic %v (panicked=%v); want %v", r, panicked, sentinel{"LoadOrTryCompute"})
 		}
-		within(t, "methods after a panic in fn", func() {
+		testkit.Within(t, "methods after a panic in fn", func() {
 			checkContents(t, m, map[int]int{2: 2})
 			if v, loaded := m.LoadOrCompute(1, func() int { return 5 }); loaded || v != 5 {
 				t.Errorf("LoadOrCompute(1, ->5) after a panic: got %v, %v; want 5, false", v, loaded)
@@ -470,7 +463,7 @@ func testWaitersRetry(t *testing.T, how string, giveUp func()) {
 		}()
 		<-b.started
 
-		waiters := shortOr(4, goroutines())
+		waiters := testkit.ShortOr(4, testkit.Goroutines())
 		var calls atomic.Int32
 		results := make(chan computeResult, waiters)
 		for range waiters {
@@ -478,10 +471,10 @@ func testWaitersRetry(t *testing.T, how string, giveUp func()) {
 				results <- form.call(m, 1, func() int { calls.Add(1); return 9 })
 			}()
 		}
-		waitUntilParked(t, form.frame, waiters+1)
+		testkit.WaitUntilParked(t, form.frame, waiters+1)
 		b.release()
 
-		got := receive(t, "the goroutine whose fn called "+how, owner)
+		got := testkit.Receive(t, "the goroutine whose fn called "+how, owner)
 		wantOwner := any("fn gives up")
 		if how == "Goexit" {
 			wantOwner = nil
@@ -491,7 +484,7 @@ func testWaitersRetry(t *testing.T, how string, giveUp func()) {
 		}
 		computed := 0
 		for i := range waiters {
-			r := receive(t, fmt.Sprintf("waiter %d after fn called %s", i, how), results)
+			r := testkit.Receive(t, fmt.Sprintf("waiter %d after fn called %s", i, how), results)
 			if r.value != 9 || r.err != nil {
 				t.Errorf("waiter after fn called %s: got %v; want (9, _, <nil>)", how, r)
 			}
@@ -560,7 +553,7 @@ func TestLoadOrTryCompute_ErrorIsSharedWithWaiters(t *testing.T) {
 			owner <- computeResult{v, loaded, err}
 		}()
 		<-b.started
-		waiters := shortOr(4, goroutines())
+		waiters := testkit.ShortOr(4, testkit.Goroutines())
 		var calls atomic.Int32
 		results := make(chan computeResult, waiters)
 		for range waiters {
@@ -572,13 +565,13 @@ func TestLoadOrTryCompute_ErrorIsSharedWithWaiters(t *testing.T) {
 				results <- computeResult{v, loaded, err}
 			}()
 		}
-		waitUntilParked(t, frame, waiters+1)
+		testkit.WaitUntilParked(t, frame, waiters+1)
 		b.release()
-		if r := receive(t, "the computing caller", owner); r.value != 0 || r.loaded || !errors.Is(r.err, errConfLoad) {
+		if r := testkit.Receive(t, "the computing caller", owner); r.value != 0 || r.loaded || !errors.Is(r.err, errConfLoad) {
 			t.Errorf("LoadOrTryCompute(1) whose fn fails: got %v; want (0, false, %v)", r, errConfLoad)
 		}
 		for i := range waiters {
-			if r := receive(t, fmt.Sprintf("waiter %d", i), results); r.value != 0 || r.loaded || !errors.Is(r.err, errConfLoad) {
+			if r := testkit.Receive(t, fmt.Sprintf("waiter %d", i), results); r.value != 0 || r.loaded || !errors.Is(r.err, errConfLoad) {
 				t.Errorf("waiter of a failing computation: got %v; want (0, false, %v)", r, errConfLoad)
 			}
 		}
@@ -623,9 +616,9 @@ func TestLoadOrTryCompute_WaiterWhoseContextEndsReturnsPromptly(t *testing.T) {
 			v, loaded, err := m.LoadOrTryCompute(ctx, 1, noCall)
 			cancelled <- computeResult{v, loaded, err}
 		}()
-		waitUntilParked(t, frame, 2)
+		testkit.WaitUntilParked(t, frame, 2)
 		cancel()
-		if r, want := receive(t, "the waiter whose context was cancelled", cancelled), (computeResult{0, false, context.Canceled}); r != want {
+		if r, want := testkit.Receive(t, "the waiter whose context was cancelled", cancelled), (computeResult{0, false, context.Canceled}); r != want {
 			t.Errorf("waiter whose context was cancelled: got %v; want %v", r, want)
 		}
 
@@ -633,7 +626,7 @@ func TestLoadOrTryCompute_WaiterWhoseContextEndsReturnsPromptly(t *testing.T) {
 		// computation stays blocked until the waiter has returned.
 		dctx, dcancel := context.WithTimeout(context.Background(), 1)
 		defer dcancel()
-		if r, want := receive(t, "the waiter whose deadline passed", func() <-chan computeResult {
+		if r, want := testkit.Receive(t, "the waiter whose deadline passed", func() <-chan computeResult {
 			c := make(chan computeResult, 1)
 			go func() {
 				v, loaded, err := m.LoadOrTryCompute(dctx, 1, noCall)
@@ -650,7 +643,7 @@ func TestLoadOrTryCompute_WaiterWhoseContextEndsReturnsPromptly(t *testing.T) {
 		default:
 		}
 		b.release()
-		if r, want := receive(t, "the computing caller", owner), (computeResult{5, false, nil}); r != want {
+		if r, want := testkit.Receive(t, "the computing caller", owner), (computeResult{5, false, nil}); r != want {
 			t.Errorf("the computing caller after its waiters gave up: got %v; want %v", r, want)
 		}
 		if v, ok := m.Load(1); !ok || v != 5 {
@@ -680,7 +673,7 @@ func TestLoadOrTryCompute_WaitersRetryWhenComputingCallerIsCancelled(t *testing.
 			owner <- computeResult{v, loaded, err}
 		}()
 		<-started
-		waiters := shortOr(4, goroutines())
+		waiters := testkit.ShortOr(4, testkit.Goroutines())
 		var calls atomic.Int32
 		results := make(chan computeResult, waiters)
 		for range waiters {
@@ -692,14 +685,14 @@ func TestLoadOrTryCompute_WaitersRetryWhenComputingCallerIsCancelled(t *testing.
 				results <- computeResult{v, loaded, err}
 			}()
 		}
-		waitUntilParked(t, frame, waiters+1)
+		testkit.WaitUntilParked(t, frame, waiters+1)
 		cancel()
-		if r := receive(t, "the cancelled computing caller", owner); r.value != 0 || r.loaded || !errors.Is(r.err, context.Canceled) {
+		if r := testkit.Receive(t, "the cancelled computing caller", owner); r.value != 0 || r.loaded || !errors.Is(r.err, context.Canceled) {
 			t.Errorf("the cancelled computing caller: got %v; want (0, false, %v)", r, context.Canceled)
 		}
 		computed := 0
 		for i := range waiters {
-			r := receive(t, fmt.Sprintf("waiter %d", i), results)
+			r := testkit.Receive(t, fmt.Sprintf("waiter %d", i), results)
 			if r.value != 9 || r.err != nil {
 				t.Errorf("waiter with a live context after the computing caller was cancelled: got %v; want (9, _, <nil>)", r)
 			}
@@ -752,13 +745,13 @@ func TestLoadOrTryCompute_EndedContextOnMissSkipsFn(t *testing.T) {
 
 		b := newBlockedCompute(t)
 		done := startComputing(t, m, computeForms[1], 2, b, 20)
-		within(t, "LoadOrTryCompute with an ended context on a key being computed", func() {
+		testkit.Within(t, "LoadOrTryCompute with an ended context on a key being computed", func() {
 			if v, loaded, err := m.LoadOrTryCompute(cancelled, 2, noCall); v != 0 || loaded || err != context.Canceled {
 				t.Errorf("LoadOrTryCompute(cancelled ctx, key being computed): got %v, %v, %v; want 0, false, %v", v, loaded, err, context.Canceled)
 			}
 		})
 		b.release()
-		receive(t, "the computing caller", done)
+		testkit.Receive(t, "the computing caller", done)
 
 		m.Store(3, 0)
 		for _, c := range []struct {
@@ -826,32 +819,32 @@ func TestCompute_PanicChangesNothing(t *testing.T) {
 		m := newMap[int, int](t, im)
 		m.Store(1, 10)
 		for _, k := range []int{1, 2} {
-			r, panicked := catchPanic(func() {
+			r, panicked := testkit.CatchPanic(func() {
 				m.Compute(k, func(int, bool) (int, safemap.ComputeOp) { panic(sentinel{k}) })
 			})
 			if !panicked || r != (sentinel{k}) {
 				t.Errorf("Compute(%d) whose fn panics: got panic %v (panicked=%v); want %v", k, r, panicked, sentinel{k})
 			}
 		}
-		within(t, "methods after a panic in Compute", func() {
+		testkit.Within(t, "methods after a panic in Compute", func() {
 			checkContents(t, m, map[int]int{1: 10})
 			checkUsable(t, m, 1)
 			checkUsable(t, m, 2)
 			checkUsable(t, m, 3)
 		})
 
-		g := goroutines()
-		n := shortOr(50, 200)
+		g := testkit.Goroutines()
+		n := testkit.ShortOr(50, 200)
 		var panics atomic.Int64
 		var wg sync.WaitGroup
-		within(t, "concurrent Compute calls, some of which panic", func() {
+		testkit.Within(t, "concurrent Compute calls, some of which panic", func() {
 			for id := range g {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for i := range n {
 						panicky := (id+i)%5 == 0
-						_, panicked := catchPanic(func() {
+						_, panicked := testkit.CatchPanic(func() {
 							m.Compute(0, func(old int, _ bool) (int, safemap.ComputeOp) {
 								if panicky {
 									panic(sentinel{i})
@@ -883,8 +876,8 @@ func TestCompute_PanicChangesNothing(t *testing.T) {
 func TestCompute_ConcurrentIncrementsAreExact(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[string, int](t, im)
-		g := goroutines()
-		n := shortOr(100, 500)
+		g := testkit.Goroutines()
+		n := testkit.ShortOr(100, 500)
 		results := make([][]int, g)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -908,7 +901,7 @@ func TestCompute_ConcurrentIncrementsAreExact(t *testing.T) {
 			}()
 		}
 		close(start)
-		withinBulk(t, "goroutines calling Compute", wg.Wait)
+		testkit.WithinBulk(t, "goroutines calling Compute", wg.Wait)
 		total := g * n
 		if v, ok := m.Load("counter"); !ok || v != total {
 			t.Errorf("Load(counter) after %d increments: got %v, %v; want %d, true", total, v, ok, total)
@@ -934,20 +927,20 @@ func TestNilFunctionOrContext_Panics(t *testing.T) {
 		ok := func(context.Context) (int, error) { return 1, nil }
 		check := func(state string) {
 			for _, k := range []int{1, 2} {
-				mustPanicWith(t, fmt.Sprintf("LoadOrCompute(%d, nil) on %s", k, state), func() { m.LoadOrCompute(k, nil) })
-				mustPanicWith(t, fmt.Sprintf("LoadOrTryCompute(ctx, %d, nil) on %s", k, state), func() {
+				testkit.MustPanicWith(t, fmt.Sprintf("LoadOrCompute(%d, nil) on %s", k, state), func() { m.LoadOrCompute(k, nil) }, "safemap: ")
+				testkit.MustPanicWith(t, fmt.Sprintf("LoadOrTryCompute(ctx, %d, nil) on %s", k, state), func() {
 					m.LoadOrTryCompute(context.Background(), k, nil)
-				})
-				mustPanicWith(t, fmt.Sprintf("LoadOrTryCompute(nil, %d, fn) on %s", k, state), func() { m.LoadOrTryCompute(nilCtx, k, ok) })
-				mustPanicWith(t, fmt.Sprintf("Compute(%d, nil) on %s", k, state), func() { m.Compute(k, nil) })
+				}, "safemap: ")
+				testkit.MustPanicWith(t, fmt.Sprintf("LoadOrTryCompute(nil, %d, fn) on %s", k, state), func() { m.LoadOrTryCompute(nilCtx, k, ok) }, "safemap: ")
+				testkit.MustPanicWith(t, fmt.Sprintf("Compute(%d, nil) on %s", k, state), func() { m.Compute(k, nil) }, "safemap: ")
 			}
-			mustPanicWith(t, "Range(nil) on "+state, func() { m.Range(nil) })
+			testkit.MustPanicWith(t, "Range(nil) on "+state, func() { m.Range(nil) }, "safemap: ")
 		}
 		check("an empty map")
 		checkContents(t, m, map[int]int{})
 		m.Store(1, 1)
 		check("a map holding key 1")
 		checkContents(t, m, map[int]int{1: 1})
-		within(t, "methods after the panics", func() { checkUsable(t, m, 1) })
+		testkit.Within(t, "methods after the panics", func() { checkUsable(t, m, 1) })
 	})
 }

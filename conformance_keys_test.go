@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
 // TestKeys_PositiveAndNegativeZeroAreTheSameKey proves +0.0 and -0.0 are one
@@ -178,7 +179,7 @@ func checkNaN[K comparable](t *testing.T, im impl, nan K) {
 
 	// Concurrent misses of NaN are misses of distinct keys: nobody waits.
 	var wg sync.WaitGroup
-	within(t, "concurrent LoadOrCompute(NaN)", func() {
+	testkit.Within(t, "concurrent LoadOrCompute(NaN)", func() {
 		for i := range 4 {
 			wg.Add(1)
 			go func() {
@@ -252,7 +253,7 @@ func TestKeys_UncomparableInterfaceKeyPanicsAndLeavesMapUsable(t *testing.T) {
 			for _, b := range bad {
 				checkKeyPanics(t, m, b.key, fmt.Sprintf("key %T on a map with %d entries", b.key, len(want)), b.mention)
 			}
-			within(t, "methods after the panics", func() {
+			testkit.Within(t, "methods after the panics", func() {
 				checkContents(t, m, want)
 				checkUsable[any](t, m, "good")
 				checkUsable[any](t, m, 1.5)
@@ -281,7 +282,7 @@ func TestKeys_StructWithUncomparableFieldPanicsAndLeavesMapUsable(t *testing.T) 
 				}
 			}
 			checkKeyPanics(t, m, structKey{"bad", []int{1}}, fmt.Sprintf("struct key on a map with %d entries", len(want)), "[]int")
-			within(t, "methods after the panics", func() {
+			testkit.Within(t, "methods after the panics", func() {
 				checkContents(t, m, want)
 				checkUsable(t, m, structKey{"good", nil})
 				checkUsable(t, m, structKey{"good", "also"})
@@ -318,6 +319,6 @@ func checkKeyPanics[K comparable](t *testing.T, m safemap.ConcurrentMap[K, int],
 		{"Delete", func() { m.Delete(key) }},
 	}
 	for _, c := range calls {
-		mustPanicWith(t, c.name+" with "+what, c.f, mention)
+		testkit.MustPanicWith(t, c.name+" with "+what, c.f, "safemap: ", mention)
 	}
 }

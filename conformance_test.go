@@ -2,9 +2,10 @@ package safemap_test
 
 // The conformance suite: every test here runs once per strategy and variant
 // (see impls in impls_test.go) and checks the contract of
-// safemap.ConcurrentMap. This file holds the suite's helpers, the model-based
-// differential test, the stress tests and the Range, Len, Clear and
-// CompareAndSwap checks; conformance_compute_test.go covers LoadOrCompute,
+// safemap.ConcurrentMap. This file holds the suite's helpers, the stress
+// tests and the Range, Len, Clear and CompareAndSwap checks; the model
+// oracle, which checks every operation against a model of the contract, is
+// in oracle_test.go; conformance_compute_test.go covers LoadOrCompute,
 // LoadOrTryCompute and Compute, and conformance_keys_test.go the key
 // semantics (signed zeros, NaN, uncomparable keys).
 
@@ -16,185 +17,15 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
-
-// failAfter bounds how long a test lets something run that must finish
-// promptly (an operation on another key while a value function blocks, a
-// waiter released by a panic). It only detects failures such as a deadlock
-// or a lost wake-up: no test waits for it to elapse in order to pass.
-const failAfter = 10 * time.Second
-
-// bulkFailAfter is failAfter for a phase that does a lot of work from many
-// goroutines, which on a loaded machine under the race detector can take
-// seconds before anything is wrong.
-const bulkFailAfter = 2 * time.Minute
 
 // errConfLoad is the error the suite's failing loaders return.
 var errConfLoad = errors.New("conformance: load failed")
-
-// within runs f on a new goroutine and fails the test if f has not returned
-// within failAfter, which is how the suite detects a deadlock (a lock left
-// held, a waiter never released). f must report problems with t.Error, not
-// t.Fatal; a panic in f fails the test.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	withinFor(t, failAfter, what, f)
-}
-
-// withinBulk is within for a phase of bulk work; see bulkFailAfter.
-func withinBulk(t *testing.T, what string, f func()) {
-	t.Helper()
-	withinFor(t, bulkFailAfter, what, f)
-}
-
-func withinFor(t *testing.T, limit time.Duration, what string, f func()) {
-	t.Helper()
-	type result struct {
-		panicked bool
-		value    any
-		stack    string
-	}
-	done := make(chan result, 1)
-	go func() {
-		normal := false
-		defer func() {
-			if normal {
-				done <- result{}
-				return
-			}
-			r := recover()
-			done <- result{panicked: true, value: r, stack: string(debugStack())}
-		}()
-		f()
-		normal = true
-	}()
-	select {
-	case r := <-done:
-		if r.panicked {
-			t.Fatalf("%s: unexpected panic: %v\n%s", what, r.value, r.stack)
-		}
-	case <-time.After(limit):
-		t.Fatalf("%s: did not return within %v (deadlock?)\n%s", what, limit, allStacks())
-	}
-}
-
-func debugStack() []byte {
-	buf := make([]byte, 16<<10)
-	return buf[:runtime.Stack(buf, false)]
-}
-
-// allStacks returns the stacks of every goroutine.
-func allStacks() string {
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
-// catchPanic calls f and reports whether it panicked, and with what value.
-// A runtime.Goexit in f is reported as a panic with a nil value.
-func catchPanic(f func()) (value any, panicked bool) {
-	normal := false
-	defer func() {
-		if !normal {
-			value, panicked = recover(), true
-		}
-	}()
-	f()
-	normal = true
-	return nil, false
-}
-
-// panicMessage returns the text of a recovered panic value.
-func panicMessage(r any) string {
-	switch v := r.(type) {
-	case string:
-		return v
-	case error:
-		return v.Error()
-	}
-	return fmt.Sprint(r)
-}
-
-// mustPanicWith calls f and fails the test unless f panics with a message
-// that starts "safemap: " and contains every string of mention. It reports
-// with t.Error, so it may run on any goroutine.
-func mustPanicWith(t testing.TB, what string, f func(), mention ...string) {
-	t.Helper()
-	r, panicked := catchPanic(f)
-	if !panicked {
-		t.Errorf("%s: got no panic; want a panic starting %q", what, "safemap: ")
-		return
-	}
-	msg := panicMessage(r)
-	if !strings.HasPrefix(msg, "safemap: ") {
-		t.Errorf("%s: got panic %q; want a message starting %q", what, msg, "safemap: ")
-	}
-	for _, s := range mention {
-		if !strings.Contains(msg, s) {
-			t.Errorf("%s: got panic %q; want a message mentioning %q", what, msg, s)
-		}
-	}
-}
-
-// waitUntilParked waits until at least n goroutines are parked (on a
-// channel, a select, a condition variable or a WaitGroup) with frame on
-// their stacks, and fails the test if that takes longer than failAfter.
-//
-// The suite uses it to know that goroutines calling LoadOrCompute have
-// become waiters of a computation (the computing caller's fn is parked on a
-// channel the test controls) before the test makes that computation end.
-// The library offers no hook for this, and a sleep would only make it
-// likely; the goroutine dump states it. Goroutines parked on a mutex are
-// not counted: a waiter never waits on one, but a caller on its way to
-// become a waiter may block on one for an instant.
-func waitUntilParked(t *testing.T, frame string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(failAfter)
-	for {
-		got := countParked(frame)
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d goroutines parked in %s; want %d within %v\n%s", got, frame, n, failAfter, allStacks())
-		}
-		runtime.Gosched()
-	}
-}
-
-// parkedStates are the wait reasons of goroutines that wait for another
-// goroutine to act, as printed in a goroutine dump ("goroutine 7 [select]:").
-var parkedStates = []string{"select", "chan receive", "chan send", "sync.Cond.Wait", "sync.WaitGroup.Wait", "semacquire"}
-
-func countParked(frame string) int {
-	count := 0
-	for _, g := range strings.Split(allStacks(), "\n\n") {
-		header, _, _ := strings.Cut(g, "\n")
-		i := strings.IndexByte(header, '[')
-		if i < 0 || !strings.Contains(g, frame) {
-			continue
-		}
-		state := header[i+1:]
-		for _, s := range parkedStates {
-			if strings.HasPrefix(state, s) {
-				count++
-				break
-			}
-		}
-	}
-	return count
-}
 
 // collect returns the entries Range visits, failing the test if a key is
 // visited twice.
@@ -335,243 +166,6 @@ func checkUsable[K comparable](t testing.TB, m safemap.ConcurrentMap[K, int], ke
 	if v, ok := m.Load(key); ok {
 		t.Errorf("Load(%v) after Clear: got %v, true; want absent", key, v)
 	}
-}
-
-// shortOr returns short under -short and long otherwise.
-func shortOr(short, long int) int {
-	if testing.Short() {
-		return short
-	}
-	return long
-}
-
-// goroutines returns how many goroutines a stress test starts: four per P,
-// and at least eight.
-func goroutines() int {
-	return max(8, 4*runtime.GOMAXPROCS(0))
-}
-
-// TestConcurrentMap_MatchesBuiltinMapModel applies random sequences of every
-// operation to the map and to a built-in map and checks every return value,
-// every argument a callback receives, and how many times each callback
-// runs.
-func TestConcurrentMap_MatchesBuiltinMapModel(t *testing.T) {
-	seeds := []uint64{1, 2, 3, 4}
-	ops := shortOr(500, 4000)
-	if testing.Short() {
-		seeds = seeds[:1]
-	}
-	forEachImpl(t, func(t *testing.T, im impl) {
-		for _, seed := range seeds {
-			runModel(t, newMap[int, int](t, im), seed, ops)
-		}
-	})
-}
-
-const (
-	modelKeys   = 8 // a key space small enough that most operations hit
-	modelValues = 4 // so that stored zeros and matching CompareAndSwaps are common
-)
-
-// runModel is one model-based run; see TestConcurrentMap_MatchesBuiltinMapModel.
-func runModel(t *testing.T, m safemap.ConcurrentMap[int, int], seed uint64, nops int) {
-	t.Helper()
-	r := rand.New(rand.NewPCG(seed, 0x5afe))
-	model := make(map[int]int)
-	ctx := context.Background()
-	var recent []string
-	var i int
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Fatalf("seed %d, op %d: %s\nlast operations, oldest first:\n  %s",
-			seed, i, fmt.Sprintf(format, args...), strings.Join(recent, "\n  "))
-	}
-	for i = range nops {
-		k := r.IntN(modelKeys)
-		v := r.IntN(modelValues)
-		want, present := model[k]
-		calls := 0
-		note := func(format string, args ...any) {
-			if len(recent) == 16 {
-				recent = recent[1:]
-			}
-			recent = append(recent, fmt.Sprintf(format, args...))
-		}
-		switch op := r.IntN(30); {
-		case op < 3:
-			note("Load(%d)", k)
-			if got, ok := m.Load(k); got != want || ok != present {
-				fail("Load(%d): got %v, %v; want %v, %v", k, got, ok, want, present)
-			}
-		case op < 6:
-			note("Store(%d, %d)", k, v)
-			m.Store(k, v)
-			model[k] = v
-		case op < 8:
-			note("LoadOrStore(%d, %d)", k, v)
-			got, loaded := m.LoadOrStore(k, v)
-			if !present {
-				want = v
-				model[k] = v
-			}
-			if got != want || loaded != present {
-				fail("LoadOrStore(%d, %d): got %v, %v; want %v, %v", k, v, got, loaded, want, present)
-			}
-		case op < 10:
-			note("LoadOrCompute(%d, ->%d)", k, v)
-			got, loaded := m.LoadOrCompute(k, func() int { calls++; return v })
-			wantCalls := 0
-			if !present {
-				want, wantCalls = v, 1
-				model[k] = v
-			}
-			if got != want || loaded != present || calls != wantCalls {
-				fail("LoadOrCompute(%d, ->%d): got %v, %v with %d calls of fn; want %v, %v with %d",
-					k, v, got, loaded, calls, want, present, wantCalls)
-			}
-		case op < 12:
-			fails := op == 11
-			note("LoadOrTryCompute(%d, ->%d, fails=%v)", k, v, fails)
-			got, loaded, err := m.LoadOrTryCompute(ctx, k, func(context.Context) (int, error) {
-				calls++
-				if fails {
-					return 0, errConfLoad
-				}
-				return v, nil
-			})
-			var wantErr error
-			wantCalls := 0
-			if !present {
-				wantCalls = 1
-				if fails {
-					want, wantErr = 0, errConfLoad
-				} else {
-					want = v
-					model[k] = v
-				}
-			}
-			if got != want || loaded != present || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) || calls != wantCalls {
-				fail("LoadOrTryCompute(%d, ->%d, fails=%v): got %v, %v, %v with %d calls of fn; want %v, %v, %v with %d",
-					k, v, fails, got, loaded, err, calls, want, present, wantErr, wantCalls)
-			}
-		case op < 15:
-			cop := safemap.ComputeOp(r.IntN(3))
-			note("Compute(%d, ->%d, %v)", k, v, cop)
-			got, ok := m.Compute(k, func(old int, loaded bool) (int, safemap.ComputeOp) {
-				calls++
-				if old != want || loaded != present {
-					fail("Compute(%d) called fn(%v, %v); want fn(%v, %v)", k, old, loaded, want, present)
-				}
-				return v, cop
-			})
-			wantV, wantOK := want, present
-			switch cop {
-			case safemap.UpdateOp:
-				wantV, wantOK = v, true
-				model[k] = v
-			case safemap.DeleteOp:
-				wantV, wantOK = 0, false
-				delete(model, k)
-			}
-			if got != wantV || ok != wantOK || calls != 1 {
-				fail("Compute(%d, ->%d, %v): got %v, %v with %d calls of fn; want %v, %v with 1",
-					k, v, cop, got, ok, calls, wantV, wantOK)
-			}
-		case op < 16:
-			note("Swap(%d, %d)", k, v)
-			if got, loaded := m.Swap(k, v); got != want || loaded != present {
-				fail("Swap(%d, %d): got %v, %v; want %v, %v", k, v, got, loaded, want, present)
-			}
-			model[k] = v
-		case op < 18:
-			old := r.IntN(modelValues)
-			if present && r.IntN(2) == 0 {
-				old = want
-			}
-			note("CompareAndSwap(%d, %d, %d)", k, old, v)
-			wantSwapped := present && want == old
-			if got := m.CompareAndSwap(k, old, v); got != wantSwapped {
-				fail("CompareAndSwap(%d, %d, %d) with %v, %v: got %v; want %v", k, old, v, want, present, got, wantSwapped)
-			}
-			if wantSwapped {
-				model[k] = v
-			}
-		case op < 20:
-			old := r.IntN(modelValues)
-			if present && r.IntN(2) == 0 {
-				old = want
-			}
-			note("CompareAndDelete(%d, %d)", k, old)
-			wantDeleted := present && want == old
-			if got := m.CompareAndDelete(k, old); got != wantDeleted {
-				fail("CompareAndDelete(%d, %d) with %v, %v: got %v; want %v", k, old, want, present, got, wantDeleted)
-			}
-			if wantDeleted {
-				delete(model, k)
-			}
-		case op < 21:
-			note("LoadAndDelete(%d)", k)
-			if got, loaded := m.LoadAndDelete(k); got != want || loaded != present {
-				fail("LoadAndDelete(%d): got %v, %v; want %v, %v", k, got, loaded, want, present)
-			}
-			delete(model, k)
-		case op < 23:
-			note("Delete(%d)", k)
-			m.Delete(k)
-			delete(model, k)
-		case op < 24:
-			note("Range")
-			if got := collect(t, m); !maps.Equal(got, model) {
-				fail("Range: got %v; want %v", got, model)
-			}
-		case op < 26:
-			limit := 1 + r.IntN(modelKeys)
-			all := op == 25
-			note("Range/All stopping after %d (All=%v)", limit, all)
-			seen := make(map[int]bool)
-			visit := func(k, v int) bool {
-				if seen[k] {
-					fail("Range visited %d twice", k)
-				}
-				seen[k] = true
-				if want, ok := model[k]; !ok || want != v {
-					fail("Range visited %d: %d; want the model's %v, %v", k, v, want, ok)
-				}
-				return len(seen) < limit
-			}
-			if all {
-				for k, v := range m.All() {
-					if !visit(k, v) {
-						break
-					}
-				}
-			} else {
-				m.Range(visit)
-			}
-			if want := min(limit, len(model)); len(seen) != want {
-				fail("Range stopping after %d visited %d keys; want %d", limit, len(seen), want)
-			}
-		case op < 27:
-			note("All")
-			if got := collectAll(t, m); !maps.Equal(got, model) {
-				fail("All: got %v; want %v", got, model)
-			}
-		case op < 29 || r.IntN(3) != 0:
-			note("Len")
-			if got := m.Len(); got != len(model) {
-				fail("Len(): got %d; want %d", got, len(model))
-			}
-		default:
-			note("Clear")
-			m.Clear()
-			clear(model)
-		}
-	}
-	i = nops
-	if t.Failed() {
-		fail("failed (see above)")
-	}
-	checkContents(t, m, model)
 }
 
 // TestZeroAndNilValues_ArePresent proves that a stored zero value or nil is
@@ -773,7 +367,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 			for range m.All() {
 			}
 		}
-		within(t, "Range whose callback calls every method", func() {
+		testkit.Within(t, "Range whose callback calls every method", func() {
 			seen := make(map[int]bool)
 			m.Range(func(k, v int) bool {
 				if seen[k] {
@@ -789,7 +383,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 				}
 			}
 		})
-		within(t, "All whose loop body calls every method", func() {
+		testkit.Within(t, "All whose loop body calls every method", func() {
 			seen := make(map[int]bool)
 			for k, v := range m.All() {
 				if seen[k] {
@@ -805,7 +399,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 				t.Errorf("Load(%d) after Range and All: got %v, %v; want %d, true", k, v, ok, k+2002)
 			}
 		}
-		within(t, "Range whose callback calls Clear", func() {
+		testkit.Within(t, "Range whose callback calls Clear", func() {
 			calls := 0
 			m.Range(func(k, v int) bool {
 				calls++
@@ -817,7 +411,7 @@ func TestRange_CallbackMayCallEveryMethod(t *testing.T) {
 			}
 		})
 		checkContents(t, m, map[int]int{})
-		within(t, "checkUsable after Range", func() { checkUsable(t, m, 1) })
+		testkit.Within(t, "checkUsable after Range", func() { checkUsable(t, m, 1) })
 	})
 }
 
@@ -831,7 +425,7 @@ func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
 		for k := range 10 {
 			m.Store(k, k)
 		}
-		r, panicked := catchPanic(func() {
+		r, panicked := testkit.CatchPanic(func() {
 			calls := 0
 			m.Range(func(k, v int) bool {
 				if calls++; calls == 3 {
@@ -843,7 +437,7 @@ func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
 		if !panicked || r != (sentinel{1}) {
 			t.Fatalf("Range whose callback panics: got panic %v (panicked=%v); want %v", r, panicked, sentinel{1})
 		}
-		r, panicked = catchPanic(func() {
+		r, panicked = testkit.CatchPanic(func() {
 			for range m.All() {
 				panic(sentinel{2})
 			}
@@ -855,7 +449,7 @@ func TestRange_CallbackPanicLeavesMapUsable(t *testing.T) {
 		for k := range 10 {
 			want[k] = k
 		}
-		within(t, "methods after a panic in Range", func() {
+		testkit.Within(t, "methods after a panic in Range", func() {
 			checkContents(t, m, want)
 			checkUsable(t, m, 3)
 			checkUsable(t, m, 42)
@@ -871,9 +465,9 @@ func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
 	const keys = 64
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
-		writers := goroutines() / 2
-		readers := goroutines() - writers
-		ops := shortOr(300, 1500)
+		writers := testkit.Goroutines() / 2
+		readers := testkit.Goroutines() - writers
+		ops := testkit.ShortOr(300, 1500)
 		for k := range keys / 2 {
 			m.Store(k, k)
 		}
@@ -933,9 +527,9 @@ func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
 				}
 			}()
 		}
-		withinBulk(t, "goroutines calling Store and Delete", writing.Wait)
+		testkit.WithinBulk(t, "goroutines calling Store and Delete", writing.Wait)
 		close(stop)
-		withinBulk(t, "goroutines calling Range and All", rangers.Wait)
+		testkit.WithinBulk(t, "goroutines calling Range and All", rangers.Wait)
 	})
 }
 
@@ -945,7 +539,7 @@ func TestRange_ConcurrentWithWritesYieldsEachKeyOnce(t *testing.T) {
 func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
-		g := goroutines()
+		g := testkit.Goroutines()
 		const shared = 64
 		run := func(f func(g int, r *rand.Rand)) {
 			t.Helper()
@@ -957,7 +551,7 @@ func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
 					f(i, rand.New(rand.NewPCG(uint64(i), 11)))
 				}()
 			}
-			withinBulk(t, "goroutines writing concurrently", wg.Wait)
+			testkit.WithinBulk(t, "goroutines writing concurrently", wg.Wait)
 		}
 
 		// Every goroutine inserts every shared key, each with a different
@@ -1006,7 +600,7 @@ func TestLen_ExactAfterConcurrentWrites(t *testing.T) {
 		// Each goroutine owns a range of keys and keeps its own model of
 		// them, while the others write theirs.
 		models := make([]map[int]int, g)
-		ops := shortOr(200, 2000)
+		ops := testkit.ShortOr(200, 2000)
 		run(func(g int, r *rand.Rand) {
 			model := make(map[int]int)
 			for range ops {
@@ -1096,8 +690,8 @@ func TestConcurrentMap_StressKeepsInvariants(t *testing.T) {
 	const keys = 16
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
-		g := goroutines()
-		ops := shortOr(500, 8000)
+		g := testkit.Goroutines()
+		ops := testkit.ShortOr(500, 8000)
 		stored := make([]map[int]bool, g)
 		var wg sync.WaitGroup
 		for id := range g {
@@ -1204,7 +798,7 @@ func TestConcurrentMap_StressKeepsInvariants(t *testing.T) {
 				stored[id] = mine
 			}()
 		}
-		withinBulk(t, "goroutines doing random operations", wg.Wait)
+		testkit.WithinBulk(t, "goroutines doing random operations", wg.Wait)
 
 		all := make(map[int]bool)
 		for _, s := range stored {
@@ -1245,11 +839,11 @@ func TestCompareAndSwap_PanicsForUncomparableValueType(t *testing.T) {
 		m := newMap[int, []int](t, im)
 		m.Store(1, []int{1})
 		for _, k := range []int{1, 2} {
-			mustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d) with V=[]int", k), func() { m.CompareAndSwap(k, []int{1}, []int{2}) })
-			mustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d, nil) with V=[]int", k), func() { m.CompareAndSwap(k, nil, []int{2}) })
-			mustPanicWith(t, fmt.Sprintf("CompareAndDelete(%d) with V=[]int", k), func() { m.CompareAndDelete(k, []int{1}) })
+			testkit.MustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d) with V=[]int", k), func() { m.CompareAndSwap(k, []int{1}, []int{2}) }, "safemap: ")
+			testkit.MustPanicWith(t, fmt.Sprintf("CompareAndSwap(%d, nil) with V=[]int", k), func() { m.CompareAndSwap(k, nil, []int{2}) }, "safemap: ")
+			testkit.MustPanicWith(t, fmt.Sprintf("CompareAndDelete(%d) with V=[]int", k), func() { m.CompareAndDelete(k, []int{1}) }, "safemap: ")
 		}
-		within(t, "methods after CompareAndSwap panicked", func() {
+		testkit.Within(t, "methods after CompareAndSwap panicked", func() {
 			if v, ok := m.Load(1); !ok || !slices.Equal(v, []int{1}) {
 				t.Errorf("Load(1) after the panics: got %v, %v; want [1], true", v, ok)
 			}
@@ -1284,16 +878,16 @@ func TestCompareAndSwap_PanicsComparingUncomparableDynamicValues(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, any](t, im)
 		m.Store(1, []int{1})
-		if _, panicked := catchPanic(func() { m.CompareAndSwap(1, []int{1}, 2) }); !panicked {
+		if _, panicked := testkit.CatchPanic(func() { m.CompareAndSwap(1, []int{1}, 2) }); !panicked {
 			t.Error("CompareAndSwap(1, []int{1}, 2) on a key holding []int{1}: got no panic; want a panic")
 		}
-		if _, panicked := catchPanic(func() { m.CompareAndDelete(1, []int{1}) }); !panicked {
+		if _, panicked := testkit.CatchPanic(func() { m.CompareAndDelete(1, []int{1}) }); !panicked {
 			t.Error("CompareAndDelete(1, []int{1}) on a key holding []int{1}: got no panic; want a panic")
 		}
-		if _, panicked := catchPanic(func() { m.CompareAndSwap(1, map[int]int{}, 2) }); !panicked {
+		if _, panicked := testkit.CatchPanic(func() { m.CompareAndSwap(1, map[int]int{}, 2) }); !panicked {
 			t.Error("CompareAndSwap(1, map[int]int{}, 2): got no panic; want a panic")
 		}
-		within(t, "methods after the comparison panicked", func() {
+		testkit.Within(t, "methods after the comparison panicked", func() {
 			if v, ok := m.Load(1); !ok || !slices.Equal(v.([]int), []int{1}) {
 				t.Errorf("Load(1) after the panics: got %v, %v; want [1], true", v, ok)
 			}

@@ -25,18 +25,5 @@ func MapBuckets[K comparable, V any](m *Map[K, V]) int {
 	return 0
 }
 
-// MapBucketSize is the size of one bucket of a Map[int64, int64].
-const MapBucketSize = unsafe.Sizeof(bucket[int64, int64]{})
-
-// MapHeadSize is the size of one chain head in a table's dense array.
-const MapHeadSize = unsafe.Sizeof(head{})
-
 // SlotsPerBucket is the number of slots in a bucket.
 const SlotsPerBucket = slotsPerBucket
-
-// MatchTag and MatchEmpty expose the bucket's SWAR helpers.
-var (
-	MatchTag   = matchTag
-	MatchEmpty = matchEmpty
-	SlotIndex  = slotIndex
-)

@@ -95,7 +95,9 @@ const (
 // whose AES-based hash beats two multiplications per 16 bytes.
 //
 // Map.Load repeats these lines by hand: the compiler will not inline
-// hashString into it.
+// hashString into it, and calling it costs a string Load about 50
+// instructions of 180. TestLookup_HashesEveryKeyAsTheWritersDo fails if
+// the two disagree on any key.
 func hashString(seed strSeed, ms maphash.Seed, s string) uint64 {
 	switch n := len(s); {
 	case uint(n-8) <= 16-8: // one comparison for 8 <= n <= 16

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -176,6 +175,51 @@ func TestMapStringKeysEveryLength(t *testing.T) {
 	}
 }
 
+// TestLookup_HashesEveryKeyAsTheWritersDo compares the hash that Load's
+// lookup computes by hand (it returns it for a key it does not find) with
+// keyHasher.hash, which every writer uses, for keys of every kind lookup
+// dispatches on: integers of each size, strings of every length from 0 to
+// 40 bytes across the in-line hash's boundaries (and a string-kinded named
+// type), and keys hashed by maphash, with the full hash and the one-bit
+// hash of WithBadHash. TestMapStringKeysEveryLength checks the same
+// through Load results; this compares the hashes themselves.
+func TestLookup_HashesEveryKeyAsTheWritersDo(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	for _, opts := range [][]Option{nil, {WithBadHash()}} {
+		checkLookupHash(t, New[int64, int](opts...), r.Int64)
+		checkLookupHash(t, New[int8, int](opts...), func() int8 { return int8(r.Uint32()) })
+		checkLookupHash(t, New[uint32, int](opts...), r.Uint32)
+		checkLookupHash(t, New[float64, int](opts...), r.Float64)
+		checkLookupHash(t, New[[2]int, int](opts...), func() [2]int { return [2]int{r.Int(), r.Int()} })
+		n := 0
+		randomString := func() string {
+			b := make([]byte, n%41)
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			n++
+			return string(b)
+		}
+		checkLookupHash(t, New[string, int](opts...), randomString)
+		type named string
+		checkLookupHash(t, New[named, int](opts...), func() named { return named(randomString()) })
+	}
+}
+
+func checkLookupHash[K comparable](t *testing.T, m *Map[K, int], key func() K) {
+	t.Helper()
+	for range 41 * 20 {
+		k := key()
+		_, ok, h := m.lookup(k)
+		if ok {
+			t.Fatalf("lookup(%#v) on an empty %T found it", k, m)
+		}
+		if want := m.table.Load().hash(k); h != want {
+			t.Fatalf("lookup(%#v) on a %T hashed it to %#x; keyHasher.hash gives %#x", k, m, h, want)
+		}
+	}
+}
+
 func containsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -326,41 +370,5 @@ func TestMap_CraftedKeysDoNotPileUpInOneChain(t *testing.T) {
 				t.Errorf("longest chain holds %d of %d crafted keys; want it short", got, keys)
 			}
 		})
-	}
-}
-
-// TestBucketHoldsNoPointerForPlainKeysAndValues pins what keeps the
-// collector out of a table: a bucket of pointer-free keys and values holds
-// no pointer (overflow links are indexes), so the bucket array is never
-// scanned. A pointer field added to bucket would make every collection
-// scan 32 MB for 1M int64 entries again.
-func TestBucketHoldsNoPointerForPlainKeysAndValues(t *testing.T) {
-	if hasPointers(reflect.TypeFor[bucket[int64, int64]]()) {
-		t.Error("bucket[int64, int64] holds a pointer: the collector scans every table")
-	}
-	if hasPointers(reflect.TypeFor[head]()) {
-		t.Error("head holds a pointer")
-	}
-	if !hasPointers(reflect.TypeFor[bucket[string, int64]]()) {
-		t.Error("hasPointers misses the string key of bucket[string, int64]")
-	}
-}
-
-// TestOverflowLocate checks the arena's index arithmetic: indexes map to
-// consecutive offsets of consecutive chunks, each overflowLen long, with
-// no gap or overlap, and the last index fits.
-func TestOverflowLocate(t *testing.T) {
-	wantChunk, wantOff := 0, uint32(0)
-	for i := range uint32(1 << 20) {
-		c, off := overflowLocate(i)
-		if c != wantChunk || off != wantOff {
-			t.Fatalf("overflowLocate(%d) = %d, %d; want %d, %d", i, c, off, wantChunk, wantOff)
-		}
-		if wantOff++; wantOff == overflowLen(wantChunk) {
-			wantChunk, wantOff = wantChunk+1, 0
-		}
-	}
-	if c, _ := overflowLocate(overflowMax - 1); c >= overflowChunks {
-		t.Errorf("the last index lands in chunk %d of %d", c, overflowChunks)
 	}
 }

@@ -167,6 +167,7 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 			old = c.slots[i].value
 		}
 		newValue, op := fn(old, c != nil)
+		op.mustBeKnown()
 		switch op {
 		case UpdateOp:
 			if c != nil {
@@ -182,8 +183,6 @@ func (m *Map[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op C
 			}
 		case CancelOp:
 			actual, ok = old, c != nil
-		default:
-			panic("safemap: Compute function returned unknown " + op.String())
 		}
 	}()
 	if inserted {

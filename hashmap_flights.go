@@ -22,8 +22,11 @@ import "sync"
 // returns no flight and no channel: the caller owns the key's flight.
 func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	t, b, hd := m.lockChain(h)
-	if meta := hd.meta.Load(); meta&metaOverflow == 0 && key == key {
-		// The common case, in line: the chain is its root alone.
+	if meta := hd.meta.Load(); meta&metaOverflow == 0 && findable(key) {
+		// The common case, in line: the chain is its root alone, the key
+		// is neither present nor reserved, and the root has a free slot.
+		// It does what claimLocked does in that case (a test holds the two
+		// to the same results and the same slots).
 		i, ri := b.locateRoot(meta, key, h2(h))
 		empty := matchEmpty(meta)
 		if i < 0 && ri < 0 && empty != 0 {
@@ -32,6 +35,12 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 			return value, false, nil, nil
 		}
 	}
+	return m.claimLocked(t, b, hd, key, h)
+}
+
+// claimLocked is claim for any chain, once claim has locked the chain
+// rooted at b, whose head is hd, in table t. It unlocks it.
+func (m *Map[K, V]) claimLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
 	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, h2(h))
 	if c != nil {
 		value = c.slots[i].value
@@ -50,7 +59,7 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 		return value, false, f, wait
 	}
 	var overflowed bool
-	if key == key {
+	if findable(key) {
 		// A key not equal to itself (NaN) is never found again: nobody
 		// could wait for it, and land could not find its reservation.
 		overflowed = b.insert(&t.ovf, hd, key, value, slotReserved, true)
@@ -73,7 +82,9 @@ func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (ac
 	t, b, hd := m.lockChain(h)
 	if meta := hd.meta.Load(); store && meta&metaOverflow == 0 {
 		// The common case, in line: the chain is its root alone, nobody
-		// waits and nobody stored the key meanwhile.
+		// waits and nobody stored the key meanwhile. It does what
+		// landLocked does in that case (a test holds the two to the same
+		// results and the same slots).
 		if i, ri := b.locateRoot(meta, key, tag); i < 0 && ri >= 0 && slotByte(meta, ri) == slotReserved {
 			b.fill(hd, b, ri, value, tag)
 			hd.unlock()
@@ -81,8 +92,15 @@ func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (ac
 			return value, false, nil
 		}
 	}
+	return m.landLocked(t, b, hd, key, h, value, store)
+}
+
+// landLocked is land for any chain, once land has locked the chain rooted
+// at b, whose head is hd, in table t. It unlocks it.
+func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64, value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+	tag := h2(h)
 	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, tag)
-	if rc == nil && key == key {
+	if rc == nil && findable(key) {
 		hd.unlock()
 		// Reservations move with their chain (resizes and Clear carry
 		// them), and only their owner removes them.
@@ -120,9 +138,11 @@ func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (ac
 // beyond the insert itself (BENCHMARKS.md, "Issue 13"). Any other case
 // takes the shared protocol: a caller that finds the key being computed
 // waits, as loadOrCompute does with no context, and unless the flight
-// landed starts the shared protocol over. Keep the owner's half in step
-// with runFlight: land with store unset if fn panics or calls
-// runtime.Goexit (the waiters retry), with store set when it returns.
+// landed starts the shared protocol over. The owner's half is runFlight's:
+// land with store unset if fn panics or calls runtime.Goexit (the waiters
+// retry), with store set when it returns.
+// TestMap_ComputeMissDoesWhatTheSharedProtocolDoes runs every ending of a
+// miss through both and fails if they differ.
 func (m *Map[K, V]) computeMiss(key K, h uint64, fn func() V) (actual V, loaded bool) {
 	value, ok, f, wait := m.claim(key, h)
 	if ok {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
 // TestFlightStripeModel drives one flight stripe with random waits and
@@ -106,65 +108,6 @@ func reservations[K comparable, V any](m *Map[K, V]) int {
 	return n
 }
 
-// waitFor polls cond, yielding, until it holds; it fails the test if it
-// does not within a generous bound (a goroutine it waits for is stuck).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting until %s", what)
-		}
-		runtime.Gosched()
-	}
-}
-
-// receive returns the next value from ch, failing the test if none comes
-// within a generous bound: a LoadOrCompute caller that is never released
-// must fail the test, not hang it until go test's timeout.
-func receive[T any](t *testing.T, what string, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not return", what)
-		panic("unreachable")
-	}
-}
-
-// waitTimeout waits for wg for at most d and reports whether it finished.
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
-// within runs f in a goroutine and fails the test if it does not return
-// in a generous bound: what f does must not wait for a LoadOrCompute
-// function.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not finish while a LoadOrCompute function ran", what)
-	}
-}
-
 // TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved starts a
 // LoadOrCompute whose function blocks, then grows, shrinks or clears the
 // table before and after a second caller of the key arrives. The
@@ -231,14 +174,14 @@ func TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved(t *testing.T)
 						owner <- [2]int64{v, b2i(loaded)}
 					}()
 					<-started
-					within(t, before, func() { steps[before](t, m) })
+					testkit.Within(t, before, func() { steps[before](t, m) })
 					waiter := make(chan [2]int64, 1)
 					go func() {
 						v, loaded := m.LoadOrCompute(key, func() int64 { calls.Add(1); return -2 })
 						waiter <- [2]int64{v, b2i(loaded)}
 					}()
-					waitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
-					within(t, after, func() { steps[after](t, m) })
+					testkit.WaitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
+					testkit.Within(t, after, func() { steps[after](t, m) })
 					if _, ok := m.Load(key); ok {
 						t.Fatalf("Load found the key while its function runs")
 					}
@@ -248,10 +191,10 @@ func TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved(t *testing.T)
 						}
 					}
 					close(release)
-					if got := receive(t, "the owner", owner); got != [2]int64{42, 0} {
+					if got := testkit.Receive(t, "the owner", owner); got != [2]int64{42, 0} {
 						t.Fatalf("owner got %v; want (42, false)", got)
 					}
-					if got := receive(t, "the waiter", waiter); got != [2]int64{42, 1} {
+					if got := testkit.Receive(t, "the waiter", waiter); got != [2]int64{42, 1} {
 						t.Fatalf("waiter got %v; want (42, true)", got)
 					}
 					if n := calls.Load(); n != 1 {
@@ -316,8 +259,8 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 				v, loaded := m.LoadOrCompute(key, func() int64 { return 7 })
 				waiter <- [2]int64{v, b2i(loaded)}
 			}()
-			waitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
-			within(t, "grow", func() {
+			testkit.WaitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
+			testkit.Within(t, "grow", func() {
 				for k := int64(0); len(m.table.Load().buckets) == minBuckets; k++ {
 					m.Store(k, k)
 				}
@@ -336,10 +279,10 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 				"delete": {{42, 0}, {42, 1}},
 				"panic":  {{-3, -3}, {7, 0}},
 			}[ending]
-			if got := receive(t, "the owner", owner); got != want[0] {
+			if got := testkit.Receive(t, "the owner", owner); got != want[0] {
 				t.Fatalf("owner got %v; want %v", got, want[0])
 			}
-			if got := receive(t, "the waiter", waiter); got != want[1] {
+			if got := testkit.Receive(t, "the waiter", waiter); got != want[1] {
 				t.Fatalf("waiter got %v; want %v", got, want[1])
 			}
 			if v, ok := m.Load(key); !ok || v != want[1][0] {
@@ -367,7 +310,7 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 			m, iters := newStressMap(bad, 20000)
 			var running [hot]atomic.Bool
 			var seq, computed, deleted atomic.Int64
-			var fails failures
+			fails := testkit.NewFailures(t)
 			computers := max(4, runtime.GOMAXPROCS(0))
 			var wg, others sync.WaitGroup
 			stop := make(chan struct{})
@@ -381,11 +324,11 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 						var mine int64
 						fn := func() int64 {
 							if running[k].Swap(true) {
-								fails.add("two functions of key %d ran at once", k)
+								fails.Errorf("two functions of key %d ran at once", k)
 							}
 							defer running[k].Store(false)
 							if _, ok := m.Load(k); ok {
-								fails.add("key %d present while its function runs", k)
+								fails.Errorf("key %d present while its function runs", k)
 							}
 							mine = k<<32 | seq.Add(1)
 							computed.Add(1)
@@ -393,7 +336,7 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 								runtime.Gosched()
 							}
 							if _, ok := m.Load(k); ok {
-								fails.add("key %d present before its function returns", k)
+								fails.Errorf("key %d present before its function returns", k)
 							}
 							return mine
 						}
@@ -412,14 +355,14 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 								return 0, errFailed
 							})
 							if err != nil && !errors.Is(err, errFailed) {
-								fails.add("LoadOrTryCompute(%d) got error %v", k, err)
+								fails.Errorf("LoadOrTryCompute(%d) got error %v", k, err)
 							}
 							continue
 						case 2, 3, 4, 5, 6: // a delete racing other goroutines' lands
 							if v, loaded := m.LoadAndDelete(k); loaded {
 								deleted.Add(1)
 								if v>>32 != k {
-									fails.add("LoadAndDelete(%d) got %#x", k, v)
+									fails.Errorf("LoadAndDelete(%d) got %#x", k, v)
 								}
 							}
 							continue
@@ -427,10 +370,10 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 							v, loaded = m.LoadOrCompute(k, fn)
 						}
 						if v>>32 != k {
-							fails.add("LoadOrCompute(%d) got %#x, a value computed for key %d", k, v, v>>32)
+							fails.Errorf("LoadOrCompute(%d) got %#x, a value computed for key %d", k, v, v>>32)
 						}
 						if !loaded && v != mine {
-							fails.add("LoadOrCompute(%d) computed %#x but returned %#x", k, mine, v)
+							fails.Errorf("LoadOrCompute(%d) computed %#x but returned %#x", k, mine, v)
 						}
 					}
 				}()
@@ -449,7 +392,7 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 					if v, loaded := m.LoadAndDelete(k); loaded {
 						deleted.Add(1)
 						if v>>32 != k {
-							fails.add("LoadAndDelete(%d) got %#x", k, v)
+							fails.Errorf("LoadAndDelete(%d) got %#x", k, v)
 						}
 					}
 					if i%500 == 499 {
@@ -461,13 +404,15 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 				defer others.Done()
 				growAndShrink(m, hot, stop)
 			}()
-			if !waitTimeout(&wg, time.Minute) {
-				close(stop)
-				t.Fatal("LoadOrCompute callers still blocked after a minute: a waiter was never released")
-			}
-			close(stop)
+			stopOthers := sync.OnceFunc(func() { close(stop) })
+			defer stopOthers() // also when the callers are stuck and the test fails
+			testkit.WithinBulk(t, "LoadOrCompute callers (a waiter never released?)", wg.Wait)
+			stopOthers()
 			others.Wait()
-			fails.check(t)
+			fails.Summarize()
+			if t.Failed() {
+				return
+			}
 			t.Logf("%d functions ran, %d deletes found their key", computed.Load(), deleted.Load())
 			checkSettled(t, m)
 		})
@@ -475,29 +420,6 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 }
 
 var errFailed = errors.New("loader failed")
-
-// failures collects failures from many goroutines, keeping the first few.
-type failures struct {
-	mu    sync.Mutex
-	n     int
-	first []string
-}
-
-func (f *failures) add(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n++
-	if len(f.first) < 5 {
-		f.first = append(f.first, fmt.Sprintf(format, args...))
-	}
-}
-
-func (f *failures) check(t *testing.T) {
-	t.Helper()
-	if f.n > 0 {
-		t.Fatalf("%d failures, first: %v", f.n, f.first)
-	}
-}
 
 // TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely aims at
 // the races the reservation protocol adds beyond deletes: Stores of a hot
@@ -516,7 +438,7 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 			m, iters := newStressMap(bad, 10000)
 			var running [hot]atomic.Bool
 			var seq, computed, cancelled atomic.Int64
-			var fails failures
+			fails := testkit.NewFailures(t)
 			var wg, others sync.WaitGroup
 			stop := make(chan struct{})
 			for g := range max(4, runtime.GOMAXPROCS(0)) {
@@ -533,7 +455,7 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 						var mine int64
 						fn := func(context.Context) (int64, error) {
 							if running[k].Swap(true) {
-								fails.add("two functions of key %d ran at once", k)
+								fails.Errorf("two functions of key %d ran at once", k)
 							}
 							defer running[k].Store(false)
 							mine = k<<32 | seq.Add(1)
@@ -554,14 +476,14 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 							cancelled.Add(1)
 							continue
 						case err != nil:
-							fails.add("LoadOrTryCompute(%d) got error %v", k, err)
+							fails.Errorf("LoadOrTryCompute(%d) got error %v", k, err)
 							continue
 						}
 						if v>>32 != k {
-							fails.add("LoadOrTryCompute(%d) got %#x, a value for key %d", k, v, v>>32)
+							fails.Errorf("LoadOrTryCompute(%d) got %#x, a value for key %d", k, v, v>>32)
 						}
 						if !loaded && v != mine {
-							fails.add("LoadOrTryCompute(%d) computed %#x but returned %#x", k, mine, v)
+							fails.Errorf("LoadOrTryCompute(%d) computed %#x but returned %#x", k, mine, v)
 						}
 					}
 				}()
@@ -591,13 +513,15 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 				defer others.Done()
 				growAndShrink(m, hot, stop)
 			}()
-			if !waitTimeout(&wg, time.Minute) {
-				close(stop)
-				t.Fatal("LoadOrCompute callers still blocked after a minute: a waiter was never released")
-			}
-			close(stop)
+			stopOthers := sync.OnceFunc(func() { close(stop) })
+			defer stopOthers() // also when the callers are stuck and the test fails
+			testkit.WithinBulk(t, "LoadOrCompute callers (a waiter never released?)", wg.Wait)
+			stopOthers()
 			others.Wait()
-			fails.check(t)
+			fails.Summarize()
+			if t.Failed() {
+				return
+			}
 			t.Logf("%d functions ran, %d waiters gave up", computed.Load(), cancelled.Load())
 			checkSettled(t, m)
 		})

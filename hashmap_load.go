@@ -30,7 +30,9 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 		checkKey(&m.keys, key)
 		return value, false, 0
 	}
-	// h = t.hash(key), by hand: the compiler will not inline it here.
+	// h = t.hash(key), by hand: the compiler will not inline it here
+	// (hash.go says what that saves; TestLookup_HashesEveryKeyAsTheWritersDo
+	// holds the copy to the original).
 	// Integer and string keys are always hashable: no checkKey.
 	if t.intKey {
 		h = mixInt(t.intSeed, intBits(key)) & t.hashMask

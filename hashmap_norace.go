@@ -2,5 +2,5 @@
 
 package safemap
 
-// raceEnabled selects the race-build read path of Map; see race.go.
+// raceEnabled selects the race-build read path of Map; see hashmap_race.go.
 const raceEnabled = false

@@ -92,7 +92,7 @@ func (sh *mapShared[K, V]) skipped(key K, j, mask uint64, skip []rangeSkip) bool
 			return true // all of them visited
 		case j >= c.below:
 			continue // none of them visited
-		case key != key:
+		case !findable(key):
 			return true // cannot be placed: see above
 		case sh.hash(key)&c.mask < c.below:
 			return true

@@ -41,7 +41,6 @@ type mapShared[K comparable, V any] struct {
 	flights    []flightStripe[K, V]
 	flightMask uint64
 	plainKey   bool // K holds no pointer: comparing keys reads only the slot
-	strKey     bool // K is a string kind (see eagerMinChainsString)
 	// samples counts sampled Loads (low 32 bits) and their hits (high 32
 	// bits) since the last decision on eager, on a line of its own.
 	_       [cacheLine]byte
@@ -77,7 +76,6 @@ func newMapShared[K comparable, V any](o options) *mapShared[K, V] {
 		flights:    make([]flightStripe[K, V], n),
 		flightMask: uint64(n - 1),
 		plainKey:   !hasPointers(reflect.TypeFor[K]()),
-		strKey:     reflect.TypeFor[K]().Kind() == reflect.String,
 	}
 	if o.hashBits > 0 {
 		sh.hashMask = 1<<o.hashBits - 1 // set before any table copies the hasher

@@ -7,7 +7,10 @@ import (
 )
 
 // impl names one way of building a map under test. Every conformance,
-// linearizability and fuzz test runs once per entry of impls.
+// linearizability and fuzz test runs once per entry of impls; newMap
+// builds it. A new strategy joins every suite with an entry here, a case
+// in newMap, and the rules it keeps: a bounded or expiring cache, whose
+// entries may vanish, is lossy (see mapRules in oracle_test.go).
 type impl struct {
 	name string
 	// zero builds the map as a zero value (new(T)) instead of via its
@@ -16,6 +19,8 @@ type impl struct {
 	// badHash builds the map with a deliberately poor hash function
 	// (see export_test.go), proving correctness does not depend on it.
 	badHash bool
+	// rules says what the map may do where maps differ, for the oracle.
+	rules mapRules
 }
 
 func (im impl) String() string {
@@ -31,20 +36,24 @@ func (im impl) String() string {
 
 // impls lists every strategy and variant the shared suite covers.
 var impls = []impl{
-	{name: "Map"},
-	{name: "Map", zero: true},
-	{name: "Map", badHash: true},
-	{name: "SyncMap"},
-	{name: "SyncMap", zero: true},
+	{name: "Map", rules: computeMayLoad},
+	{name: "Map", zero: true, rules: computeMayLoad},
+	{name: "Map", badHash: true, rules: computeMayLoad},
+	{name: "SyncMap", rules: computeMayLoad},
+	{name: "SyncMap", zero: true, rules: computeMayLoad},
 	{name: "RWMap"},
 	{name: "RWMap", zero: true},
 	{name: "ShardedMap"},
 	{name: "ShardedMap", zero: true},
 	{name: "ShardedMap", badHash: true},
-	{name: "SnapshotMap"},
-	{name: "SnapshotMap", zero: true},
-	{name: "Profile"}, // a Profile wrapping New keeps the whole contract
+	{name: "SnapshotMap", rules: computeMayLoad},
+	{name: "SnapshotMap", zero: true, rules: computeMayLoad},
+	{name: "Profile", rules: computeMayLoad}, // a Profile wrapping New keeps the whole contract
 }
+
+// computeMayLoad is the rules of the maps whose Compute lets fn call Load
+// (each says so in its Compute's documentation).
+var computeMayLoad = mapRules{computeMayLoad: true}
 
 // newMap builds an empty map of strategy im with key type K and value type V.
 // Generic functions cannot be passed as values, so this dispatcher stands in

@@ -29,6 +29,21 @@ func (op ComputeOp) String() string {
 	return "ComputeOp(" + strconv.Itoa(int(op)) + ")"
 }
 
+// mustBeKnown panics, with the message every strategy's Compute gives, if op
+// is not one of the three operations. Each Compute calls it on what its
+// function returned, before acting on it, so that its switch on op has no
+// default case to keep in step with the others.
+func (op ComputeOp) mustBeKnown() {
+	if uint(op) > uint(DeleteOp) {
+		panicUnknownOp(op)
+	}
+}
+
+// panicUnknownOp is mustBeKnown's panic (outlined so that the check inlines).
+func panicUnknownOp(op ComputeOp) {
+	panic("safemap: Compute function returned unknown " + op.String())
+}
+
 // ConcurrentMap is the contract every map in this package satisfies. All
 // methods are safe for concurrent use and linearizable per key. A stored zero
 // value (or nil) is a present value, distinct from absence.

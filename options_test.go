@@ -1,49 +1,27 @@
 package safemap_test
 
 import (
-	"strings"
+	"fmt"
 	"testing"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
-// panicsWith runs f and fails unless it panics with a message containing
-// every one of wants.
-func panicsWith(t *testing.T, f func(), wants ...string) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic; want one mentioning %q", wants)
-		}
-		msg, _ := r.(string)
-		if err, ok := r.(error); ok {
-			msg = err.Error()
-		}
-		for _, w := range wants {
-			if !strings.Contains(msg, w) {
-				t.Fatalf("panic %q; want it to contain %q", msg, w)
-			}
-		}
-	}()
-	f()
-}
-
 func TestOptions_BadValuesPanicInConstructor(t *testing.T) {
-	panicsWith(t, func() { safemap.NewRWMap[int, int](safemap.WithCapacity(-1)) }, "safemap: WithCapacity(-1)")
-	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(0)) }, "safemap: WithShards(0)")
-	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(-3)) }, "safemap: WithShards(-3)")
-	panicsWith(t, func() { safemap.NewShardedMap[int, int](safemap.WithShards(1 << 20)) }, "safemap: WithShards(1048576)")
-	panicsWith(t, func() { safemap.NewSyncMap[int, int](nil) }, "safemap: NewSyncMap: nil Option")
-	panicsWith(t, func() { safemap.NewSnapshotMapWithFallback[int, int](nil) }, "safemap: NewSnapshotMapWithFallback called with a nil fallback")
+	testkit.MustPanicWith(t, "NewRWMap[int, int](safemap.WithCapacity(-1))", func() { safemap.NewRWMap[int, int](safemap.WithCapacity(-1)) }, "safemap: WithCapacity(-1)")
+	testkit.MustPanicWith(t, "NewShardedMap[int, int](safemap.WithShards(0))", func() { safemap.NewShardedMap[int, int](safemap.WithShards(0)) }, "safemap: WithShards(0)")
+	testkit.MustPanicWith(t, "NewShardedMap[int, int](safemap.WithShards(-3))", func() { safemap.NewShardedMap[int, int](safemap.WithShards(-3)) }, "safemap: WithShards(-3)")
+	testkit.MustPanicWith(t, "NewShardedMap[int, int](safemap.WithShards(1 << 20))", func() { safemap.NewShardedMap[int, int](safemap.WithShards(1 << 20)) }, "safemap: WithShards(1048576)")
+	testkit.MustPanicWith(t, "NewSyncMap[int, int](nil)", func() { safemap.NewSyncMap[int, int](nil) }, "safemap: NewSyncMap: nil Option")
+	testkit.MustPanicWith(t, "NewSnapshotMapWithFallback[int, int](nil)", func() { safemap.NewSnapshotMapWithFallback[int, int](nil) }, "safemap: NewSnapshotMapWithFallback called with a nil fallback")
 }
 
 func TestOptions_OptionForAnotherMapPanics(t *testing.T) {
-	panicsWith(t, func() { safemap.NewRWMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewRWMap")
-	panicsWith(t, func() { safemap.NewSnapshotMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewSnapshotMap")
+	testkit.MustPanicWith(t, "NewRWMap[int, int](safemap.WithShards(4))", func() { safemap.NewRWMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewRWMap")
+	testkit.MustPanicWith(t, "NewSnapshotMap[int, int](safemap.WithShards(4))", func() { safemap.NewSnapshotMap[int, int](safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewSnapshotMap")
 	fb := func(int) (int, bool) { return 0, false }
-	panicsWith(t, func() { safemap.NewSnapshotMapWithFallback(fb, safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewSnapshotMapWithFallback")
+	testkit.MustPanicWith(t, "NewSnapshotMapWithFallback(fb, safemap.WithShards(4))", func() { safemap.NewSnapshotMapWithFallback(fb, safemap.WithShards(4)) }, "safemap: WithShards does not apply to NewSnapshotMapWithFallback")
 }
 
 func TestOptions_GoodValuesBuildWorkingMaps(t *testing.T) {
@@ -83,11 +61,18 @@ func TestCompute_UnknownOpPanicsAndChangesNothing(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		m := newMap[int, int](t, im)
 		m.Store(1, 10)
-		panicsWith(t, func() {
-			m.Compute(1, func(int, bool) (int, safemap.ComputeOp) { return 99, 42 })
-		}, "safemap: Compute function returned unknown ComputeOp(42)")
+		for _, op := range []safemap.ComputeOp{42, -1} {
+			for _, k := range []int{1, 2} { // present and absent
+				testkit.MustPanicWith(t, fmt.Sprintf("Compute(%d) whose fn returns %v", k, op), func() {
+					m.Compute(k, func(int, bool) (int, safemap.ComputeOp) { return 99, op })
+				}, "safemap: Compute function returned unknown "+op.String())
+			}
+		}
 		if v, ok := m.Load(1); !ok || v != 10 {
-			t.Fatalf("after the panic Load(1) = %d, %t; want 10, true", v, ok)
+			t.Fatalf("after the panics Load(1) = %d, %t; want 10, true", v, ok)
+		}
+		if v, ok := m.Load(2); ok {
+			t.Fatalf("after the panics Load(2) = %d, true; want absent", v)
 		}
 		m.Store(1, 11) // the map is still usable: no lock is held
 	})

@@ -65,10 +65,10 @@ import (
 // use (go vet reports a copy).
 type Profile[K comparable, V any] struct {
 	m ConcurrentMap[K, V]
-	// probe looks a key up without side effects, for LoadOrCompute and
+	// lookup looks a key up without side effects, for LoadOrCompute and
 	// LoadOrTryCompute to tell a hit from a miss: m.Load, except where
 	// Load does more than look up (see probeOf).
-	probe func(key K) (V, bool)
+	lookup func(key K) (V, bool)
 	// counts holds every count since creation or the last Reset. Reset
 	// swaps in a fresh set, so an operation that runs across a Reset counts
 	// wholly in the old set or wholly in the new one, never in both.
@@ -204,7 +204,7 @@ func NewProfile[K comparable, V any](m ConcurrentMap[K, V]) *Profile[K, V] {
 	if v := reflect.ValueOf(m); v.Kind() == reflect.Pointer && v.IsNil() {
 		panic("safemap: NewProfile of a nil map")
 	}
-	p := &Profile[K, V]{m: m, probe: probeOf(m)}
+	p := &Profile[K, V]{m: m, lookup: probeOf(m)}
 	p.counts.Store(p.newCounts())
 	return p
 }
@@ -232,20 +232,26 @@ func panicZeroProfile() {
 	panic("safemap: Profile must be created with NewProfile")
 }
 
+// prober is implemented by the maps whose Load does more than look a key up
+// (a SnapshotMap's calls its fallback; a Profile's counts): probe looks key
+// up and does nothing else, as the first step of LoadOrCompute does.
+type prober[K comparable, V any] interface {
+	probe(key K) (value V, ok bool)
+}
+
 // probeOf returns the function with which a Profile over m looks a key up
-// before a get-or-create call: m's Load, unless that Load does more than a
-// lookup that LoadOrCompute would do too.
+// before a get-or-create call: m's probe if it has one, else its Load.
 func probeOf[K comparable, V any](m ConcurrentMap[K, V]) func(key K) (V, bool) {
-	switch m := m.(type) {
-	case *SnapshotMap[K, V]:
-		// Load may call the fallback, and wait for a computation in
-		// progress; LoadOrCompute does neither.
-		return m.lookup
-	case *Profile[K, V]:
-		// Its Load would count a Load that its caller never made.
-		return m.probe
+	if p, ok := m.(prober[K, V]); ok {
+		return p.probe
 	}
 	return m.Load
+}
+
+// probe looks key up as the wrapped map's LoadOrCompute would, counting
+// nothing: a Profile's Load would count a Load its caller never made.
+func (p *Profile[K, V]) probe(key K) (V, bool) {
+	return p.lookup(key)
 }
 
 // newCounts returns a zeroed set of counts starting now, with MaxLen at
@@ -352,7 +358,7 @@ func (p *Profile[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 		panicNilFunc("LoadOrCompute")
 	}
 	c := p.current()
-	if actual, loaded = p.probe(key); loaded {
+	if actual, loaded = p.lookup(key); loaded {
 		c.cells[cellLoadOrComputeHit].add(1)
 		return actual, true
 	}
@@ -388,7 +394,7 @@ func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) 
 func (p *Profile[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
 	mustLoader(ctx, fn)
 	c := p.current()
-	if actual, loaded = p.probe(key); loaded {
+	if actual, loaded = p.lookup(key); loaded {
 		c.cells[cellLoadOrTryComputeHit].add(1)
 		return actual, true, nil
 	}

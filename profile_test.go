@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
 // newProfile wraps a new map of strategy im in a Profile.
@@ -319,7 +320,7 @@ func TestProfile_ZeroValuePanicsWithAClearMessage(t *testing.T) {
 		"Unwrap": func() { p.Unwrap() },
 	}
 	for name, call := range calls {
-		mustPanicWith(t, "zero Profile's "+name, call, want)
+		testkit.MustPanicWith(t, "zero Profile's "+name, call, "safemap: ", want)
 	}
 }
 
@@ -333,7 +334,7 @@ func TestProfile_NewProfileOfNilMapPanics(t *testing.T) {
 		{"nil interface", nil},
 		{"nil *Map", (*safemap.Map[int, int])(nil)},
 	} {
-		mustPanicWith(t, "NewProfile("+c.name+")", func() { safemap.NewProfile(c.m) }, "safemap: NewProfile of a nil map")
+		testkit.MustPanicWith(t, "NewProfile("+c.name+")", func() { safemap.NewProfile(c.m) }, "safemap: ", "safemap: NewProfile of a nil map")
 	}
 }
 
@@ -389,14 +390,14 @@ func TestProfile_ComputeCountsTheCallWhoseResultWasApplied(t *testing.T) {
 func TestProfile_CountsWaitersOfOneComputation(t *testing.T) {
 	forEachForm(t, func(t *testing.T, form computeForm, im impl) {
 		p := newProfile(t, im)
-		n := shortOr(4, goroutines())
+		n := testkit.ShortOr(4, testkit.Goroutines())
 		var calls atomic.Int32
 		fn := func() int {
 			calls.Add(1)
-			deadline := time.Now().Add(failAfter)
+			deadline := time.Now().Add(testkit.Timeout)
 			for p.Stats().Misses < int64(n) {
 				if time.Now().After(deadline) {
-					t.Errorf("Misses did not reach %d within %v", n, failAfter)
+					t.Errorf("Misses did not reach %d within %v", n, testkit.Timeout)
 					break
 				}
 				runtime.Gosched()
@@ -409,7 +410,7 @@ func TestProfile_CountsWaitersOfOneComputation(t *testing.T) {
 		}
 		stored := 0
 		for i := range n {
-			r := receive(t, fmt.Sprintf("caller %d", i), results)
+			r := testkit.Receive(t, fmt.Sprintf("caller %d", i), results)
 			if r.value != 7 || r.err != nil {
 				t.Errorf("%s(1): got %v; want (7, _, <nil>)", form.name, r)
 			}
@@ -434,7 +435,7 @@ func TestProfile_CountsWaitersThatShareAnError(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		p := newProfile(t, im)
 		ctx := context.Background()
-		n := shortOr(4, goroutines())
+		n := testkit.ShortOr(4, testkit.Goroutines())
 		b := newBlockedCompute(t)
 		results := make(chan computeResult, n)
 		call := func(fn func(context.Context) (int, error)) {
@@ -453,10 +454,10 @@ func TestProfile_CountsWaitersThatShareAnError(t *testing.T) {
 				return -1, nil
 			})
 		}
-		waitUntilParked(t, ").LoadOrTryCompute(", n)
+		testkit.WaitUntilParked(t, ").LoadOrTryCompute(", n)
 		b.release()
 		for i := range n {
-			if r := receive(t, fmt.Sprintf("caller %d", i), results); r != (computeResult{0, false, errProfileLoad}) {
+			if r := testkit.Receive(t, fmt.Sprintf("caller %d", i), results); r != (computeResult{0, false, errProfileLoad}) {
 				t.Errorf("LoadOrTryCompute(1): got %v; want (0, false, %v)", r, errProfileLoad)
 			}
 		}
@@ -492,7 +493,7 @@ func runToEnd(t *testing.T, f func()) callOutcome {
 		f()
 		returned = true
 	}()
-	return receive(t, "the call", done)
+	return testkit.Receive(t, "the call", done)
 }
 
 // TestProfile_CountsPanicsAndErrorsOfValueFunctions checks that a panic in
@@ -588,7 +589,7 @@ func TestProfile_StatsRoundTripThroughJSON(t *testing.T) {
 	p.LoadOrStore(1, 3)
 	p.LoadOrTryCompute(ctx, 2, func(context.Context) (int, error) { return 0, errProfileLoad })
 	p.LoadOrCompute(2, func() int { return 2 })
-	catchPanic(func() { p.LoadOrCompute(3, func() int { panic("give up") }) })
+	testkit.CatchPanic(func() { p.LoadOrCompute(3, func() int { panic("give up") }) })
 	p.Delete(1)
 	p.Range(func(int, int) bool { return true })
 	p.Clear()
@@ -782,7 +783,7 @@ func checkSnapshot(t *testing.T, s, prev safemap.ProfileStats) {
 func TestProfile_CountsAddUpUnderConcurrency(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
 		p := newProfile(t, im)
-		g, n, keys := goroutines(), shortOr(300, 3000), 64
+		g, n, keys := testkit.Goroutines(), testkit.ShortOr(300, 3000), 64
 		w := &profileWorkload{calls: make(map[string]int64)}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -804,7 +805,7 @@ func TestProfile_CountsAddUpUnderConcurrency(t *testing.T) {
 				}
 			}
 		}()
-		withinBulk(t, "the workload", func() {
+		testkit.WithinBulk(t, "the workload", func() {
 			for id := range g {
 				wg.Add(1)
 				go func() {
@@ -815,7 +816,7 @@ func TestProfile_CountsAddUpUnderConcurrency(t *testing.T) {
 			wg.Wait()
 		})
 		close(stop)
-		receive(t, "the snapshots", observed)
+		testkit.Receive(t, "the snapshots", observed)
 
 		s := countsOf(t, p.Stats())
 		var total int64
@@ -863,11 +864,11 @@ func TestProfile_ResetDuringOperationsKeepsSnapshotsValid(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for id := range goroutines() {
+		for id := range testkit.Goroutines() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				runProfileOps(p, id, shortOr(300, 3000), 64, w, &mu)
+				runProfileOps(p, id, testkit.ShortOr(300, 3000), 64, w, &mu)
 			}()
 		}
 		wg.Wait()
@@ -881,7 +882,7 @@ func TestProfile_ResetDuringOperationsKeepsSnapshotsValid(t *testing.T) {
 		p.Reset()
 		checkSnapshot(t, p.Stats(), safemap.ProfileStats{})
 	}
-	receive(t, "the workload", done)
+	testkit.Receive(t, "the workload", done)
 	checkStats(t, "after the last Reset", p, func() safemap.ProfileStats {
 		p.Reset()
 		n := p.Unwrap().Len() // uncounted

@@ -251,6 +251,7 @@ func entriesOf[K comparable, V any](m map[K]V) []entry[K, V] {
 // applyCompute carries out the op that a Compute function returned on m,
 // which the caller has locked, and returns Compute's results.
 func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, newValue V, op ComputeOp) (actual V, ok bool) {
+	op.mustBeKnown()
 	switch op {
 	case UpdateOp:
 		m[key] = newValue
@@ -259,8 +260,6 @@ func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, new
 		delete(m, key)
 		var zero V
 		return zero, false
-	case CancelOp:
-		return old, loaded
 	}
-	panic("safemap: Compute function returned unknown " + op.String())
+	return old, loaded // CancelOp
 }

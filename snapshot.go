@@ -79,6 +79,12 @@ func NewSnapshotMapWithFallback[K comparable, V any](fallback func(key K) (value
 	return &SnapshotMap[K, V]{fallback: fallback}
 }
 
+// probe looks key up as LoadOrCompute does: Load may call the fallback, and
+// wait for a computation in progress; LoadOrCompute does neither.
+func (m *SnapshotMap[K, V]) probe(key K) (value V, ok bool) {
+	return m.lookup(key)
+}
+
 // lookup reads key from the current snapshot.
 func (m *SnapshotMap[K, V]) lookup(key K) (value V, ok bool) {
 	checkKey(&m.keys, key)
@@ -233,6 +239,7 @@ func (m *SnapshotMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue
 	cur := m.current()
 	old, loaded := cur[key]
 	newValue, op := fn(old, loaded)
+	op.mustBeKnown()
 	switch op {
 	case UpdateOp:
 		m.publish(with(cur, key, newValue))
@@ -243,10 +250,8 @@ func (m *SnapshotMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue
 		}
 		var zero V
 		return zero, false
-	case CancelOp:
-		return old, loaded
 	}
-	panic("safemap: Compute function returned unknown " + op.String())
+	return old, loaded // CancelOp
 }
 
 // Swap stores value for key, copying the map, and returns the previous

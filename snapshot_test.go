@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/testkit"
 )
 
 func TestSnapshotMap_FallbackFillsMisses(t *testing.T) {
@@ -81,7 +82,7 @@ func TestSnapshotMap_FallbackCalledOncePerConcurrentMiss(t *testing.T) {
 
 func TestSnapshotMap_FallbackPanicReachesLoad(t *testing.T) {
 	m := safemap.NewSnapshotMapWithFallback(func(int) (int, bool) { panic("config source down") })
-	panicsWith(t, func() { m.Load(1) }, "config source down")
+	testkit.MustPanicWith(t, "Load(1) whose fallback panics", func() { m.Load(1) }, "config source down")
 	m.Store(1, 1) // the writer mutex was released
 	if v, ok := m.Load(1); !ok || v != 1 {
 		t.Fatalf("Load(1) = %d, %t; want 1, true", v, ok)
@@ -115,7 +116,7 @@ func TestSnapshotMap_StoreAllPublishesAtOnce(t *testing.T) {
 	if m.Len() != 3 {
 		t.Fatalf("Len() = %d; want 3", m.Len())
 	}
-	panicsWith(t, func() { m.StoreAll(nil) }, "safemap: StoreAll")
+	testkit.MustPanicWith(t, "StoreAll(nil)", func() { m.StoreAll(nil) }, "safemap: ", "StoreAll")
 }
 
 // generation returns the contents of generation g of a routing table that
@@ -142,18 +143,18 @@ func TestSnapshotMap_ReplaceSwitchesToExactlyTheNewContents(t *testing.T) {
 	if n := m.Len(); n != 0 {
 		t.Fatalf("after Replace with nothing: Len %d; want 0", n)
 	}
-	panicsWith(t, func() { m.Replace(nil) }, "safemap: Replace called with a nil function")
+	testkit.MustPanicWith(t, "Replace(nil)", func() { m.Replace(nil) }, "safemap: ", "Replace called with a nil function")
 }
 
 func TestSnapshotMap_ReplaceWithAPanickingSeqChangesNothing(t *testing.T) {
 	m := safemap.NewSnapshotMap[int, int]()
 	m.StoreAll(maps.All(generation(0, 3)))
-	panicsWith(t, func() {
+	testkit.MustPanicWith(t, "Replace whose seq panics", func() {
 		m.Replace(func(yield func(int, int) bool) {
 			yield(50, 50)
 			panic("source broke")
 		})
-	}, "source broke")
+	}, "", "source broke")
 	if got, want := maps.Collect(m.All()), generation(0, 3); !maps.Equal(got, want) {
 		t.Fatalf("after a panicking Replace: %v; want %v", got, want)
 	}

@@ -93,7 +93,7 @@ func (m *SyncMap[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	if b := m.loadBox(key); b != nil {
 		return b.v, true
 	}
-	if key != key {
+	if !findable(key) {
 		m.addUnfindable(key, value)
 		return value, false
 	}
@@ -176,6 +176,7 @@ func (m *SyncMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 			old = cur.v
 		}
 		newValue, op := fn(old, cur != nil)
+		op.mustBeKnown()
 		switch op {
 		case CancelOp:
 			return old, cur != nil
@@ -198,8 +199,6 @@ func (m *SyncMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 				var zero V
 				return zero, false
 			}
-		default:
-			panic("safemap: Compute function returned unknown " + op.String())
 		}
 	}
 }
@@ -207,7 +206,7 @@ func (m *SyncMap[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, 
 // Swap stores value for key and returns the previous value, if any.
 func (m *SyncMap[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	checkKey(&m.keys, key)
-	if key != key {
+	if !findable(key) {
 		m.addUnfindable(key, value)
 		return previous, false
 	}
