@@ -21,9 +21,12 @@ import (
 //	benchstat -col /impl hit.txt
 //
 // The rows: the acquire script alone (what a hit cost when LoadOrTryCompute
-// ran it first); LoadOrTryCompute's hit and Load's; and LoadOrTryCompute
-// with a near cache that misses (the GET is then pipelined with a PTTL,
-// whose answer bounds the near-cache entry).
+// ran it first); LoadOrTryCompute's hit and Load's; a bare go-redis
+// pipeline of GET and PTTL; and LoadOrTryCompute with a near cache that
+// misses, two ways: reading the value's remaining TTL with a pipelined
+// PTTL (as before values carried their expiry, and as a cluster client
+// still reads), and with one GET, the value's stored expiry bounding the
+// near-cache entry (a TIME rides along once a second).
 func BenchmarkRemoteHit(b *testing.B) {
 	srv := redistest.Run(b)
 	ctx := context.Background()
@@ -34,19 +37,27 @@ func BenchmarkRemoteHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	near, err := New(client, Options[string, string]{Prefix: "bench-hit-near", NearCache: NearCacheOptions{Size: 10}})
-	if err != nil {
-		b.Fatal(err)
+	nearMap := func(prefix string) *Map[string, string] {
+		mm, err := New(client, Options[string, string]{Prefix: prefix, NearCache: NearCacheOptions{Size: 10}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return mm
 	}
+	near, nearPTTL := nearMap("bench-hit-near"), nearMap("bench-hit-near-pttl")
 	defer near.Close()
+	defer nearPTTL.Close()
+	nearPTTL.clock.usable.Store(false) // reads the TTL with PTTL, as a cluster client does
 	const key = "user:42"
-	for _, mm := range []*Map[string, string]{m, near} {
+	for _, mm := range []*Map[string, string]{m, near, nearPTTL} {
 		if err := mm.Store(ctx, key, "value"); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := near.Ready(ctx); err != nil {
-		b.Fatal(err)
+	for _, mm := range []*Map[string, string]{near, nearPTTL} {
+		if err := mm.Ready(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 	keys := m.keys(key)
 	loader := func(context.Context) (string, error) { return "", fmt.Errorf("the loader ran on a hit") }
@@ -55,8 +66,14 @@ func BenchmarkRemoteHit(b *testing.B) {
 			b.Fatalf("got (%q, %v, %v); want the stored value", v, ok, err)
 		}
 	}
-	// The near cache must miss every time: drop its entry after each call.
-	nearMiss := func() { near.near.invalidate(key) }
+	// The near cache must miss every time: drop its entry after each call
+	// (and check that the call had filled it).
+	nearMiss := func(mm *Map[string, string]) {
+		if _, _, ok := mm.near.get(key); !ok {
+			b.Fatal("a near-cache miss did not fill the near cache")
+		}
+		mm.near.invalidate(key)
+	}
 	get := func() {
 		v, err := client.Get(ctx, keys.value).Result()
 		// The stored form: a header, then the value.
@@ -78,10 +95,24 @@ func BenchmarkRemoteHit(b *testing.B) {
 			v, ok, err := m.Load(ctx, key)
 			check(b, v, ok, err)
 		}},
-		{"redismap-near-miss-LoadOrTryCompute", func() {
+		{"bare-pipeline-GET-PTTL", func() {
+			var v *redis.StringCmd
+			_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				v = p.Get(ctx, keys.value)
+				p.PTTL(ctx, keys.value)
+				return nil
+			})
+			check(b, "value", strings.HasSuffix(v.Val(), "value"), err)
+		}},
+		{"redismap-near-miss-PTTL-LoadOrTryCompute", func() {
+			v, loaded, err := nearPTTL.LoadOrTryCompute(ctx, key, loader)
+			check(b, v, loaded, err)
+			nearMiss(nearPTTL)
+		}},
+		{"redismap-near-miss-GET-LoadOrTryCompute", func() {
 			v, loaded, err := near.LoadOrTryCompute(ctx, key, loader)
 			check(b, v, loaded, err)
-			nearMiss()
+			nearMiss(near)
 		}},
 	}
 	const round = 10
