@@ -237,3 +237,54 @@ func TestStoredValue_CarriesTheExpiryOfItsKey(t *testing.T) {
 		}
 	}
 }
+
+// refuseTIME is a client hook that answers every TIME with an error reply,
+// as a proxy that passes on only commands with keys does.
+type refuseTIME struct{}
+
+// refusal is an error reply.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+func (refusal) RedisError()     {}
+
+func (refuseTIME) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (refuseTIME) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (refuseTIME) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, c := range cmds {
+			if c.Name() == "time" {
+				c.SetErr(refusal("ERR unsupported command 'time'"))
+			}
+		}
+		return err
+	}
+}
+
+func TestNearCache_AClientThatCannotSendTIMEReadsWithPTTL(t *testing.T) {
+	t.Parallel()
+	client, cmds := recordingClient(t)
+	client.AddHook(refuseTIME{})
+	m := newMap(t, client, nearOptions(t))
+	waitConnected(t, m)
+	ctx := testContext(t)
+	storeSettled(t, m, "a", "v")
+	storeSettled(t, m, "b", "v")
+	before := cmds.len()
+	for _, k := range []string{"a", "b"} {
+		if v, ok, err := m.Load(ctx, k); err != nil || !ok || v != "v" {
+			t.Fatalf("Load(%s) = (%q, %v, %v); want the stored value", k, v, ok, err)
+		}
+	}
+	// The first read learns that TIME is refused and asks for the TTL;
+	// the next ones pipeline a PTTL with the GET, as on a cluster.
+	if got, want := cmds.since(before), []string{"get+time", "pttl", "get+pttl"}; !slices.Equal(got, want) {
+		t.Errorf("two near-cache misses sent %v; want %v", got, want)
+	}
+	hits := m.Stats().NearHits
+	if _, ok, _ := m.Load(ctx, "b"); !ok || m.Stats().NearHits != hits+1 {
+		t.Error("the value read with PTTL was not served from the near cache")
+	}
+}

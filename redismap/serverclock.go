@@ -35,7 +35,9 @@ import (
 // a *redis.Client (one server, or the primary that a Sentinel failover
 // client follows). A cluster or a ring spreads entries over servers with
 // clocks of their own, so their Maps keep reading the remaining TTL with a
-// pipelined PTTL; so does a Map whose server refuses TIME (an ACL).
+// pipelined PTTL; so does a Map whose TIME is refused (a proxy that passes
+// on only commands with keys; an ACL cannot deny TIME, which the scripts
+// need too).
 
 const (
 	// clockEstimateLife is how long an estimate of the server's clock is
