@@ -111,45 +111,88 @@ func defaultKeyEncoder[K comparable]() func(K) (string, error) {
 
 // A stored entry is one byte of kind followed by the kind's payload. All
 // kinds live in the entry's value key, so one read sees whichever is there.
-// The kind byte versions the format: kindTimedValue is what this version
-// writes for a value; kindValue, the form before it, is still read.
+// The kind byte versions the format: kindExpiringValue is what this
+// version writes for a value; kindTimedValue and kindValue, the forms
+// before it, are still read.
 const (
-	kindTimedValue = 't' // "<TTL ms>,<load ms>;" then the codec's encoding (see valueMeta)
-	kindValue      = 'v' // the codec's encoding of the value, with no metadata
-	kindNegative   = 'n' // the loader said ErrNotFound; no payload
-	kindError      = 'e' // a loader error marker: JSON errorMarker
+	kindExpiringValue = 'x' // "<expiry, server Unix ms>,<TTL ms>,<load ms>;" then the codec's encoding (see valueMeta)
+	kindTimedValue    = 't' // "<TTL ms>,<load ms>;" then the codec's encoding
+	kindValue         = 'v' // the codec's encoding of the value, with no metadata
+	kindNegative      = 'n' // the loader said ErrNotFound; no payload
+	kindError         = 'e' // a loader error marker: JSON errorMarker
 )
 
-// valueMeta is what a stored value carries besides itself, for refresh
-// before expiry: the TTL it was stored with (so that its age is that TTL
-// less its remaining TTL, both read from the server's clock) and how long
-// its loader took (0 for a Store).
+// valueMeta is what a stored value carries besides itself: the TTL it was
+// stored with and how long its loader took (0 for a Store), for refresh
+// before expiry (a value's age is that TTL less its remaining TTL), and,
+// in the current form, the server time at which it expires, which bounds
+// a near-cache entry without asking the server for the remaining TTL.
 type valueMeta struct {
-	ttl   time.Duration
-	load  time.Duration
-	timed bool // false: a value of the older form, without metadata
+	ttl       time.Duration
+	load      time.Duration
+	expiresAt int64 // the server's Unix time in ms at which the key expires; 0 in the older forms
+	timed     bool  // false: a value of the oldest form, without metadata
 }
 
-// timedValueHeader returns the header of a kindTimedValue entry.
-func timedValueHeader(ttl, load time.Duration) string {
-	return string(kindTimedValue) + strconv.FormatInt(ttl.Milliseconds(), 10) + "," +
+// expiringValueHeader returns the header of a kindExpiringValue entry as
+// the Map sends it: with the expiry left out. The script that stores it
+// (entry.lua's set_entry) writes the expiry in, from the server's clock,
+// and makes the key expire at exactly that time.
+func expiringValueHeader(ttl, load time.Duration) string {
+	return string(kindExpiringValue) + "," + strconv.FormatInt(ttl.Milliseconds(), 10) + "," +
 		strconv.FormatInt(load.Milliseconds(), 10) + ";"
 }
 
-// parseTimedValue splits a kindTimedValue payload (after the kind byte)
-// into its metadata and the codec's encoding.
-func parseTimedValue(payload string) (meta valueMeta, data string, err error) {
+// maxExpiresAt bounds a stored expiry (server Unix ms), so that it converts
+// to nanoseconds without overflow (until the year 2262).
+const maxExpiresAt = math.MaxInt64 / int64(time.Millisecond)
+
+// parseValueHeader splits the payload (after the kind byte) of a
+// kindExpiringValue or kindTimedValue entry into its metadata and the
+// codec's encoding.
+func parseValueHeader(kind byte, payload string) (meta valueMeta, data string, err error) {
 	header, data, ok := strings.Cut(payload, ";")
-	ttl, load, ok2 := strings.Cut(header, ",")
-	if !ok || !ok2 {
-		return meta, "", errors.New("timed value without its header")
+	if !ok {
+		return meta, "", errors.New("value without its header")
 	}
+	fields := header
+	if kind == kindExpiringValue {
+		var at string
+		at, fields, ok = strings.Cut(header, ",")
+		if !ok {
+			return meta, "", fmt.Errorf("value with a bad header %q", header)
+		}
+		if meta.expiresAt, ok = parseExpiry(at); !ok {
+			return meta, "", fmt.Errorf("value with a bad expiry in its header %q", header)
+		}
+	}
+	ttl, load, ok := strings.Cut(fields, ",")
 	t, err1 := strconv.ParseInt(ttl, 10, 64)
 	l, err2 := strconv.ParseInt(load, 10, 64)
-	if err1 != nil || err2 != nil || t < 0 || l < 0 {
-		return meta, "", fmt.Errorf("timed value with a bad header %q", header)
+	if !ok || err1 != nil || err2 != nil || t < 0 || l < 0 {
+		return meta, "", fmt.Errorf("value with a bad header %q", header)
 	}
-	return valueMeta{ttl: time.Duration(t) * time.Millisecond, load: time.Duration(l) * time.Millisecond, timed: true}, data, nil
+	meta.ttl, meta.load, meta.timed = time.Duration(t)*time.Millisecond, time.Duration(l)*time.Millisecond, true
+	return meta, data, nil
+}
+
+// storedExpiry returns the expiry (server Unix ms) that a
+// kindExpiringValue entry carries, without decoding the rest.
+func storedExpiry(entry string) (expiresAt int64, ok bool) {
+	if len(entry) < 2 || entry[0] != kindExpiringValue {
+		return 0, false
+	}
+	at, _, found := strings.Cut(entry[1:], ",")
+	if !found {
+		return 0, false
+	}
+	return parseExpiry(at)
+}
+
+// parseExpiry parses a stored expiry, in server Unix ms.
+func parseExpiry(at string) (int64, bool) {
+	n, err := strconv.ParseInt(at, 10, 64)
+	return n, err == nil && n > 0 && n <= maxExpiresAt
 }
 
 // errorMarker is the payload of a kindError entry.

@@ -194,7 +194,8 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 
 // fetchByGet is fetch's first read: the entry's outcome if there is one,
 // or no flight and no error if the entry is absent. The near cache and
-// refresh need the value's remaining TTL; without them it is a plain GET.
+// refresh need the value's remaining TTL, which read takes from the
+// value's stored expiry (a plain GET still) or, on a cluster, from a PTTL.
 func (m *Map[K, V]) fetchByGet(ctx context.Context, name string, keys entryKeys) (*flight[V], error) {
 	p := m.near.reserve(name)
 	sent := monotime()

@@ -49,12 +49,15 @@
 // so a hit makes no Redis call. An entry is dropped when a notification
 // for its key arrives (every Store, Delete and commit publishes one), the
 // whole near cache is emptied when the notification connection drops or
-// comes back, and no entry is served past the value's remaining Redis TTL
-// as read with it. A near-cache read can therefore be stale by the
-// notification's delivery delay, and, when the connection fails silently,
-// until that is detected (within about two seconds). Writes that bypass the
-// Map (another client writing the keys directly) are not seen by near
-// caches until the entry's near-cache TTL.
+// comes back, and no entry is served past the moment its value expires in
+// Redis, as the server's clock runs: a value carries its expiry in server
+// time, which the Map compares with its estimate of the server's clock
+// (docs/redis.md states the assumptions). A near-cache read can therefore
+// be stale by the notification's delivery delay, and, when the connection
+// fails silently, until that is detected (within about two seconds).
+// Writes that bypass the Map (another client writing the keys directly, or
+// changing their TTL) are not seen by near caches until the entry's
+// near-cache TTL.
 //
 // # Refresh before expiry
 //

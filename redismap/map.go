@@ -40,6 +40,7 @@ type Map[K comparable, V any] struct {
 
 	near   *nearCache[V] // nil without a near cache
 	notify *notifier
+	clock  *serverClock // the server's clock, for values' stored expiries
 	stats  counters
 
 	ctx    context.Context // ends at Close
@@ -80,6 +81,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts Options[K, V]) 
 		channel:  cfg.prefix + ":events",
 		tagStart: entryTagStart(cfg.prefix),
 		fenceTTL: max(10*cfg.lease, time.Minute),
+		clock:    newServerClock(client),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.notify = newNotifier(m.ctx, client, m.channel, &m.stats)
@@ -189,9 +191,10 @@ func (m *Map[K, V]) Stats() Stats { return m.stats.snapshot() }
 // Like the in-process maps' Load, it does not wait for a value being
 // computed, and a negative entry or error marker reads as absent. With a
 // near cache, a fresh near-cache entry is returned without a Redis call;
-// otherwise Load makes one round trip: a GET (with a near cache, pipelined
-// with a PTTL). A stored value that does not decode
-// is an error (*DecodeError), never a zero value.
+// otherwise Load makes one round trip: a GET (with a near cache on a
+// cluster client, pipelined with a PTTL; see docs/redis.md). A stored
+// value that does not decode is an error (*DecodeError), never a zero
+// value.
 func (m *Map[K, V]) Load(ctx context.Context, key K) (value V, ok bool, err error) {
 	name, err := m.name(key)
 	if err != nil {
@@ -242,21 +245,99 @@ func (m *Map[K, V]) loadSlow(ctx context.Context, name string) (value V, ok bool
 	return v, true, nil
 }
 
-// read reads an entry: one GET, pipelined with a PTTL when withTTL is set
-// (the near cache needs the value's remaining TTL). pttl is the PTTL in
-// milliseconds (-1: no expiry; -2: gone by the time it was read), or -1
-// without withTTL. An absent entry is redis.Nil.
+// read reads an entry with one GET. With withTTL (the near cache or
+// refresh needs the value's remaining TTL), it also returns pttl, the
+// value's remaining TTL in milliseconds as of the request (-1: no expiry
+// or not needed; -2: gone by the time it was read), at the least. An absent
+// entry is redis.Nil.
 //
-// A plain GET, not a script: a hit costs what a GET costs. The two
-// pipelined commands are not atomic, which the near cache allows: a write
-// between them publishes a message that drops the entry (the placeholder
-// was made before the GET was sent), and an expiry between them reads as
-// -2, which is not cached.
+// A value stored by this version carries its expiry in server time
+// (entry.lua), which the Map's estimate of the server's clock turns into
+// a remaining TTL (serverclock.go): the read is then a plain GET, with a
+// TIME pipelined once per clockEstimateLife. Without a usable estimate (a
+// cluster client), the GET is pipelined with a PTTL; a value of an older
+// form, which carries no expiry, costs a PTTL after the GET.
+//
+// The GET and the PTTL are not atomic, which the near cache allows: a
+// write between them publishes a message that drops the entry (the
+// placeholder was made before the GET was sent), and an expiry between
+// them reads as -2, which is not cached.
 func (m *Map[K, V]) read(ctx context.Context, keys entryKeys, withTTL bool) (entry string, pttl int64, err error) {
 	if !withTTL {
 		entry, err = m.client.Get(ctx, keys.value).Result()
 		return entry, -1, err
 	}
+	if !m.clock.usable.Load() {
+		return m.readWithPTTL(ctx, keys)
+	}
+	sent := monotime()
+	state := m.notify.state.Load()
+	est := m.clock.current(state, sent)
+	if est == nil {
+		entry, est, err = m.readAndMeasure(ctx, keys, sent, state)
+	} else {
+		entry, err = m.client.Get(ctx, keys.value).Result()
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	var kind byte
+	if entry != "" {
+		kind = entry[0]
+	}
+	switch kind {
+	case kindExpiringValue:
+		at, ok := storedExpiry(entry)
+		if !ok {
+			return entry, -2, nil // it does not decode: nothing is cached
+		}
+		if est != nil {
+			return entry, est.remaining(at, sent), nil
+		}
+	case kindTimedValue, kindValue:
+	default:
+		return entry, -1, nil // a negative entry or an error marker: never cached
+	}
+	// A value that carries no expiry, or a server that refused TIME.
+	d, err := m.client.PTTL(ctx, keys.value).Result()
+	if err != nil {
+		return "", 0, err
+	}
+	return entry, pttlMillis(d), nil
+}
+
+// readAndMeasure reads an entry with a GET pipelined with a TIME, sent at
+// monotime sent in notifier state state, and returns the new estimate of
+// the server's clock (nil if the server refused TIME: the Map then reads
+// with PTTL from now on). A server clock that turns out to have jumped
+// ahead flushes the near cache.
+func (m *Map[K, V]) readAndMeasure(ctx context.Context, keys entryKeys, sent int64, state uint64) (entry string, est *clockEstimate, err error) {
+	var get *redis.StringCmd
+	var now *redis.TimeCmd
+	_, _ = m.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, keys.value)
+		now = p.Time(ctx)
+		return nil
+	})
+	received := monotime()
+	switch t, err := now.Result(); {
+	case err == nil:
+		var jumped bool
+		est, jumped = m.clock.measured(t.UnixNano(), sent, received, state)
+		if jumped && m.near != nil {
+			m.near.flush()
+		}
+	case refusedTIME(err):
+		m.clock.usable.Store(false)
+	}
+	if entry, err = get.Result(); err != nil {
+		return "", nil, err
+	}
+	return entry, est, nil
+}
+
+// readWithPTTL reads an entry with a GET pipelined with a PTTL.
+func (m *Map[K, V]) readWithPTTL(ctx context.Context, keys entryKeys) (entry string, pttl int64, err error) {
 	var get *redis.StringCmd
 	var ttl *redis.DurationCmd
 	_, err = m.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -274,10 +355,16 @@ func (m *Map[K, V]) read(ctx context.Context, keys entryKeys, withTTL bool) (ent
 	if err != nil {
 		return "", 0, err
 	}
+	return entry, pttlMillis(d), nil
+}
+
+// pttlMillis converts go-redis's answer to a PTTL into milliseconds,
+// keeping Redis's -1 (no expiry) and -2 (no key).
+func pttlMillis(d time.Duration) int64 {
 	if d < 0 {
-		return entry, int64(d), nil // -1 or -2, as Redis said
+		return int64(d) // -1 or -2, as Redis said
 	}
-	return entry, d.Milliseconds(), nil
+	return d.Milliseconds()
 }
 
 // Store sets the value for key, with the Map's TTL (less jitter), in one
@@ -389,7 +476,7 @@ func (m *Map[K, V]) encodeValue(name string, value V, ttl, load time.Duration) (
 	if len(b) > m.cfg.maxValueSize {
 		return "", fmt.Errorf("redismap: key %q: value encodes to %d bytes, over MaxValueSize %d: %w", name, len(b), m.cfg.maxValueSize, ErrValueTooLarge)
 	}
-	return timedValueHeader(ttl, load) + string(b), nil
+	return expiringValueHeader(ttl, load) + string(b), nil
 }
 
 // decodeEntry decodes a stored entry: a value (kind kindValue, whichever
@@ -401,10 +488,10 @@ func (m *Map[K, V]) decodeEntry(name, entry string) (value V, meta valueMeta, ki
 		return value, meta, 0, &DecodeError{Key: name, Err: errors.New("empty entry")}
 	}
 	switch kind = entry[0]; kind {
-	case kindTimedValue, kindValue:
+	case kindExpiringValue, kindTimedValue, kindValue:
 		data := entry[1:]
-		if kind == kindTimedValue {
-			if meta, data, err = parseTimedValue(data); err != nil {
+		if kind != kindValue {
+			if meta, data, err = parseValueHeader(kind, data); err != nil {
 				m.stats.decodeErrors.Add(1)
 				return value, meta, kindValue, &DecodeError{Key: name, Err: err}
 			}

@@ -208,12 +208,18 @@ func (c *commandNames) len() int {
 	return len(c.names)
 }
 
-func TestLoadOrTryCompute_MakesThreeRoundTripsPerMissAndOneGETPerHit(t *testing.T) {
-	t.Parallel()
-	srv := shared(t)
-	client := srv.client(t)
+// recordingClient returns a client of the shared server whose commands
+// are recorded.
+func recordingClient(t *testing.T) (*redis.Client, *commandNames) {
+	client := shared(t).client(t)
 	cmds := new(commandNames)
 	client.AddHook(cmds)
+	return client, cmds
+}
+
+func TestLoadOrTryCompute_MakesThreeRoundTripsPerMissAndOneGETPerHit(t *testing.T) {
+	t.Parallel()
+	client, cmds := recordingClient(t)
 	m := newMap[string](t, client, redismap.Options[string, string]{})
 	ctx := testContext(t)
 	load := func(context.Context) (string, error) { return "v", nil }

@@ -175,8 +175,10 @@ func (c *nearCache[V]) evict() {
 // (monotime) that found pttl milliseconds left on the value in Redis (-1:
 // no expiry; -2: the key was gone when its TTL was read, so the value is
 // not kept). The entry expires at the earlier of the near cache's TTL and
-// the value's own expiry, less two clock ticks; from sent + refreshIn on
-// (if refreshIn >= 0), hits are due for a refresh.
+// the value's own expiry, as the server's clock may run (up to
+// 1/maxDriftDivisor faster than this process's), less two clock ticks;
+// from sent + refreshIn on (if refreshIn >= 0), hits are due for a
+// refresh.
 func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent, pttl int64, refreshIn time.Duration) {
 	if p == nil {
 		return
@@ -185,7 +187,7 @@ func (c *nearCache[V]) fill(name string, p *nearEntry[V], value V, sent, pttl in
 	if pttl < -1 {
 		life = 0
 	} else if pttl >= 0 {
-		life = min(life, time.Duration(pttl)*time.Millisecond)
+		life = min(life, time.Duration(pttl-pttl/maxDriftDivisor)*time.Millisecond)
 	}
 	life -= 2 * clockTick
 	if life <= 0 {

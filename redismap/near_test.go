@@ -2,7 +2,6 @@ package redismap_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -205,24 +204,5 @@ func TestNearCache_StaysWithinItsSize(t *testing.T) {
 	}
 	if st := m.Stats(); st.NearEvictions == 0 {
 		t.Errorf("NearEvictions = 0 after 100 keys in a 16-entry near cache")
-	}
-}
-
-func TestNearCache_RemoteHitIsOneRoundTripOfGETAndPTTL(t *testing.T) {
-	t.Parallel()
-	srv := shared(t)
-	client := srv.client(t)
-	cmds := new(commandNames)
-	client.AddHook(cmds)
-	m := newMap(t, client, nearOptions(t))
-	waitConnected(t, m)
-	ctx := testContext(t)
-	storeSettled(t, m, "k", "v")
-	before := cmds.len()
-	if v, loaded, err := m.LoadOrTryCompute(ctx, "k", func(context.Context) (string, error) { return "x", nil }); err != nil || !loaded || v != "v" {
-		t.Fatalf("LoadOrTryCompute = (%q, %v, %v); want the stored value", v, loaded, err)
-	}
-	if got, want := cmds.since(before), []string{"get+pttl"}; !slices.Equal(got, want) {
-		t.Errorf("a near-cache miss that hits Redis sent %v; want %v", got, want)
 	}
 }

@@ -110,8 +110,8 @@ type Options[K comparable, V any] struct {
 // Redis. A near-cache hit makes no Redis call. Entries are invalidated by
 // the notifications that every write of the Map publishes, dropped all at
 // once when the notification connection drops, and never outlive the
-// value's remaining TTL in Redis as read with it (see docs/redis.md for the
-// staleness bound).
+// value's expiry in Redis (see docs/redis.md for the staleness bound and
+// the assumptions about the server's clock).
 type NearCacheOptions struct {
 	// Size is the most entries kept; when full, an insert evicts about an
 	// eighth of them (arbitrary ones). Zero, the default, turns the near
@@ -119,7 +119,7 @@ type NearCacheOptions struct {
 	Size int
 
 	// TTL bounds how long one entry is served from the near cache (it is
-	// also bounded by the value's remaining TTL in Redis). Default 1 minute.
+	// also bounded by the value's expiry in Redis). Default 1 minute.
 	TTL time.Duration
 }
 

@@ -304,8 +304,8 @@ func TestRefresh_ValuesStoredWithoutMetadataStillDecodeAndRefresh(t *testing.T) 
 	}
 	waitStats(t, "the reload's commit", func(s redismap.Stats) bool { return s.Commits == 1 }, m)
 	raw := client.Get(ctx, vkey).Val()
-	if !strings.HasPrefix(raw, "t") || !strings.HasSuffix(raw, ";new") {
-		t.Errorf("after the reload the stored form is %q; want the timed form t<TTL>,<load>;new", raw)
+	if !strings.HasPrefix(raw, "x") || !strings.HasSuffix(raw, ";new") {
+		t.Errorf("after the reload the stored form is %q; want the current form x<expiry>,<TTL>,<load>;new", raw)
 	}
 }
 

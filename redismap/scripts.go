@@ -16,6 +16,8 @@ import (
 var (
 	//go:embed scripts/fence.lua
 	fenceLua string
+	//go:embed scripts/entry.lua
+	entryLua string
 	//go:embed scripts/acquire.lua
 	acquireLua string
 	//go:embed scripts/commit.lua
@@ -35,13 +37,14 @@ var (
 )
 
 // The scripts, loaded once per process. Those that issue a fencing token
-// start with fence.lua's next_token. gofmt aligns each group.
+// start with fence.lua's next_token, and those that store an entry with
+// entry.lua's set_entry. gofmt aligns each group.
 var (
 	acquireScript = redis.NewScript(fenceLua + acquireLua)
-	commitScript  = redis.NewScript(commitLua)
+	commitScript  = redis.NewScript(entryLua + commitLua)
 	renewScript   = redis.NewScript(renewLua)
 	releaseScript = redis.NewScript(releaseLua)
-	storeScript   = redis.NewScript(fenceLua + storeLua)
+	storeScript   = redis.NewScript(fenceLua + entryLua + storeLua)
 	deleteScript  = redis.NewScript(fenceLua + deleteLua)
 
 	refreshScript     = redis.NewScript(fenceLua + refreshLua)

@@ -35,7 +35,7 @@ type Stats struct {
 	DecodeErrors  int64 `json:"decode_errors"`  // stored values that did not decode
 	Notifications int64 `json:"notifications"`  // messages received on the notification channel, counted once handled
 	Disconnects   int64 `json:"disconnects"`    // times the notification subscription was lost
-	NearFlushes   int64 `json:"near_flushes"`   // times the near cache was emptied (subscription lost or regained)
+	NearFlushes   int64 `json:"near_flushes"`   // times the near cache was emptied (subscription lost or regained, or the server's clock found to have jumped ahead)
 	NearEvictions int64 `json:"near_evictions"` // near-cache entries dropped to stay within NearCache.Size
 }
 

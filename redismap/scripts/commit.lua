@@ -4,6 +4,7 @@
 -- ARGV[1] the notification channel; then four per entry, in order: the
 -- caller's token, the entry, its TTL in ms, the message (the entry's name).
 -- Each lease is released whatever the outcome, if the caller still has it.
+-- Entries are stored with entry.lua's set_entry (a value gets its expiry).
 -- A stored entry clears the refresh key's record of failed refreshes.
 -- Returns one code per entry, in order:
 --   1: stored and published;
@@ -19,7 +20,7 @@ for i = 1, #KEYS / 4 do
   end
   local cur = redis.call('GET', KEYS[k + 3])
   if cur == token then
-    redis.call('SET', KEYS[k + 1], entry, 'PX', ttl)
+    set_entry(KEYS[k + 1], entry, ttl)
     redis.call('DEL', KEYS[k + 4])
     redis.call('PUBLISH', ARGV[1], name)
     out[i] = 1

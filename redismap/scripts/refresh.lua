@@ -5,8 +5,10 @@
 -- key (one hash tag).
 -- ARGV[1] RefreshAfter in ms, ARGV[2] lease in ms, ARGV[3] fence key TTL in
 -- ms.
--- The value is due if it is a timed value ('t' + its TTL in ms + ',' ...)
--- at least ARGV[1] ms old, or a value of the older form with no TTL in it.
+-- The value is due if it carries the TTL it was stored with ('x' + its
+-- expiry + ',' + its TTL in ms + ',' ..., or the older 't' + its TTL in ms
+-- + ',' ...) and is at least ARGV[1] ms old, or if it is a value of the
+-- oldest form ('v'), with no TTL in it.
 -- The refresh key, written by refresh_fail.lua, holds
 -- "<failures>:<server ms before which no refresh starts>".
 -- Returns {0}: nothing to refresh (gone, not due: refreshed since);
@@ -15,10 +17,11 @@
 --         {2, token, failures}: this caller holds the lease now, with a
 --           new token; failures is the count of failed refreshes so far.
 local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, 1) ~= 't' and string.sub(v, 1, 1) ~= 'v' then
+local kind = v and string.sub(v, 1, 1)
+if kind ~= 'x' and kind ~= 't' and kind ~= 'v' then
   return {0}
 end
-local ttl = tonumber(string.match(v, '^t(%d+),'))
+local ttl = tonumber(string.match(v, '^x%d+,(%d+),') or string.match(v, '^t(%d+),'))
 if ttl and ttl - redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   return {0}
 end
