@@ -38,6 +38,10 @@ import (
 //	                               table's growth, as the benchmark does;
 //	                               fill-map or fill-xsync: that map only,
 //	                               the other from the steady state
+//	SAFEMAP_MIX_WARM=N             before timing, run N calls of the mix on
+//	                               each map on one goroutine (with
+//	                               SAFEMAP_MIX_START=fill: whether the table
+//	                               grew with one goroutine or with several)
 //
 // For example:
 //
@@ -65,6 +69,13 @@ func TestAlternatingMixed(t *testing.T) {
 		} else {
 			c.ops.settle()
 		}
+	}
+
+	warm := 0
+	envInt(t, "SAFEMAP_MIX_WARM", &warm)
+	if warm > 0 {
+		ops := mixedOps(warm)
+		sink.Add(m.mixed(ops) + x.mixed(ops))
 	}
 
 	const seg, segs = 1 << 14, 16
