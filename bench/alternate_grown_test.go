@@ -25,9 +25,9 @@ func TestAlternatingGrownTables(t *testing.T) {
 	case "":
 		t.Skip("a measurement: set SAFEMAP_ALTERNATE_GROWN=map or xsync to run it")
 	case "map":
-		newOps = mapCostOps
+		newOps = func() costOps { return mapCostOps(0) }
 	case "xsync":
-		newOps = xsyncCostOps
+		newOps = func() costOps { return xsyncCostOps(0) }
 	default:
 		t.Fatalf("SAFEMAP_ALTERNATE_GROWN=%q: want map or xsync", kind)
 	}

@@ -15,8 +15,9 @@ import (
 // SAFEMAP_ALTERNATE_MIXED is set. It is BenchmarkMixed's 90/9/1 row timed
 // the way TestAlternatingLoads times Loads: Map and xsync, each brought to
 // the row's steady state (settle, opcost_test.go: about 90k of the 100k
-// keys present), run the same precomputed calls of the mix in short timed
-// runs, alternating (and alternating which goes first) 1000 times in one
+// keys present), run the same calls of the mix, drawn as BenchmarkMixed
+// draws them (the draw's cost is in both), in short timed runs,
+// alternating (and alternating which goes first) 1000 times in one
 // process, and it prints the minimum, 10th percentile and median ns per
 // call of each and their ratios. On a host whose speed drifts by the
 // second, the low percentiles of runs a millisecond apart compare the two
@@ -26,8 +27,9 @@ import (
 //	SAFEMAP_ALTERNATE_MIXED=1      run it
 //	SAFEMAP_GOROUTINES=N           goroutines per timed run (default 1),
 //	                               each with its own calls
-//	SAFEMAP_MIX=loads              only the mix's Loads (90 % of its calls):
-//	                               what the writes add is the difference
+//	SAFEMAP_MIX=loads              every call a Load of a random key (the
+//	                               mix without its writes): what the
+//	                               writes add is the difference
 //	SAFEMAP_RUNS=N                 alternating runs of each (default 1000);
 //	                               the ratios are also given for each
 //	                               quarter of the runs, in order
@@ -38,6 +40,8 @@ import (
 //	                               table's growth, as the benchmark does;
 //	                               fill-map or fill-xsync: that map only,
 //	                               the other from the steady state
+//	SAFEMAP_MIX_PRESIZE=1          create both maps sized for 100k keys
+//	                               (WithCapacity, WithPresize): no growth
 //	SAFEMAP_MIX_WARM=N             before timing, run N calls of the mix on
 //	                               each map on one goroutine (with
 //	                               SAFEMAP_MIX_START=fill: whether the table
@@ -54,7 +58,11 @@ func TestAlternatingMixed(t *testing.T) {
 	envInt(t, "SAFEMAP_GOROUTINES", &goroutines)
 	loadsOnly := os.Getenv("SAFEMAP_MIX") == "loads"
 
-	m, x := mapCostOps(), xsyncCostOps()
+	presize := 0
+	if os.Getenv("SAFEMAP_MIX_PRESIZE") == "1" {
+		presize = 100_000
+	}
+	m, x := mapCostOps(presize), xsyncCostOps(presize)
 	start := os.Getenv("SAFEMAP_MIX_START")
 	for _, c := range []struct {
 		name string
@@ -78,39 +86,35 @@ func TestAlternatingMixed(t *testing.T) {
 		sink.Add(m.mixed(ops) + x.mixed(ops))
 	}
 
-	const seg, segs = 1 << 14, 16
+	const seg = 1 << 14
 	runs := 1000
 	envInt(t, "SAFEMAP_RUNS", &runs)
-	streams := make([][]mixedOp, goroutines)
-	for g := range streams {
-		r := rand.New(rand.NewPCG(uint64(g)+1, 1))
-		ops := make([]mixedOp, 0, seg*segs)
-		for len(ops) < cap(ops) {
-			k := r.Int64N(100_000)
-			switch p := r.IntN(100); {
-			case p < 90:
-				ops = append(ops, mixedOp{opLoad, k})
-			case loadsOnly:
-			case p < 99:
-				ops = append(ops, mixedOp{opLoadOrStore, k})
-			default:
-				ops = append(ops, mixedOp{opDelete, k})
-			}
-		}
-		streams[g] = ops
+	loadPct := 90
+	if loadsOnly {
+		loadPct = 100
+	}
+	// Each goroutine draws its calls as BenchmarkMixed does, from a
+	// generator of its own that carries over from run to run, one for
+	// each map with the same seed: both maps see the same calls, none
+	// repeated. (Replaying a fixed set of calls instead would hold the
+	// map in a state of its own: from 50k keys, 16 replayed segments
+	// leave 66k keys present, not 90k.)
+	rm, rx := make([]*rand.Rand, goroutines), make([]*rand.Rand, goroutines)
+	for g := range goroutines {
+		rm[g] = rand.New(rand.NewPCG(uint64(g)+1, 1))
+		rx[g] = rand.New(rand.NewPCG(uint64(g)+1, 1))
 	}
 
-	// timed runs f on segment i%segs of each goroutine's calls and
-	// returns the wall time per call.
-	timed := func(f func([]mixedOp) int64, i int) float64 {
+	// timed runs seg calls of f on each goroutine and returns the wall
+	// time per call.
+	timed := func(f func(*rand.Rand, int, int) int64, rs []*rand.Rand) float64 {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for g := range goroutines {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				j := i % segs
-				sink.Add(f(streams[g][j*seg : (j+1)*seg]))
+				sink.Add(f(rs[g], seg, loadPct))
 			}()
 		}
 		wg.Wait()
@@ -119,11 +123,11 @@ func TestAlternatingMixed(t *testing.T) {
 	var tm, tx []float64
 	for i := range runs {
 		if i%2 == 0 {
-			tm = append(tm, timed(m.mixed, i))
-			tx = append(tx, timed(x.mixed, i))
+			tm = append(tm, timed(m.mixedDrawn, rm))
+			tx = append(tx, timed(x.mixedDrawn, rx))
 		} else {
-			tx = append(tx, timed(x.mixed, i))
-			tm = append(tm, timed(m.mixed, i))
+			tx = append(tx, timed(x.mixedDrawn, rx))
+			tm = append(tm, timed(m.mixedDrawn, rm))
 		}
 	}
 	at := func(s []float64, q int) float64 { return s[q*len(s)/100] }
@@ -151,4 +155,5 @@ func TestAlternatingMixed(t *testing.T) {
 		t.Logf("%-6s Map %6.1f ns  xsync %6.1f ns  ratio %.2f", q.name, mv, xv, mv/xv)
 	}
 	t.Logf("p10 ratio by quarter of the runs: %s", strings.Join(quarters, " "))
+	t.Logf("at the end: Map %s; xsync %s", m.shape(), x.shape())
 }

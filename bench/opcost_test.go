@@ -65,9 +65,9 @@ func TestOpCost(t *testing.T) {
 	var ops costOps
 	switch impl {
 	case "map":
-		ops = mapCostOps()
+		ops = mapCostOps(0)
 	case "xsync":
-		ops = xsyncCostOps()
+		ops = xsyncCostOps(0)
 	default:
 		t.Fatalf("SAFEMAP_OPCOST=%q: impl must be map or xsync", spec)
 	}
@@ -149,14 +149,22 @@ type costOps struct {
 	loadOrCompute func(keys []int64) int64
 	delete        func(keys []int64)
 	mixed         func(ops []mixedOp) int64
-	storeStrings  func(keys []string)
-	loadStrings   func(keys []string) int64
-	has           func(key int64) bool
-	shape         func() string // the int64 table's shape, for the log
+	// mixedDrawn makes n calls of the mix drawn from r as BenchmarkMixed
+	// draws them (loadPct 90; 100 for Loads only).
+	mixedDrawn   func(r *rand.Rand, n, loadPct int) int64
+	storeStrings func(keys []string)
+	loadStrings  func(keys []string) int64
+	has          func(key int64) bool
+	shape        func() string // the int64 table's shape, for the log
 }
 
-func mapCostOps() costOps {
+// mapCostOps returns Map's loops; presize, if not 0, is the int64 map's
+// WithCapacity.
+func mapCostOps(presize int) costOps {
 	m := safemap.New[int64, int64]()
+	if presize > 0 {
+		m = safemap.New[int64, int64](safemap.WithCapacity(presize))
+	}
 	s := safemap.New[string, int64]()
 	return costOps{
 		has:   func(key int64) bool { _, ok := m.Load(key); return ok },
@@ -202,6 +210,22 @@ func mapCostOps() costOps {
 			}
 			return sum
 		},
+		mixedDrawn: func(r *rand.Rand, n, loadPct int) (sum int64) {
+			for range n {
+				k := r.Int64N(100_000)
+				switch p := r.IntN(100); {
+				case p < loadPct:
+					v, _ := m.Load(k)
+					sum += v
+				case p < 99:
+					v, _ := m.LoadOrStore(k, k)
+					sum += v
+				default:
+					m.Delete(k)
+				}
+			}
+			return sum
+		},
 		storeStrings: func(keys []string) {
 			for i, k := range keys {
 				s.Store(k, int64(i))
@@ -217,8 +241,13 @@ func mapCostOps() costOps {
 	}
 }
 
-func xsyncCostOps() costOps {
+// xsyncCostOps returns xsync's loops; presize, if not 0, is the int64
+// map's WithPresize.
+func xsyncCostOps(presize int) costOps {
 	m := xsync.NewMap[int64, int64]()
+	if presize > 0 {
+		m = xsync.NewMap[int64, int64](xsync.WithPresize(presize))
+	}
 	s := xsync.NewMap[string, int64]()
 	return costOps{
 		has: func(key int64) bool { _, ok := m.Load(key); return ok },
@@ -263,6 +292,22 @@ func xsyncCostOps() costOps {
 					sum += v
 				default:
 					m.Delete(o.key)
+				}
+			}
+			return sum
+		},
+		mixedDrawn: func(r *rand.Rand, n, loadPct int) (sum int64) {
+			for range n {
+				k := r.Int64N(100_000)
+				switch p := r.IntN(100); {
+				case p < loadPct:
+					v, _ := m.Load(k)
+					sum += v
+				case p < 99:
+					v, _ := m.LoadOrStore(k, k)
+					sum += v
+				default:
+					m.Delete(k)
 				}
 			}
 			return sum
