@@ -142,10 +142,11 @@ func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
 	}
 	if c.expiring || c.l19.refreshAfter > 0 {
 		if opts.Clock == nil {
-			c.reg = newRegistration(c)
-			register(c.reg)
+			coarse.now.Store(sinceOrigin()) // register does it too, but the wheel starts first
 		}
 		c.wheel = newWheel[K, V](c.nowSlow())
+		c.reg = newRegistration(c)
+		register(c.reg) // after the wheel is set: the first cleanup may run at once
 	}
 	return c, nil
 }
@@ -235,7 +236,7 @@ func (c *Cache[K, V]) newNode(key K, value V) *node[K, V] {
 	if !c.maintained {
 		return n
 	}
-	if c.expiring && key == key { // a NaN key is never found again: it cannot expire
+	if c.expiring && findable(key) { // a NaN key is never found again: it cannot expire
 		ttl := c.ttl
 		if c.ttlFunc != nil {
 			ttl = c.ttlFunc(key, value)
@@ -253,6 +254,19 @@ func (c *Cache[K, V]) newNode(key K, value V) *node[K, V] {
 	}
 	n.Word.Store(w)
 	return n
+}
+
+// findable reports whether key == key: false for a NaN (or a value holding
+// one), which is never found again once stored. A key that cannot be
+// compared counts as findable: the map's own check then panics with its
+// message, before anything changes.
+func findable[K comparable](key K) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = true
+		}
+	}()
+	return key == key
 }
 
 // Load returns the value stored for key, or the zero value and false if the

@@ -117,7 +117,7 @@ func (l *loaders19[K, V]) close() {
 // hiddenFor returns the hidden entry that remembers err, the error fn
 // returned for key under ctx, or nil if err is not to be remembered.
 func (c *Cache[K, V]) hiddenFor(ctx context.Context, key K, err error) *node[K, V] {
-	if key != key || ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if !findable(key) || ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil // a NaN is never found again; a context's end is the caller's, not the key's
 	}
 	ttl := c.l19.errorTTL
