@@ -49,14 +49,20 @@ func TestCache_ExpiredEntryIsAbsentForEveryMethod(t *testing.T) {
 			c.Compute("a", func(_ int, loaded bool) (int, safemap.ComputeOp) { sawLoaded = loaded; return 0, safemap.CancelOp })
 			return "passed as present", !sawLoaded
 		},
-		"Swap": func(c *cache.Cache[string, int]) (string, bool) { _, loaded := c.Swap("a", 2); return "loaded", !loaded },
+		"Swap": func(c *cache.Cache[string, int]) (string, bool) {
+			_, loaded := c.Swap("a", 2)
+			return "loaded", !loaded
+		},
 		"CompareAndSwap": func(c *cache.Cache[string, int]) (string, bool) {
 			return "swapped", !c.CompareAndSwap("a", 1, 2)
 		},
 		"CompareAndDelete": func(c *cache.Cache[string, int]) (string, bool) {
 			return "deleted", !c.CompareAndDelete("a", 1)
 		},
-		"LoadAndDelete": func(c *cache.Cache[string, int]) (string, bool) { _, loaded := c.LoadAndDelete("a"); return "loaded", !loaded },
+		"LoadAndDelete": func(c *cache.Cache[string, int]) (string, bool) {
+			_, loaded := c.LoadAndDelete("a")
+			return "loaded", !loaded
+		},
 		"Range": func(c *cache.Cache[string, int]) (string, bool) {
 			seen := false
 			c.Range(func(string, int) bool { seen = true; return true })
