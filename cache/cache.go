@@ -217,8 +217,15 @@ func (c *Cache[K, V]) deadline(ttl time.Duration) int64 {
 // live reports whether n holds a value that is not expired: whether a
 // lookup that finds n returns it.
 func (c *Cache[K, V]) live(n *node[K, V]) bool {
+	return c.liveAt(n, c.clock())
+}
+
+// liveAt is live at time now. A remover that reports a node as live or
+// absent passes the same now to settle, so that OnEvict agrees with what it
+// reported.
+func (c *Cache[K, V]) liveAt(n *node[K, V], now int64) bool {
 	w := n.Word.Load()
-	return w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock())
+	return w&hiddenBit == 0 && !expiredAt(w, now)
 }
 
 // newNode returns a node for key and value, calling Weigher and TTLFunc
@@ -298,8 +305,9 @@ func (c *Cache[K, V]) loadMiss(n *node[K, V], found bool) (value V, ok bool) {
 // dropIfExpired removes n from the map if it has expired and is still the
 // key's node, and settles its removal.
 func (c *Cache[K, V]) dropIfExpired(n *node[K, V]) {
-	if expiredAt(n.Word.Load(), c.clock()) && c.m.CompareAndDelete(n.key, n) {
-		c.settle(nil, n)
+	now := c.clock()
+	if expiredAt(n.Word.Load(), now) && c.m.CompareAndDelete(n.key, n) {
+		c.settleAt(nil, n, now)
 	}
 }
 
@@ -315,10 +323,11 @@ func (c *Cache[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 	n := c.newNode(key, value)
 	old, found := c.m.Swap(key, n)
 	if found {
-		if c.live(old) {
+		now := c.clock()
+		if c.liveAt(old, now) {
 			previous, loaded = old.value, true
 		}
-		c.settle(n, old)
+		c.settleAt(n, old, now)
 	} else {
 		c.settle(n, nil)
 	}
@@ -339,11 +348,12 @@ func (c *Cache[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 			c.settle(n, nil)
 			return value, false
 		}
-		if c.live(cur) {
+		now := c.clock()
+		if c.liveAt(cur, now) {
 			return cur.value, true
 		}
 		if c.m.CompareAndSwap(key, cur, n) {
-			c.settle(n, cur)
+			c.settleAt(n, cur, now)
 			return value, false
 		}
 	}
@@ -495,7 +505,8 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	for {
 		cur, found := c.m.Load(key)
 		var old V
-		live := found && c.live(cur)
+		now := c.clock()
+		live := found && c.liveAt(cur, now)
 		if live {
 			old = cur.value
 		}
@@ -506,7 +517,7 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 			n := c.newNode(key, newValue)
 			if found {
 				if c.m.CompareAndSwap(key, cur, n) {
-					c.settle(n, cur)
+					c.settleAt(n, cur, now)
 					return newValue, true
 				}
 			} else if _, loaded := c.m.LoadOrStore(key, n); !loaded {
@@ -518,7 +529,7 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 				return actual, false
 			}
 			if c.m.CompareAndDelete(key, cur) {
-				c.settle(nil, cur)
+				c.settleAt(nil, cur, now)
 				return actual, false
 			}
 		case safemap.CancelOp:
@@ -539,7 +550,8 @@ func (c *Cache[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 		if !found {
 			return false
 		}
-		if !c.live(cur) {
+		now := c.clock()
+		if !c.liveAt(cur, now) {
 			c.dropIfExpired(cur)
 			return false
 		}
@@ -548,7 +560,7 @@ func (c *Cache[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 		}
 		n := c.newNode(key, new)
 		if c.m.CompareAndSwap(key, cur, n) {
-			c.settle(n, cur)
+			c.settleAt(n, cur, now)
 			return true
 		}
 	}
@@ -563,7 +575,8 @@ func (c *Cache[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 		if !found {
 			return false
 		}
-		if !c.live(cur) {
+		now := c.clock()
+		if !c.liveAt(cur, now) {
 			c.dropIfExpired(cur)
 			return false
 		}
@@ -571,7 +584,7 @@ func (c *Cache[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 			return false
 		}
 		if c.m.CompareAndDelete(key, cur) {
-			c.settle(nil, cur)
+			c.settleAt(nil, cur, now)
 			return true
 		}
 	}
@@ -585,10 +598,11 @@ func (c *Cache[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	if !found {
 		return value, false
 	}
-	if c.live(n) {
+	now := c.clock()
+	if c.liveAt(n, now) {
 		value, loaded = n.value, true
 	}
-	c.settle(nil, n)
+	c.settleAt(nil, n, now)
 	return value, loaded
 }
 
@@ -673,6 +687,13 @@ func (c *Cache[K, V]) Stats() Stats {
 // and the wheel, evicts what the policy chooses and advances the wheel;
 // then, with no lock held, it calls OnEvict for the entries that left.
 func (c *Cache[K, V]) settle(added, removed *node[K, V]) {
+	c.settleAt(added, removed, 0)
+}
+
+// settleAt is settle for a caller that judged removed live or expired at
+// time removedAt (0: judge it now): OnEvict is told it expired only if it
+// had expired then.
+func (c *Cache[K, V]) settleAt(added, removed *node[K, V], removedAt int64) {
 	if !c.maintained {
 		return
 	}
@@ -681,16 +702,19 @@ func (c *Cache[K, V]) settle(added, removed *node[K, V]) {
 		h = maphash.Comparable(c.seed, added.key) // the map accepted the key: it is hashable
 	}
 	now := c.clock()
-	ev := c.settleLocked(added, removed, h, now)
+	if removedAt == 0 {
+		removedAt = now
+	}
+	ev := c.settleLocked(added, removed, h, now, removedAt)
 	c.runEvictions(ev, true)
 }
 
-func (c *Cache[K, V]) settleLocked(added, removed *node[K, V], h uint64, now int64) []eviction[K, V] {
+func (c *Cache[K, V]) settleLocked(added, removed *node[K, V], h uint64, now, removedAt int64) []eviction[K, V] {
 	c.maint.Lock()
 	defer c.maint.Unlock()
 	c.now = max(now, c.now)
 	if removed != nil {
-		c.retireLocked(removed)
+		c.retireLocked(removed, removedAt)
 	}
 	if added != nil {
 		c.admitLocked(added, h)
@@ -729,13 +753,13 @@ func (c *Cache[K, V]) cleanup() {
 // retireLocked does the bookkeeping of n, which its caller removed from the
 // map: it leaves the policy and the wheel, and if it had expired, OnEvict
 // is told.
-func (c *Cache[K, V]) retireLocked(n *node[K, V]) {
+func (c *Cache[K, V]) retireLocked(n *node[K, V], removedAt int64) {
 	w := setWord(&n.Node, genMask, retiredBit)
 	if w&retiredBit != 0 {
 		return
 	}
 	c.leaveLocked(n, w)
-	if expiredAt(w, c.now) {
+	if expiredAt(w, removedAt) {
 		c.expiredLocked(n, w)
 	}
 }
