@@ -190,7 +190,7 @@ func (p *Policy) maintain(evict func(*Node)) {
 		p.unlink(v)
 		evict(v)
 	}
-	if p.climb.due() {
+	if climbEnabled && p.climb.due() {
 		p.setWindow(p.climb.adjust(p.maxWindow, p.maxWeight))
 	}
 }

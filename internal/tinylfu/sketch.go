@@ -34,7 +34,7 @@ func newSketch(capacity uint64) *sketch {
 		table:     make([]uint64, words),
 		blockMask: words/8 - 1,
 	}
-	s.sampleSize = int(10 * words)
+	s.sampleSize = int(10 * max(min(capacity, words), 64))
 	return s
 }
 
