@@ -84,6 +84,25 @@ func generatedTraces(space, n int) []hitTrace {
 			mid := len(keys) / 2
 			return append(keys[:mid:mid], append(scan, keys[mid:]...)...)
 		}},
+		{name: "recency", sizes: sizes, keys: func(int) []uint64 {
+			// Temporal locality without lasting popularity: 60 % of accesses repeat a key
+			// seen a log-uniformly distributed number of accesses ago (up to the key
+			// space), the rest are new keys. LRU does well here and a frequency filter
+			// must widen its window to keep up: it exercises the adaptive window.
+			r := rand.New(rand.NewPCG(40, 1))
+			keys := make([]uint64, n)
+			next := uint64(0)
+			for i := range keys {
+				if i > 0 && r.Float64() < 0.6 {
+					d := int(math.Exp(r.Float64() * math.Log(float64(min(i, space)))))
+					keys[i] = keys[i-max(d, 1)]
+					continue
+				}
+				keys[i] = next
+				next++
+			}
+			return keys
+		}},
 		{name: "shift", sizes: sizes, keys: func(int) []uint64 {
 			// Zipf 1.0 whose hot set moves to a disjoint range of keys halfway through.
 			keys := zipfKeys(rand.New(rand.NewPCG(30, 1)), space, n, 1.0)
@@ -258,12 +277,21 @@ func TestHitRatio_AtLeastOttersOnGeneratedTraces(t *testing.T) {
 	const tolerance = 0.5 // points
 	space, n := traceSpace()
 	traces := append(generatedTraces(space, n), realTraces(t)...)
-	t.Logf("%-10s %7s %8s %8s %7s", "trace", "size", "tinylfu", "otter", "delta")
+	t.Logf("%-10s %7s %8s %8s %7s", "trace", "size", "tinylfu", "otter¹", "delta")
+	defer t.Log("¹ median of three runs")
 	for _, tr := range traces {
 		for _, size := range tr.sizes {
 			keys := tr.keys(size)
 			ours := replay(t, replayImpls[0].new(size), keys, size)
-			theirs := replay(t, replayImpls[1].new(size), keys, size)
+			// otter seeds its hashes at random, so its ratio moves between runs (by up to
+			// 2 points at 1 % of the key space): compare with its median of three.
+			runs := []float64{
+				replay(t, replayImpls[1].new(size), keys, size),
+				replay(t, replayImpls[1].new(size), keys, size),
+				replay(t, replayImpls[1].new(size), keys, size),
+			}
+			sort.Float64s(runs)
+			theirs := runs[1]
 			t.Logf("%-10s %7d %7.2f%% %7.2f%% %+7.2f", tr.name, size, ours, theirs, ours-theirs)
 			if !tr.real && ours < theirs-tolerance {
 				t.Errorf("%s at size %d: hit ratio %.2f%%; want at least otter's %.2f%% - %.1f",
