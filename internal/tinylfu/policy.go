@@ -11,10 +11,12 @@ type Policy struct {
 
 	window, probation, protected list
 
-	sketch *sketch
-	climb  climber
-	hand   *Node  // next main-region node the harvest hand examines; nil: start at the cold end
-	rng    uint64 // xorshift state for the rare random admission of a warm candidate
+	sketch   *sketch
+	tuner    windowTuner
+	step     uint64 // the tuner's step, in weight
+	capacity uint64 // how many entries the sketch and the ghost are sized for
+	hand     *Node  // next main-region node the harvest hand examines; nil: start at the cold end
+	rng      uint64 // xorshift state for the rare random admission of a warm candidate
 }
 
 const (
@@ -36,17 +38,40 @@ func New(maxWeight uint64) *Policy {
 	if maxWeight == 0 {
 		panic("tinylfu: New with maxWeight 0")
 	}
+	// The sketch and the ghost start small and grow with the number of entries held, so a
+	// cache bounded by a large total weight of few entries does not pay for millions.
+	capacity := min(maxWeight, minSketchWords)
 	p := &Policy{
 		maxWeight: maxWeight,
-		sketch:    newSketch(maxWeight),
+		sketch:    newSketch(capacity),
+		capacity:  capacity,
+		step:      max(1, uint64(tuneStepFraction*float64(maxWeight))),
 		rng:       0x9e3779b97f4a7c15,
 	}
 	p.window.init()
 	p.probation.init()
 	p.protected.init()
 	p.setWindow(max(1, maxWeight/100))
-	p.climb.init(maxWeight)
+	p.tuner.init(capacity)
 	return p
+}
+
+// grow resizes the sketch and the ghost once the policy holds more entries than they were
+// sized for: doubling keeps the cost amortised O(1) per Add.
+func (p *Policy) grow() {
+	p.capacity = min(2*p.capacity, p.maxWeight)
+	p.sketch.resize(p.capacity)
+	p.tuner.resize(p.capacity)
+}
+
+// missed feeds a miss to the tuner and moves the window if it says so.
+func (p *Policy) missed(h uint64) {
+	switch p.tuner.miss(h) {
+	case +1:
+		p.setWindow(min(p.maxWindow+p.step, uint64(maxWindowFraction*float64(p.maxWeight))))
+	case -1:
+		p.setWindow(max(p.maxWindow-min(p.step, p.maxWindow), 1))
+	}
 }
 
 // setWindow sets the window's share and the protected region's share of what remains.
@@ -74,13 +99,16 @@ func (p *Policy) Add(n *Node, evict func(*Node)) {
 		panic("tinylfu: Add of a node the policy already holds")
 	}
 	p.sketch.increment(n.hash, 1)
-	p.climb.misses++
+	p.missed(n.hash)
 	if uint64(n.weight) > p.maxWeight {
 		evict(n)
 		return
 	}
 	n.queue = queueWindow
 	p.window.pushNewest(n)
+	if uint64(p.Len()) > p.capacity && p.capacity < p.maxWeight {
+		p.grow()
+	}
 	p.harvest(harvestPerOp)
 	p.maintain(evict)
 }
@@ -93,7 +121,6 @@ func (p *Policy) Update(n *Node, weight uint32, evict func(*Node)) {
 		panic("tinylfu: Update of a node the policy does not hold")
 	}
 	hits := n.takeHits()
-	p.climb.hits += hits
 	p.sketch.increment(n.hash, hits+1)
 	q := n.queue
 	p.unlink(n)
@@ -129,7 +156,7 @@ func (p *Policy) Remove(n *Node) {
 // follow (Add counts its own access).
 func (p *Policy) Miss(hash uint64) {
 	p.sketch.increment(hash, 1)
-	p.climb.misses++
+	p.missed(hash)
 }
 
 // listOf returns the list that holds n.
@@ -161,10 +188,9 @@ func (p *Policy) moveNewest(n *Node, to queue) {
 	p.listOf(n).pushNewest(n)
 }
 
-// harvested counts hits the policy found on n in the sketch and the climber's sample.
+// harvested counts hits the policy found on n in the sketch.
 func (p *Policy) harvested(n *Node, hits uint64) {
 	p.sketch.increment(n.hash, hits)
-	p.climb.hits += hits
 }
 
 // maintain restores the bounds: the window's overflow competes for the main region, then,
@@ -190,9 +216,6 @@ func (p *Policy) maintain(evict func(*Node)) {
 		p.unlink(v)
 		evict(v)
 	}
-	if p.climb.due() {
-		p.setWindow(p.climb.adjust(p.maxWindow, p.maxWeight))
-	}
 }
 
 // admit lets c, just pushed out of the window, into probation if there is room or if it is
@@ -204,10 +227,12 @@ func (p *Policy) admit(c *Node, evict func(*Node)) {
 			break // the main region is empty; maintain's second loop trims the window
 		}
 		if !p.prefers(c, v) {
+			p.tuner.rejected(c.hash)
 			evict(c)
 			return
 		}
 		p.unlink(v)
+		p.tuner.victim(v.hash)
 		evict(v)
 	}
 	c.queue = queueProbation

@@ -34,8 +34,23 @@ func newSketch(capacity uint64) *sketch {
 		table:     make([]uint64, words),
 		blockMask: words/8 - 1,
 	}
-	s.sampleSize = int(10 * words)
+	s.sampleSize = int(10 * max(min(capacity, words), 64))
 	return s
+}
+
+// resize sizes the sketch for capacity hot keys, as newSketch does, keeping every key's
+// counts: a key's block index gains one high bit per doubling, and copying the table into
+// both halves gives each key its old counters whichever half it now maps to. (The copies
+// add collisions until the next halving washes them out.)
+func (s *sketch) resize(capacity uint64) {
+	for uint64(len(s.table)) < capacity && len(s.table) < maxSketchWords {
+		t := make([]uint64, 2*len(s.table))
+		copy(t, s.table)
+		copy(t[len(s.table):], s.table)
+		s.table = t
+		s.blockMask = uint64(len(t))/8 - 1
+	}
+	s.sampleSize = int(10 * max(min(capacity, uint64(len(s.table))), 64))
 }
 
 // mix spreads h again so that the block and counter choices are independent of the bits the
