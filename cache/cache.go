@@ -249,7 +249,7 @@ func (c *Cache[K, V]) newNode(key K, value V) *node[K, V] {
 			ttl = c.ttlFunc(key, value)
 		}
 		if ttl != 0 {
-			w = uint64(c.deadline(ttl)) << deadlineShift
+			w |= uint64(c.deadline(ttl)) << deadlineShift
 		}
 	}
 	if c.bounded {
@@ -466,7 +466,7 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 		if ran && !found {
 			c.settle(n, nil)
 			if n.Word.Load()&hiddenBit != 0 {
-				return actual, false, c.hiddenErr(n)
+				return actual, false, extOf(n).err // the computing caller gets its own error
 			}
 			return n.value, false, nil
 		}
