@@ -66,8 +66,7 @@ type counters struct {
 // random number. Two goroutines that share a stripe only share a line.
 func (s *counters) stripe() *statStripe {
 	var local byte
-	p := uintptr(unsafe.Pointer(&local)) >> 13
-	return &s.stripes[(p^p>>4)&(statStripes-1)]
+	return &s.stripes[uintptr(unsafe.Pointer(&local))>>13&(statStripes-1)]
 }
 
 func (s *counters) hit()  { s.stripe().hits.Add(1) }
