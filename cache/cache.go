@@ -417,6 +417,9 @@ func (c *Cache[K, V]) computeMiss(key K, fn func() V) (actual V, loaded bool) {
 		if c.live(n) {
 			if !ran {
 				c.stats.hit()
+				if c.l19.refreshAfter > 0 {
+					c.maybeRefresh(n, func(context.Context) (V, error) { return fn(), nil })
+				}
 			}
 			return n.value, true
 		}
@@ -494,6 +497,9 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 			}
 			if !ran {
 				c.stats.hit()
+				if c.l19.refreshAfter > 0 {
+					c.maybeRefresh(n, fn)
+				}
 			}
 			return n.value, true, nil
 		}
