@@ -253,3 +253,25 @@ func TestErrorCaching_RemembersErrorsButNotContexts(t *testing.T) {
 	}
 	checkInvariants(t, c)
 }
+
+func TestRefresh_AfterCloseRunsNoBackgroundWork(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{RefreshAfter: time.Millisecond, Clock: clk.Now})
+	c.Store("k", 1)
+	clk.Advance(time.Second)
+	c.Close()
+	var calls atomic.Int64
+	c.LoadOrTryCompute(context.Background(), "k", constLoader(2, &calls))
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("a stale hit after Close started %d reloads; want none", n)
+	}
+	ch := c.Refresh(context.Background(), "k", constLoader(3, &calls))
+	select {
+	case res := <-ch:
+		if !res.Stored || res.Value != 3 {
+			t.Fatalf("Refresh after Close: got %+v; want 3 stored", res)
+		}
+	default:
+		t.Fatal("Refresh after Close returned before its reload ran; want it to run in the caller's goroutine")
+	}
+}
