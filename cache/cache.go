@@ -413,6 +413,12 @@ func (c *Cache[K, V]) computeMiss(key K, fn func() V) (actual V, loaded bool) {
 				c.settle(n, nil)
 				return n.value, false
 			}
+			if n.Word.Load()&hiddenBit == 0 {
+				// A write stored the key while fn ran, and wins. It was live
+				// right after it was stored, during this call, even if it
+				// has expired since: return it rather than run fn again.
+				return n.value, true
+			}
 		}
 		if c.live(n) {
 			if !ran {
@@ -488,6 +494,9 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 			return n.value, false, nil
 		}
 		w := n.Word.Load()
+		if ran && w&hiddenBit == 0 {
+			return n.value, true, nil // a write won while fn ran: see computeMiss
+		}
 		if !expiredAt(w, c.clock()) {
 			if w&hiddenBit != 0 {
 				if !ran {
@@ -540,7 +549,14 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 					c.settleAt(n, cur, now)
 					return newValue, true
 				}
-			} else if _, loaded := c.m.LoadOrStore(key, n); !loaded {
+				if !c.expiredSince(key, cur) {
+					continue // another goroutine wrote the key: run fn again
+				}
+				// cur expired while fn ran and was reclaimed (perhaps by a
+				// Load fn made): fn's update takes effect before that, and
+				// replaces it.
+			}
+			if _, loaded := c.m.LoadOrStore(key, n); !loaded {
 				c.settle(n, nil)
 				return newValue, true
 			}
@@ -552,6 +568,9 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 				c.settleAt(nil, cur, now)
 				return actual, false
 			}
+			if c.expiredSince(key, cur) {
+				return actual, false // expired while fn ran: deleted either way
+			}
 		case safemap.CancelOp:
 			if found && !live {
 				c.dropIfExpired(cur)
@@ -559,6 +578,17 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 			return old, live
 		}
 	}
+}
+
+// expiredSince reports whether key's node cur, which a Compute read, has
+// expired and the key holds no other node: then nothing but the expiry
+// happened to the key since.
+func (c *Cache[K, V]) expiredSince(key K, cur *node[K, V]) bool {
+	if !expiredAt(cur.Word.Load(), c.clock()) {
+		return false
+	}
+	n, ok := c.m.Load(key)
+	return !ok || n == cur
 }
 
 // CompareAndSwap stores new for key if its current value == old. It panics
