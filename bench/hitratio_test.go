@@ -286,9 +286,13 @@ func replay(t testing.TB, c replayCache, keys []uint64, size int) float64 {
 }
 
 // traceSpace returns the generated traces' key space and length: 100k keys and 1M accesses,
-// a tenth of each under -short.
+// a tenth of each under -short, and 10k keys and 20k accesses under the race detector (as
+// CI runs every test: it only slows a single-goroutine replay down tenfold).
 func traceSpace() (space, n int) {
-	if testing.Short() {
+	switch {
+	case raceEnabled:
+		return 10_000, 20_000
+	case testing.Short():
 		return 10_000, 100_000
 	}
 	return 100_000, 1_000_000
