@@ -176,6 +176,9 @@ var replayImpls = []replayImpl{
 	{"cache", func(size int) replayCache { return newCacheReplay(size) }},
 	{"otter", func(size int) replayCache { return newOtterReplay(size) }},
 	{"tinylfu", func(size int) replayCache { return newPolicyReplay(size) }},
+	{"s3fifo", func(size int) replayCache { return newS3FIFOReplay(size) }},
+	{"sieve", func(size int) replayCache { return newSIEVEReplay(size) }},
+	{"lru", func(size int) replayCache { return newLRUReplay(size) }},
 }
 
 // cacheReplay is safemap's cache.Cache bounded by MaxEntries, driven as a user would:

@@ -16,6 +16,11 @@
 // is counted in the sketch and promotes the node (probation to protected, or back to the
 // hot end of its queue), so the queues approximate LRU order without a write per hit.
 //
+// The window starts at 1 % of the bound and adapts (windowTuner in adapt.go): two small
+// ghosts remember recently rejected candidates and recently displaced victims, and the
+// window steps toward whichever decision the following misses show to be the costlier.
+// The sketch and the ghosts start small and grow with the number of entries held.
+//
 // Nothing in this package is safe for concurrent use except Touch and Node.Word: the cache
 // calls every Policy method while holding its own maintenance mutex.
 package tinylfu
