@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // checkInvariants fails t unless every queue's links, lengths and weights agree, every node
@@ -384,5 +385,16 @@ func TestPolicy_AdmissionKeepsFrequentKeysAgainstOneTimeKeys(t *testing.T) {
 	}
 	if kept < bound*90/100 {
 		t.Fatalf("the scan left %d of %d frequent keys; want at least 90 %%", kept, bound)
+	}
+}
+
+func TestNode_IsFortyBytesOn64BitPlatforms(t *testing.T) {
+	// Word 8, prev and next 16, hash 8, weight 4, queue 1, padded to 8: the cache pays this
+	// per bounded entry (plus about 10 bytes of sketch and ghost, see docs/cache-policy.md).
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("32-bit platform")
+	}
+	if got := unsafe.Sizeof(Node{}); got != 40 {
+		t.Fatalf("unsafe.Sizeof(Node{}) = %d; want 40", got)
 	}
 }
