@@ -190,9 +190,13 @@ func (p *Policy) harvested(n *Node, hits uint64) {
 // maintain restores the bounds: the window's overflow competes for the main region, then,
 // if the total is still over the bound, the coldest nodes leave.
 func (p *Policy) maintain(evict func(*Node)) {
+	// Each second chance clears hits a Touch set, but hits keep arriving while the cache's
+	// mutex is held: the budget bounds the loop however fast they come.
+	budget := secondChances
 	for p.window.weight > p.maxWindow {
 		c := p.window.oldest()
-		if hits := c.takeHits(); hits > 0 && p.window.len > 1 {
+		if hits := c.takeHits(); hits > 0 && p.window.len > 1 && budget > 0 {
+			budget--
 			p.harvested(c, hits)
 			p.moveNewest(c, queueWindow)
 			continue

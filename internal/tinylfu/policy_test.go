@@ -398,3 +398,41 @@ func TestNode_IsFortyBytesOn64BitPlatforms(t *testing.T) {
 		t.Fatalf("unsafe.Sizeof(Node{}) = %d; want 40", got)
 	}
 }
+
+func TestPolicy_HitsArrivingDuringAWriteCannotStallIt(t *testing.T) {
+	// Another goroutine re-hits every node as fast as it can, as readers of hot keys would
+	// while the cache's mutex is held: each Add must still finish (a second-chance loop
+	// without a budget can chase the hits for ever) and keep the bound.
+	c := newFakeCache(100)
+	for k := uint64(0); k < 100; k++ {
+		c.get(k, 1)
+	}
+	nodes := make([]*Node, 0, 100)
+	for _, n := range c.table {
+		nodes = append(nodes, n)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, n := range nodes {
+				Touch(n, n.Word.Load())
+			}
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		c.get(uint64(1000+i), 1)
+		if c.p.Weight() > 100 {
+			t.Fatalf("weight %d after Add %d; want at most 100", c.p.Weight(), i)
+		}
+	}
+	close(stop)
+	<-done
+	checkInvariants(t, c.p)
+}
