@@ -53,6 +53,25 @@ func zipfKeys(r *rand.Rand, space, n int, s float64) []uint64 {
 	return keys
 }
 
+// recencyKeys returns n accesses with temporal locality but no lasting popularity: 60 %
+// repeat a key seen a log-uniformly distributed number of accesses ago (up to space), the
+// rest are new keys. LRU does well here and a frequency filter must widen its window to keep
+// up: it exercises the adaptive window.
+func recencyKeys(r *rand.Rand, space, n int) []uint64 {
+	keys := make([]uint64, n)
+	next := uint64(0)
+	for i := range keys {
+		if i > 0 && r.Float64() < 0.6 {
+			d := int(math.Exp(r.Float64() * math.Log(float64(min(i, space)))))
+			keys[i] = keys[i-max(d, 1)]
+			continue
+		}
+		keys[i] = next
+		next++
+	}
+	return keys
+}
+
 // generatedTraces are issue 18 §6's traces over a key space of space keys, with n accesses
 // each, at cache sizes of 1 % and 10 % of the key space.
 func generatedTraces(space, n int) []hitTrace {
@@ -86,21 +105,24 @@ func generatedTraces(space, n int) []hitTrace {
 			return append(keys[:mid:mid], append(scan, keys[mid:]...)...)
 		}},
 		{name: "recency", sizes: sizes, keys: func(int) []uint64 {
-			// Temporal locality without lasting popularity: 60 % of accesses repeat a key
-			// seen a log-uniformly distributed number of accesses ago (up to the key
-			// space), the rest are new keys. LRU does well here and a frequency filter
-			// must widen its window to keep up: it exercises the adaptive window.
-			r := rand.New(rand.NewPCG(40, 1))
-			keys := make([]uint64, n)
-			next := uint64(0)
-			for i := range keys {
-				if i > 0 && r.Float64() < 0.6 {
-					d := int(math.Exp(r.Float64() * math.Log(float64(min(i, space)))))
-					keys[i] = keys[i-max(d, 1)]
-					continue
-				}
-				keys[i] = next
-				next++
+			return recencyKeys(rand.New(rand.NewPCG(40, 1)), space, n)
+		}},
+		{name: "phases", sizes: sizes, keys: func(size int) []uint64 {
+			// Recency, then Zipf 1.0, then a loop 1.5× the cache, then recency again, each
+			// a quarter of the trace on keys of its own: the window must move both ways.
+			q := n / 4
+			rec := recencyKeys(rand.New(rand.NewPCG(50, 1)), space, q)
+			z := zipfKeys(rand.New(rand.NewPCG(51, 1)), space, q, 1.0)
+			keys := make([]uint64, 0, 4*q)
+			keys = append(keys, rec...)
+			for _, k := range z {
+				keys = append(keys, k+uint64(4*space))
+			}
+			for i := range q {
+				keys = append(keys, uint64(8*space+i%(size*3/2)))
+			}
+			for _, k := range recencyKeys(rand.New(rand.NewPCG(52, 1)), space, q) {
+				keys = append(keys, k+uint64(12*space))
 			}
 			return keys
 		}},

@@ -14,6 +14,8 @@ type Policy struct {
 	sketch   *sketch
 	tuner    windowTuner
 	step     uint64 // the tuner's step, in weight
+	lastMove int    // the tuner's last verdict that moved the window: +1, -1, or 0
+	streak   int    // how many verdicts in a row repeated lastMove
 	capacity uint64 // how many entries the sketch and the ghost are sized for
 	rng      uint64 // xorshift state for the rare random admission of a warm candidate
 }
@@ -63,10 +65,27 @@ func (p *Policy) grow() {
 
 // missed feeds a miss to the tuner and moves the window if it says so.
 func (p *Policy) missed(h uint64) {
-	switch p.tuner.miss(h) {
-	case +1:
+	dir := p.tuner.miss(h)
+	if dir == 0 {
+		return
+	}
+	// Momentum: a move in the same direction as the last one doubles the step (up to a
+	// quarter of the bound), so a large cache crosses to a new workload's best window in a
+	// few samples; any other verdict restarts from the base step.
+	base := max(1, uint64(tuneStepFraction*float64(p.maxWeight)))
+	if dir == p.lastMove {
+		p.streak++
+	} else {
+		p.streak = 0
+	}
+	p.step = base
+	if p.streak >= 2 {
+		p.step = min(base<<min(p.streak-1, 3), max(base, p.maxWeight/8))
+	}
+	p.lastMove = dir
+	if dir > 0 {
 		p.setWindow(min(p.maxWindow+p.step, uint64(maxWindowFraction*float64(p.maxWeight))))
-	case -1:
+	} else {
 		p.setWindow(max(p.maxWindow-min(p.step, p.maxWindow), 1))
 	}
 }
