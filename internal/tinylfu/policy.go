@@ -158,6 +158,39 @@ func (p *Policy) Update(n *Node, weight uint32, evict func(*Node)) {
 	p.maintain(evict)
 }
 
+// Replace puts n, a new node prepared by Init for the same key, in the place of old, which
+// the policy holds and which leaves it: for a cache whose nodes are immutable, a write that
+// replaces a value is then an access of the same entry (as Update is), not a new entry
+// that must earn its place again from the window. old's unharvested hits are counted. It
+// evicts as Add does; n itself is evicted if it weighs more than the bound. If the policy
+// no longer holds old, Replace is Add.
+func (p *Policy) Replace(old, n *Node, evict func(*Node)) {
+	if n.queue != queueNone {
+		panic("tinylfu: Replace with a node the policy already holds")
+	}
+	if old.queue == queueNone {
+		p.Add(n, evict)
+		return
+	}
+	hits := old.takeHits()
+	p.sketch.increment(n.hash, hits+1)
+	q := old.queue
+	p.unlink(old)
+	if uint64(n.weight) > p.maxWeight {
+		evict(n)
+		return
+	}
+	if q == queueWindow {
+		n.queue = queueWindow
+		p.window.pushNewest(n)
+	} else {
+		n.queue = queueProtected
+		p.protected.pushNewest(n)
+		p.rebalanceProtected()
+	}
+	p.maintain(evict)
+}
+
 // Remove drops n, which left the cache by Delete, expiry or replacement. It calls nothing.
 // Removing a node the policy does not hold (already evicted) does nothing.
 func (p *Policy) Remove(n *Node) {

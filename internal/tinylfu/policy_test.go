@@ -113,9 +113,16 @@ func TestPolicy_RandomOperationsKeepTheQueuesConsistent(t *testing.T) {
 		switch op := r.IntN(10); {
 		case op < 6:
 			c.get(key, uint32(1+r.IntN(8)))
-		case op < 8:
+		case op < 7:
 			if n, ok := c.table[h]; ok {
 				c.p.Update(n, uint32(r.IntN(20)), c.evict)
+			}
+		case op < 8:
+			if old, ok := c.table[h]; ok {
+				n := new(Node)
+				n.Init(h, uint32(r.IntN(20)))
+				c.table[h] = n // before Replace: it may evict n, which deletes it
+				c.p.Replace(old, n, c.evict)
 			}
 		default:
 			if n, ok := c.table[h]; ok {
@@ -434,5 +441,48 @@ func TestPolicy_HitsArrivingDuringAWriteCannotStallIt(t *testing.T) {
 	}
 	close(stop)
 	<-done
+	checkInvariants(t, c.p)
+}
+
+func TestPolicy_ReplaceKeepsTheEntrysPlaceAndWeighsTheNewNode(t *testing.T) {
+	c := newFakeCache(100)
+	for k := uint64(0); k < 300; k++ {
+		c.get(k%120, 1)
+	}
+	// A node in the main region, replaced by a heavier one for the same key.
+	var old *Node
+	for _, n := range c.table {
+		if n.queue == queueProbation || n.queue == queueProtected {
+			old = n
+			break
+		}
+	}
+	n := new(Node)
+	n.Init(old.hash, 5)
+	before := c.p.Len()
+	c.p.Replace(old, n, c.evict)
+	c.table[n.hash] = n
+	if old.queue != queueNone {
+		t.Fatalf("old node still tagged %d", old.queue)
+	}
+	if n.queue != queueProtected {
+		t.Fatalf("new node in queue %d; want protected (%d): a replacement is an access", n.queue, queueProtected)
+	}
+	if c.p.Weight() > 100 || c.p.Len() > before {
+		t.Fatalf("weight %d, len %d (was %d); want at most 100 and no more entries", c.p.Weight(), c.p.Len(), before)
+	}
+	if len(c.table) != c.p.Len() {
+		t.Fatalf("table holds %d; policy %d", len(c.table), c.p.Len())
+	}
+	checkInvariants(t, c.p)
+	// Replacing a node the policy no longer holds adds the new one.
+	gone := new(Node)
+	gone.Init(mix(5000), 1)
+	fresh := new(Node)
+	fresh.Init(mix(5000), 1)
+	c.p.Replace(gone, fresh, c.evict)
+	if fresh.queue != queueWindow {
+		t.Fatalf("fresh node in queue %d; want the window (%d)", fresh.queue, queueWindow)
+	}
 	checkInvariants(t, c.p)
 }
