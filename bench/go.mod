@@ -1,6 +1,6 @@
 module github.com/safemap-go/safemap/bench
 
-go 1.24
+go 1.24.0
 
 require (
 	github.com/maypok86/otter/v2 v2.4.0
