@@ -79,7 +79,7 @@ func TestComputeProbes_SendTheColdShareToTheColdRange(t *testing.T) {
 }
 
 func TestZipfKeys_FavourFewKeys(t *testing.T) {
-	keys := zipfKeys(1<<16, 10_000, cacheZipfS, 1)
+	keys := zipfProbes(1<<16, 10_000, cacheZipfS, 1)
 	counts := map[int64]int{}
 	for _, k := range keys {
 		if k < 0 || k >= 10_000 {

@@ -30,10 +30,10 @@ const (
 	cacheProbes       = 1 << 20
 )
 
-// zipfKeys returns n keys drawn with Zipf exponent s over keys 0..keys-1,
+// zipfProbes returns n keys drawn with Zipf exponent s over keys 0..keys-1,
 // the most frequent ranks mapped to random keys (a fixed permutation), so
 // that the hot keys are not neighbours in any table.
-func zipfKeys(n, keys int, s float64, seed int64) []int64 {
+func zipfProbes(n, keys int, s float64, seed int64) []int64 {
 	r := rand.New(rand.NewSource(seed))
 	z := rand.NewZipf(r, s, 1, uint64(keys-1))
 	perm := r.Perm(keys)
@@ -48,7 +48,7 @@ func zipfKeys(n, keys int, s float64, seed int64) []int64 {
 // them uniform over the cold range [hot, hot+2·bound), the rest Zipf over
 // the hot keys [0, hot).
 func computeProbes(n, hot, bound, coldPct int) []int64 {
-	keys := zipfKeys(n, hot, cacheZipfS, 2)
+	keys := zipfProbes(n, hot, cacheZipfS, 2)
 	r := randv2.New(randv2.NewPCG(3, 4))
 	for i := range keys {
 		if r.IntN(100) < coldPct {
@@ -75,7 +75,7 @@ func fillCache(im cacheImpl, c benchCache, n int) {
 // share of reads that missed: it should be 0, and is not where a cache
 // dropped or evicted preloaded keys.
 func BenchmarkCacheLoadHit(b *testing.B) {
-	keys := zipfKeys(cacheProbes, cacheHotKeys, cacheZipfS, 1)
+	keys := zipfProbes(cacheProbes, cacheHotKeys, cacheZipfS, 1)
 	for _, bound := range []int{100_000, 200_000} {
 		for _, im := range cacheImpls {
 			b.Run(fmt.Sprintf("impl=%s/bound=%d", im.name, bound), func(b *testing.B) {
