@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"flag"
 	"fmt"
 	"math/rand"
 	randv2 "math/rand/v2"
@@ -17,8 +18,9 @@ import (
 //	GOMAXPROCS=2 go test -run '^$' -bench 'Cache(LoadHit|LoadOrCompute)$' -count 6 ./bench | tee speed.txt
 //	benchstat -col /impl speed.txt
 //
-// bench/interleave-cache.sh runs them interleaved, the way the ratios in
-// BENCHMARKS.md are measured.
+// go test's -count repeats each sub-benchmark back to back; for ratios,
+// bench/interleave-cache.sh runs rounds of every cache one after another
+// instead, the first cache rotating from round to round.
 
 const (
 	cacheHotKeys = 100_000 // the preloaded keys the Zipf reads hit
@@ -58,6 +60,18 @@ func computeProbes(n, hot, bound, coldPct int) []int64 {
 	return keys
 }
 
+// cacheRound is the interleaving round, which bench/interleave-cache.sh
+// passes to each run of the test binary (-cache.round=N).
+var cacheRound = flag.Int("cache.round", 0, "the interleaving round: the cache speed rows start with the round's cache")
+
+// rotatedImpls returns cacheImpls starting with the cache of this round,
+// so that over the rounds every cache runs first about as often and the
+// host's drift does not favour one.
+func rotatedImpls() []cacheImpl {
+	r := *cacheRound % len(cacheImpls)
+	return append(cacheImpls[r:len(cacheImpls):len(cacheImpls)], cacheImpls[:r]...)
+}
+
 // fillCache stores keys 0..n-1 (value = key) and waits until the cache
 // has applied them.
 func fillCache(im cacheImpl, c benchCache, n int) {
@@ -76,8 +90,9 @@ func fillCache(im cacheImpl, c benchCache, n int) {
 // dropped or evicted preloaded keys.
 func BenchmarkCacheLoadHit(b *testing.B) {
 	keys := zipfProbes(cacheProbes, cacheHotKeys, cacheZipfS, 1)
+	impls := rotatedImpls()
 	for _, bound := range []int{100_000, 200_000} {
-		for _, im := range cacheImpls {
+		for _, im := range impls {
 			b.Run(fmt.Sprintf("impl=%s/bound=%d", im.name, bound), func(b *testing.B) {
 				c := im.new(cacheOptions{maxEntries: bound})
 				defer c.Close()
@@ -111,7 +126,7 @@ func BenchmarkCacheLoadHit(b *testing.B) {
 // twice the bound, so that most of them miss, compute and evict.
 func BenchmarkCacheLoadOrCompute(b *testing.B) {
 	keys := computeProbes(cacheProbes, cacheHotKeys, cacheComputeBound, cacheColdPct)
-	for _, im := range cacheImpls {
+	for _, im := range rotatedImpls() {
 		b.Run(fmt.Sprintf("impl=%s/hot=90%%", im.name), func(b *testing.B) {
 			c := im.new(cacheOptions{maxEntries: cacheComputeBound})
 			defer c.Close()

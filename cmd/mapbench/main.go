@@ -288,10 +288,11 @@ bad flags, 130 when interrupted (what was measured is still printed).
 	if r.keyTypes, err = pick("-keytype", *keyTypeList, keyTypes, func(s string) string { return s }); err != nil {
 		return nil, "", err
 	}
-	list, wantStampede := splitStampede(*wls)
+	list, wantStampede := splitStampede(expandCacheGroup(*wls))
 	r.stampede, r.redisAddr = wantStampede && *redisAddr != "off", *redisAddr
 	if list != "" {
-		if r.workloads, err = pick("-workloads", list, workloads, func(w *workload) string { return w.name }); err != nil {
+		all := append(workloads[:len(workloads):len(workloads)], cacheWorkloads...)
+		if r.workloads, err = pick("-workloads", list, all, func(w *workload) string { return w.name }); err != nil {
 			return nil, "", err
 		}
 	}
@@ -418,6 +419,8 @@ func list(w io.Writer, width int) {
 		}
 		rows = append(rows, [3]string{wl.name, strings.Join(vs, " "), wl.description})
 	}
+	cacheRows, cacheImplRows := cacheListRows()
+	rows = append(rows, cacheRows...)
 	rows = append(rows, stampedeListRow())
 	writeColumns(w, width, [3]string{"WORKLOAD", "VARIANTS", "DESCRIPTION"}, rows)
 	fmt.Fprintln(w)
@@ -429,6 +432,7 @@ func list(w io.Writer, width int) {
 		}
 		rows = append(rows, [3]string{name, im.kind(), im.about})
 	}
+	rows = append(rows, cacheImplRows...)
 	writeColumns(w, width, [3]string{"IMPL", "KIND", "DESCRIPTION"}, rows)
 }
 
