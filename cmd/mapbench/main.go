@@ -215,7 +215,7 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 		budget      = fs.Duration("budget", 2*time.Minute, "wall time the run aims at: extra samples for unsettled cases are taken only while the run is on course for it (every case still gets -reps)")
 		precision   = fs.Float64("precision", 0.05, "smallest relative `difference` of medians the ranking tells apart, and the interval half-width at which a tie counts as settled; smaller buys tighter answers with more samples (with -budget and -max-reps)")
 		keyTypeList = fs.String("keytype", "int", "comma-separated key `types`: int, string")
-		wls         = fs.String("workloads", "all", "comma-separated workload `names`, or all (see 'mapbench list')")
+		wls         = fs.String("workloads", "all", "comma-separated workload `names`, cache for the cache workloads (safemap's cache against otter, ristretto, theine and golang-lru), or all (see 'mapbench list')")
 		ims         = fs.String("impls", "all", "comma-separated implementation `names`, or all (see 'mapbench list')")
 		dir         = fs.String("o", "", "write report.html, results.json, results.csv and bench.txt into `dir`")
 		redisAddr   = fs.String("redis", "", "Redis `address` for the stampede workload, or off to skip it (default: start a redis-server from PATH on a free loopback port; skip the workload if there is none)")
