@@ -249,7 +249,7 @@ func (c *Cache[K, V]) newNode(key K, value V) *node[K, V] {
 			ttl = c.ttlFunc(key, value)
 		}
 		if ttl != 0 {
-			w = uint64(c.deadline(ttl)) << deadlineShift
+			w |= uint64(c.deadline(ttl)) << deadlineShift
 		}
 	}
 	if c.bounded {
@@ -276,6 +276,13 @@ func findable[K comparable](key K) (ok bool) {
 	return key == key
 }
 
+// hitMask selects the bits of a Word that a hit must find clear to return
+// the value without reading the clock: hidden, and every deadline bit. An
+// entry with a deadline is checked against the coarse clock in line (the
+// clock method does not inline there); with another clock, the hit paths'
+// outlined continuations check it.
+const hitMask = hiddenBit | ^uint64(1<<deadlineShift-1)
+
 // Load returns the value stored for key, or the zero value and false if the
 // key is absent or its entry expired. It takes no lock and never allocates;
 // it never starts a refresh.
@@ -283,7 +290,7 @@ func (c *Cache[K, V]) Load(key K) (value V, ok bool) {
 	n, ok := c.m.Load(key)
 	if ok {
 		w := n.Word.Load()
-		if w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock()) {
+		if w&hitMask == 0 || (w&hiddenBit == 0 && c.clockKind.Load() == clockCoarse && deadlineOf(w) > coarse.now.Load()) {
 			tinylfu.Touch(&n.Node, w)
 			c.stats.hit()
 			return n.value, true
@@ -295,10 +302,17 @@ func (c *Cache[K, V]) Load(key K) (value V, ok bool) {
 // loadMiss is Load's miss (outlined so that Load's hit inlines): found says
 // whether the map held a node, expired or hidden.
 func (c *Cache[K, V]) loadMiss(n *node[K, V], found bool) (value V, ok bool) {
-	c.stats.miss()
 	if found {
+		// The fast path reads only the coarse clock: with a custom clock,
+		// or after Close, a live entry gets here.
+		if w := n.Word.Load(); w&hiddenBit == 0 && !expiredAt(w, c.clock()) {
+			tinylfu.Touch(&n.Node, w)
+			c.stats.hit()
+			return n.value, true
+		}
 		c.dropIfExpired(n)
 	}
+	c.stats.miss()
 	return value, false
 }
 
@@ -372,7 +386,7 @@ func (c *Cache[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) 
 	}
 	if n, ok := c.m.Load(key); ok {
 		w := n.Word.Load()
-		if w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock()) {
+		if w&hitMask == 0 || (w&hiddenBit == 0 && c.clockKind.Load() == clockCoarse && deadlineOf(w) > coarse.now.Load()) {
 			tinylfu.Touch(&n.Node, w)
 			c.stats.hit()
 			if c.l19.refreshAfter > 0 {
@@ -403,6 +417,9 @@ func (c *Cache[K, V]) computeMiss(key K, fn func() V) (actual V, loaded bool) {
 		if c.live(n) {
 			if !ran {
 				c.stats.hit()
+				if c.l19.refreshAfter > 0 {
+					c.maybeRefresh(n, func(context.Context) (V, error) { return fn(), nil })
+				}
 			}
 			return n.value, true
 		}
@@ -425,7 +442,7 @@ func (c *Cache[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(conte
 	mustLoader("LoadOrTryCompute", ctx, fn == nil)
 	if n, ok := c.m.Load(key); ok {
 		w := n.Word.Load()
-		if w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock()) {
+		if w&hitMask == 0 || (w&hiddenBit == 0 && c.clockKind.Load() == clockCoarse && deadlineOf(w) > coarse.now.Load()) {
 			tinylfu.Touch(&n.Node, w)
 			c.stats.hit()
 			if c.l19.refreshAfter > 0 {
@@ -466,7 +483,7 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 		if ran && !found {
 			c.settle(n, nil)
 			if n.Word.Load()&hiddenBit != 0 {
-				return actual, false, c.hiddenErr(n)
+				return actual, false, extOf(n).err // the computing caller gets its own error
 			}
 			return n.value, false, nil
 		}
@@ -480,6 +497,9 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 			}
 			if !ran {
 				c.stats.hit()
+				if c.l19.refreshAfter > 0 {
+					c.maybeRefresh(n, fn)
+				}
 			}
 			return n.value, true, nil
 		}

@@ -192,6 +192,10 @@ func (c *Cache[K, V]) Refresh(ctx context.Context, key K, fn func(context.Contex
 // the running one (only explicit calls, with ch, join; an automatic one
 // that finds a reload running or backing off does nothing).
 func (c *Cache[K, V]) startRefresh(ctx context.Context, key K, cur *node[K, V], fn func(context.Context) (V, error), ch chan RefreshResult[V], explicit bool) {
+	closed := c.l19.closing.Err() != nil
+	if closed && !explicit {
+		return // no background work after Close
+	}
 	st, _ := c.l19.refreshing.LoadOrCompute(key, func() *refreshState[V] { return new(refreshState[V]) })
 	st.mu.Lock()
 	if st.running || (!explicit && c.clock() < st.retryAt) {
@@ -206,18 +210,26 @@ func (c *Cache[K, V]) startRefresh(ctx context.Context, key K, cur *node[K, V], 
 		st.waiters = append(st.waiters, ch)
 	}
 	st.mu.Unlock()
+	if closed {
+		c.reload(ctx, key, cur, fn, st, false) // after Close, Refresh reloads in the caller's goroutine
+		return
+	}
 	c.l19.wg.Add(1)
-	go c.reload(ctx, key, cur, fn, st)
+	go c.reload(ctx, key, cur, fn, st, true)
 }
 
 // reload is a background reload of key, whose node was cur (nil: absent)
 // when it started.
-func (c *Cache[K, V]) reload(parent context.Context, key K, cur *node[K, V], fn func(context.Context) (V, error), st *refreshState[V]) {
-	defer c.l19.wg.Done()
+// background says whether it runs in a goroutine of its own, which Close
+// cancels and waits for.
+func (c *Cache[K, V]) reload(parent context.Context, key K, cur *node[K, V], fn func(context.Context) (V, error), st *refreshState[V], background bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), c.l19.refreshTimeout)
 	defer cancel()
-	stop := context.AfterFunc(c.l19.closing, cancel)
-	defer stop()
+	if background {
+		defer c.l19.wg.Done()
+		stop := context.AfterFunc(c.l19.closing, cancel)
+		defer stop()
+	}
 
 	var res RefreshResult[V]
 	func() {

@@ -9,14 +9,13 @@ import (
 // count since New; each is read atomically, but the snapshot as a whole is
 // not, so it may be off by the operations in flight while it is taken.
 type Stats struct {
-	// Hits and Misses count lookups by Load, LoadOrCompute,
-	// LoadOrTryCompute and LoadOrTryComputeAll (per key): a hit returned a
+	// Hits and Misses count lookups by Load, LoadOrCompute and
+	// LoadOrTryCompute: a hit returned a
 	// present value (including one it waited for while another goroutine
 	// loaded it), a miss found the key absent or expired.
 	Hits, Misses uint64
-	// Loads counts the loader calls that LoadOrCompute, LoadOrTryCompute
-	// and LoadOrTryComputeAll made (a batch call counts once per key);
-	// LoadErrors those that failed.
+	// Loads counts the loader calls that LoadOrCompute and
+	// LoadOrTryCompute made; LoadErrors those that failed.
 	Loads, LoadErrors uint64
 	// Evictions counts entries the policy evicted by size; Expirations
 	// entries removed because their time to live ran out.
@@ -66,8 +65,7 @@ type counters struct {
 // random number. Two goroutines that share a stripe only share a line.
 func (s *counters) stripe() *statStripe {
 	var local byte
-	p := uintptr(unsafe.Pointer(&local)) >> 13
-	return &s.stripes[(p^p>>4)&(statStripes-1)]
+	return &s.stripes[uintptr(unsafe.Pointer(&local))>>13&(statStripes-1)]
 }
 
 func (s *counters) hit()  { s.stripe().hits.Add(1) }

@@ -165,3 +165,37 @@ func TestCache_ExpiryRacingAHitReturnsOnlyStoredValues(t *testing.T) {
 	writer.Wait()
 	checkInvariants(t, c)
 }
+
+// TestCache_BoundHoldsWithinTheSlackUnderConcurrentWrites samples Len while
+// GOMAXPROCS writers insert fresh keys into a cache of 1,000: it may exceed
+// the bound only by the writes in flight, far below the documented slack of
+// max(1 %, 64).
+func TestCache_BoundHoldsWithinTheSlackUnderConcurrentWrites(t *testing.T) {
+	const bound, slack = 1000, 64
+	c := mustNew(t, cache.Options[int, int]{MaxEntries: bound})
+	workers := max(4, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	var worst atomic.Int64
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range testkit.ShortOr(5_000, 20_000) {
+				c.LoadOrCompute(w<<32|i, func() int { return i })
+				if i%64 == 0 {
+					if n := int64(c.Len()); n > worst.Load() {
+						worst.Store(n)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := worst.Load(); n > bound+slack {
+		t.Fatalf("Len reached %d under concurrent writes; want at most %d + %d", n, bound, slack)
+	}
+	if n := c.Len(); n > bound {
+		t.Fatalf("Len after the writers finished: %d; want at most %d", n, bound)
+	}
+	checkInvariants(t, c)
+}

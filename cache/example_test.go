@@ -1,0 +1,110 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/safemap-go/safemap/cache"
+)
+
+// A bounded cache with a TTL in front of a loader: the loader runs once
+// per missing key, however many goroutines miss it together.
+func ExampleNew() {
+	users, err := cache.New(cache.Options[int, string]{
+		MaxEntries: 100_000,
+		TTL:        time.Minute,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer users.Close()
+
+	load := func(ctx context.Context) (string, error) { return "ada", nil } // a database read
+	name, loaded, err := users.LoadOrTryCompute(context.Background(), 42, load)
+	fmt.Println(name, loaded, err)
+	name, loaded, err = users.LoadOrTryCompute(context.Background(), 42, load)
+	fmt.Println(name, loaded, err)
+	fmt.Printf("%+v\n", users.Stats())
+	// Output:
+	// ada false <nil>
+	// ada true <nil>
+	// {Hits:1 Misses:1 Loads:1 LoadErrors:0 Evictions:0 Expirations:0 Refreshes:0 RefreshFailures:0 Entries:1 Weight:0}
+}
+
+// New names every bad field of the options.
+func ExampleNew_invalidOptions() {
+	_, err := cache.New(cache.Options[string, []byte]{MaxEntries: -1, MaxWeight: 1 << 20})
+	fmt.Println(errors.Is(err, cache.ErrInvalidOptions))
+	fmt.Println(err)
+	// Output:
+	// true
+	// cache: invalid options: MaxEntries is -1; want 0 (no bound) or more; MaxWeight is 1048576 without a Weigher
+}
+
+// A Delete while a loader runs wins: the load's value, read before the
+// write it raced, is returned to its caller but not kept, and the next
+// call loads again. (This holds once safemap.Map discards invalidated
+// loads, issue 18 §4; the cache's Delete goes through the map.)
+func ExampleCache_Delete_invalidationWins() {
+	c, _ := cache.New(cache.Options[string, int]{MaxEntries: 10})
+	defer c.Close()
+	started, proceed := make(chan struct{}), make(chan struct{})
+	done := make(chan int)
+	go func() {
+		v, _ := c.LoadOrCompute("price", func() int {
+			close(started)
+			<-proceed
+			return 1 // read from the database before the write below
+		})
+		done <- v
+	}()
+	<-started
+	// A writer updates the database to 2, then invalidates the cache.
+	c.Delete("price")
+	close(proceed)
+	fmt.Println("the racing load returned", <-done)
+	v, loaded := c.LoadOrCompute("price", func() int { return 2 })
+	fmt.Println("the next call got", v, "loaded:", loaded)
+}
+
+// With RefreshAfter, a hit on an older entry returns it at once and
+// reloads it in the background; Refresh reloads on demand.
+func ExampleCache_Refresh() {
+	c, _ := cache.New(cache.Options[string, string]{TTL: time.Minute, RefreshAfter: 30 * time.Second})
+	defer c.Close()
+	c.Store("config", "v1")
+	res := <-c.Refresh(context.Background(), "config", func(context.Context) (string, error) {
+		return "v2", nil
+	})
+	fmt.Println(res.Value, res.Stored, res.Err)
+	v, _ := c.Load("config")
+	fmt.Println(v)
+	// Output:
+	// v2 true <nil>
+	// v2
+}
+
+// With NegativeTTL, a loader's ErrNotFound is remembered: the next calls
+// return it without reaching the database.
+func ExampleErrNotFound() {
+	c, _ := cache.New(cache.Options[int, string]{NegativeTTL: 10 * time.Second})
+	defer c.Close()
+	calls := 0
+	load := func(ctx context.Context) (string, error) {
+		calls++
+		return "", fmt.Errorf("user 7: %w", cache.ErrNotFound)
+	}
+	for range 3 {
+		_, _, err := c.LoadOrTryCompute(context.Background(), 7, load)
+		fmt.Println(errors.Is(err, cache.ErrNotFound))
+	}
+	_, ok := c.Load(7)
+	fmt.Println("loader calls:", calls, "present:", ok)
+	// Output:
+	// true
+	// true
+	// true
+	// loader calls: 1 present: false
+}
