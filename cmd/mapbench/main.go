@@ -215,7 +215,7 @@ func parseRun(args []string, stderr io.Writer) (*runner, string, error) {
 		budget      = fs.Duration("budget", 2*time.Minute, "wall time the run aims at: extra samples for unsettled cases are taken only while the run is on course for it (every case still gets -reps)")
 		precision   = fs.Float64("precision", 0.05, "smallest relative `difference` of medians the ranking tells apart, and the interval half-width at which a tie counts as settled; smaller buys tighter answers with more samples (with -budget and -max-reps)")
 		keyTypeList = fs.String("keytype", "int", "comma-separated key `types`: int, string")
-		wls         = fs.String("workloads", "all", "comma-separated workload `names`, or all (see 'mapbench list')")
+		wls         = fs.String("workloads", "all", "comma-separated workload `names`, cache for the cache workloads (safemap's cache against otter, ristretto, theine and golang-lru), or all (see 'mapbench list')")
 		ims         = fs.String("impls", "all", "comma-separated implementation `names`, or all (see 'mapbench list')")
 		dir         = fs.String("o", "", "write report.html, results.json, results.csv and bench.txt into `dir`")
 		redisAddr   = fs.String("redis", "", "Redis `address` for the stampede workload, or off to skip it (default: start a redis-server from PATH on a free loopback port; skip the workload if there is none)")
@@ -288,10 +288,11 @@ bad flags, 130 when interrupted (what was measured is still printed).
 	if r.keyTypes, err = pick("-keytype", *keyTypeList, keyTypes, func(s string) string { return s }); err != nil {
 		return nil, "", err
 	}
-	list, wantStampede := splitStampede(*wls)
+	list, wantStampede := splitStampede(expandCacheGroup(*wls))
 	r.stampede, r.redisAddr = wantStampede && *redisAddr != "off", *redisAddr
 	if list != "" {
-		if r.workloads, err = pick("-workloads", list, workloads, func(w *workload) string { return w.name }); err != nil {
+		all := append(workloads[:len(workloads):len(workloads)], cacheWorkloads...)
+		if r.workloads, err = pick("-workloads", list, all, func(w *workload) string { return w.name }); err != nil {
 			return nil, "", err
 		}
 	}
@@ -418,6 +419,8 @@ func list(w io.Writer, width int) {
 		}
 		rows = append(rows, [3]string{wl.name, strings.Join(vs, " "), wl.description})
 	}
+	cacheRows, cacheImplRows := cacheListRows()
+	rows = append(rows, cacheRows...)
 	rows = append(rows, stampedeListRow())
 	writeColumns(w, width, [3]string{"WORKLOAD", "VARIANTS", "DESCRIPTION"}, rows)
 	fmt.Fprintln(w)
@@ -429,6 +432,7 @@ func list(w io.Writer, width int) {
 		}
 		rows = append(rows, [3]string{name, im.kind(), im.about})
 	}
+	rows = append(rows, cacheImplRows...)
 	writeColumns(w, width, [3]string{"IMPL", "KIND", "DESCRIPTION"}, rows)
 }
 

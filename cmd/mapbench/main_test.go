@@ -76,10 +76,13 @@ func TestMapbench_EndToEndWritesEveryReport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadJSON: %v", err)
 	}
-	if len(run.Workloads) != len(workloads) {
-		t.Fatalf("results.json has %d workloads; want %d", len(run.Workloads), len(workloads))
+	if want := len(workloads) + len(cacheWorkloads); len(run.Workloads) != want {
+		t.Fatalf("results.json has %d workloads; want %d (the maps' and the caches')", len(run.Workloads), want)
 	}
 	for _, w := range run.Workloads {
+		if strings.HasPrefix(w.Name, cacheGroup+"-") {
+			continue // rows of caches, not of -impls: cache_test.go
+		}
 		for _, im := range impls {
 			i := slices.IndexFunc(w.Cases, func(c results.Case) bool { return c.Impl == im.name })
 			if i < 0 {
@@ -441,7 +444,7 @@ func TestList_WrapsToTheWidth(t *testing.T) {
 	}
 	var wide bytes.Buffer
 	list(&wide, 1000)
-	if n := strings.Count(wide.String(), "\n"); n != len(workloads)+1+len(impls)+3 { // +1: the stampede workload
+	if n := strings.Count(wide.String(), "\n"); n != len(workloads)+len(cacheWorkloads)+1+len(impls)+len(cacheImpls)+3 { // +1: the stampede workload
 		t.Errorf("1000 columns: %d lines; want one per workload (the stampede's too) and implementation, two headers and a blank line", n)
 	}
 }

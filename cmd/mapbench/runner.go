@@ -59,6 +59,9 @@ type contender struct {
 	// the function that takes one sample and the one that lists the
 	// guarantees broken so far (nil for none to check).
 	start func() (sample func() results.Sample, violations func() []string)
+	// release, when set, frees what start set up (a cache's background
+	// goroutines); runGroup calls it once the group is measured.
+	release func()
 }
 
 // A setting is what one group of a workload is measured under.
@@ -283,6 +286,11 @@ func (r *runner) runGroup(ctx context.Context, w *workload, st setting, b *budge
 			KeyType: st.keyType, Goroutines: st.goroutines, Unsupported: c.unsupported}
 	}
 	finish := func() []results.Case {
+		for _, c := range cons {
+			if c.release != nil {
+				c.release()
+			}
+		}
 		for i := range cases {
 			if broken[i] != nil {
 				cases[i].Violations = broken[i]()

@@ -52,6 +52,10 @@ type facts struct {
 	conc    int // goroutines, GOMAXPROCS resolved
 	procs   int
 	snap    bool
+	// unbounded and stale: the key set grows without bound, values go
+	// stale this long after they are loaded (0: never).
+	unbounded bool
+	stale     time.Duration
 }
 
 func factsOf(w Workload) facts {
@@ -65,14 +69,16 @@ func factsOf(w Workload) facts {
 		conc = runtime.GOMAXPROCS(0)
 	}
 	return facts{
-		reads:   r,
-		changes: min(changes, 1),
-		miss:    m,
-		keySet:  w.KeySet,
-		keys:    max(w.Keys, 0),
-		conc:    conc,
-		procs:   max(w.Processes, 1),
-		snap:    w.NeedSnapshot,
+		reads:     r,
+		changes:   min(changes, 1),
+		miss:      m,
+		keySet:    w.KeySet,
+		keys:      max(w.Keys, 0),
+		conc:      conc,
+		procs:     max(w.Processes, 1),
+		snap:      w.NeedSnapshot,
+		unbounded: w.Unbounded,
+		stale:     max(w.StaleAfter, 0),
 	}
 }
 
@@ -137,6 +143,32 @@ var rules = []rule{
 			return []string{fmt.Sprintf("%s also gives point-in-time views, and wins if you iterate about as often as the map changes, or can batch changes with StoreAll: it copies on every change (or batch), %s on every Range", stratSnapshot, stratRW)}
 		},
 		warning: "No strategy gives cheap point-in-time snapshots at this rate of change and size: every NewRWMap Range copies all entries while writers wait, and its one lock serialises writers. If that is too slow, snapshot less often, or keep versioned immutable copies (batch the changes and publish each batch with SnapshotMap.StoreAll, one copy per batch)",
+	},
+	{
+		name:    "no snapshot needed, the key set grows without bound or values go stale: a bounded, expiring cache",
+		applies: func(f facts) bool { return f.needsCache() },
+		rec:     stratCache, runnerUp: stratNew,
+		why: func(f facts) []string {
+			c := row(stratCache)
+			var rs []string
+			if f.unbounded {
+				bound := "the number of entries you can afford to keep"
+				if f.keys > 0 {
+					bound = fmt.Sprintf("about the ~%d keys you expect to be live, or the number you can afford to keep", f.keys)
+				}
+				rs = append(rs, fmt.Sprintf("The key set grows without bound: %s, so with any of them memory grows for as long as the process runs. Bound it with %s(cache.Options{MaxEntries: …}), MaxEntries being %s: %s",
+					"every map keeps each key until you delete it", c.name, bound, c.writes))
+			}
+			if f.stale > 0 {
+				rs = append(rs, fmt.Sprintf("Values go stale ~%s after they are loaded: with %s(cache.Options{TTL: %s}) an entry is absent for every method once its TTL has passed, so the next call loads it afresh (%s); set RefreshAfter below the TTL to reload hot entries in the background instead of making callers wait at each expiry",
+					format.Duration(f.stale), c.name, goDuration(f.stale), c.misses))
+			}
+			return append(rs, c.summary(), "Reads: "+c.reads)
+		},
+		runnerUpWhy: func(f facts) []string {
+			n := row(stratNew)
+			return []string{fmt.Sprintf("%s, if you can delete keys yourself when they leave or go stale (a Delete during a load discards the loaded value, so an invalidation wins): it never evicts or expires anything, and %s", n.name, n.reads)}
+		},
 	},
 	{
 		name:    "no snapshot needed, copying on change costs under an entry per operation, most reads hit",
@@ -236,6 +268,29 @@ func (f facts) rule() *rule {
 	panic("advisor: no rule applies; the last rule must always apply")
 }
 
+// goDuration writes d as a Go expression: 5 * time.Minute.
+func goDuration(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "time.Hour"}, {time.Minute, "time.Minute"}, {time.Second, "time.Second"}, {time.Millisecond, "time.Millisecond"}} {
+		if d%u.d == 0 {
+			if d == u.d {
+				return u.name
+			}
+			return fmt.Sprintf("%d * %s", d/u.d, u.name)
+		}
+	}
+	return fmt.Sprintf("time.Duration(%d)", int64(d))
+}
+
+// needsCache reports whether a map that keeps every key until it is
+// deleted does not fit: the key set grows without bound or values go
+// stale.
+func (f facts) needsCache() bool {
+	return f.unbounded || f.stale > 0
+}
+
 // copyCheap reports whether a copy-on-write map pays without a snapshot
 // being needed: the map never changes, or changes in at most ~1 % of
 // operations, holds at most ~100k keys, and copies at most about one entry
@@ -262,6 +317,7 @@ func atMost(x, limit float64) bool {
 //
 //	need snapshot, changes ≤ 1 %, 1 ≤ keys ≤ 100k      → NewSnapshotMap, runner-up NewRWMap
 //	need snapshot, otherwise                             → NewRWMap, runner-up NewSnapshotMap (+ warning)
+//	key set unbounded, or values stale after a time      → cache.New (MaxEntries, TTL), runner-up New
 //	changes = 0, or changes ≤ 1 %, keys ≤ 100k and
 //	  changes × keys ≤ 1 entry copied per operation:
 //	    misses < 50 %                                    → NewSnapshotMap, runner-up New
@@ -275,7 +331,9 @@ func atMost(x, limit float64) bool {
 // from this machine). Independently of the rule, Decide explains what
 // iteration sees, what a churning key set, a slow (≥ 10 µs) or failing
 // value function mean, and warns when several processes must share the
-// map, when loads fail often (≥ 5 %), and when the key count is unknown.
+// map, when loads fail often (≥ 5 %), when the key count is unknown, and
+// when a snapshot need keeps a workload that needs a bound or expiry off
+// the cache.
 // WouldChange is found by re-running the rules on altered workloads. Keys
 // = 0 (unknown) counts as large; Goroutines = 0 means GOMAXPROCS.
 // Out-of-range fields are clamped: call [Workload.Validate] first to
@@ -351,8 +409,23 @@ func growthWarning(rec string, f facts) string {
 		bound = "use " + joinOr(evicting) + ", which bounds its own memory"
 	}
 	return "The key set grows: " + keeps + ", so memory grows with every new key and is never given back while the keys stay" + size +
-		". If the keys are unbounded (user IDs, URLs, request keys), bound the map: delete keys you no longer need, " + bound + ", " +
+		". If the keys are unbounded (user IDs, URLs, request keys; say so with -unbounded), bound the map: delete keys you no longer need, " + bound + ", " +
 		"or keep the data in the distributed tier (safemap's Redis-backed redismap module, with TTLs), using an in-process map only for the hot set"
+}
+
+// cacheWarning is the warning for a workload that needs a bound or expiry
+// when the rules recommend a strategy that has neither (one that gives
+// point-in-time snapshots, which the cache does not).
+func cacheWarning(rec string, f facts) string {
+	var needs []string
+	if f.unbounded {
+		needs = append(needs, "the key set grows without bound")
+	}
+	if f.stale > 0 {
+		needs = append(needs, "values go stale ~"+format.Duration(f.stale)+" after they are loaded")
+	}
+	return fmt.Sprintf("%s, but %s keeps every key until it is deleted and never expires a value, and %s, which would, gives no point-in-time snapshot: delete keys yourself when they leave or go stale (a Delete during a load discards the loaded value), or drop the snapshot need and use %s",
+		capital(joinAnd(needs)), rec, stratCache, stratCache)
 }
 
 // counterNote is the reason for workloads that update existing keys
@@ -395,8 +468,11 @@ func warnings(r *rule, f facts, w Workload) []string {
 	if w.LoaderFailRate >= highFailRate {
 		ws = append(ws, fmt.Sprintf("%s of value-function calls fail (≥ ~5 %%, a judgement): nothing is cached on failure, so every new call for a failing key calls the backend again. Cache negative results (store a \"not found\" marker with an expiry) and add backoff or a circuit breaker to the value function", format.Percent(w.LoaderFailRate)))
 	}
-	if f.keySet == Growing && !row(r.rec).evicts {
+	if f.keySet == Growing && !f.unbounded && !row(r.rec).evicts {
 		ws = append(ws, growthWarning(r.rec, f))
+	}
+	if f.needsCache() && !row(r.rec).evicts {
+		ws = append(ws, cacheWarning(r.rec, f))
 	}
 	if f.keys == 0 {
 		ws = append(ws, "The key count is unknown (keys = 0), so the rules assume it is large: NewSnapshotMap is considered only for a map never changed once filled, and the small-map rule does not apply. Give -keys for a better answer")
@@ -463,6 +539,11 @@ func wouldChange(f facts, rec string) []string {
 		g = f
 		g.changes = writeHeavy
 		try(g, "a quarter or more of operations changed the map")
+	}
+	if !f.needsCache() {
+		g = f
+		g.unbounded = true
+		try(g, "the key set grew without bound (-unbounded) or values went stale after a known time (-stale-after)")
 	}
 	if f.keys >= 1 && f.keys <= snapshotMaxKeys {
 		g = f

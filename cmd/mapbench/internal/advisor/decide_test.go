@@ -357,13 +357,13 @@ func TestDecide_ClampsOutOfRange(t *testing.T) {
 func TestDecide_GrowingKeySetWarnsOfMemory(t *testing.T) {
 	for _, ks := range []KeySet{Static, Growing, Churning} {
 		a := Decide(with(func(w *Workload) { w.KeySet = ks }))
-		warned := strings.Contains(strings.Join(a.Warnings, "\n"), "none of safemap's in-process maps")
+		warned := strings.Contains(strings.Join(a.Warnings, "\n"), "safemap.New does not evict or expire entries")
 		if warned != (ks == Growing) {
 			t.Errorf("%s key set: memory-growth warning %v; want %v", ks, warned, ks == Growing)
 		}
 		if ks == Growing {
 			w := strings.Join(a.Warnings, "\n")
-			wantPhrases(t, w, "evicts or expires", "eviction-capable cache", "redismap")
+			wantPhrases(t, w, "use cache.New, which bounds its own memory", "-unbounded", "redismap")
 		}
 	}
 }

@@ -66,6 +66,8 @@ func Main(args []string, stdout, stderr io.Writer, measure MeasureFunc) int {
 	fs.Float64Var(&fw.LoaderFailRate, "loader-fail", def.LoaderFailRate, "fraction of value-function calls that fail (error or panic), 0..1")
 	fs.BoolVar(&fw.NeedIteration, "iterate", def.NeedIteration, "the program ranges over the map")
 	fs.BoolVar(&fw.NeedSnapshot, "snapshot", def.NeedSnapshot, "iteration needs a point-in-time consistent view of all entries")
+	fs.BoolVar(&fw.Unbounded, "unbounded", def.Unbounded, "the key set grows without bound: keys keep arriving for as long as the process runs (user IDs, URLs, request keys)")
+	fs.DurationVar(&fw.StaleAfter, "stale-after", def.StaleAfter, "how long after it is loaded a value goes stale, e.g. 5m (0: values do not go stale)")
 	fs.IntVar(&fw.Processes, "processes", def.Processes, "number of processes that must share the map's contents")
 	fs.IntVar(&fw.Goroutines, "goroutines", def.Goroutines, "goroutines using the map at once (0: GOMAXPROCS)")
 	from := fs.String("from", "", "read the workload from `FILE`, a safemap.ProfileStats JSON written by safemap.Profile")
@@ -153,6 +155,8 @@ var workloadFlags = map[string]func(dst *Workload, src Workload){
 	"loader-fail": func(d *Workload, s Workload) { d.LoaderFailRate = s.LoaderFailRate },
 	"iterate":     func(d *Workload, s Workload) { d.NeedIteration = s.NeedIteration },
 	"snapshot":    func(d *Workload, s Workload) { d.NeedSnapshot = s.NeedSnapshot },
+	"unbounded":   func(d *Workload, s Workload) { d.Unbounded = s.Unbounded },
+	"stale-after": func(d *Workload, s Workload) { d.StaleAfter = s.StaleAfter },
 	"processes":   func(d *Workload, s Workload) { d.Processes = s.Processes },
 	"goroutines":  func(d *Workload, s Workload) { d.Goroutines, d.GoroutinesFrom = s.Goroutines, "" },
 }

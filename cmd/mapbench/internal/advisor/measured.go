@@ -89,6 +89,14 @@ func FromMeasurement(w Workload, m results.Workload) (Advice, error) {
 	}
 	rules := decideLocal(w) // the one-process rules: the measurement is of in-process maps
 	f := factsOf(w)
+	if f.needsCache() && row(rules.Recommended).evicts {
+		// The measurement is of the maps, which keep every key and never
+		// expire a value: none of them does what the workload needs.
+		a := rules
+		a.Measured = &m
+		a.Reasons = append(a.Reasons, fmt.Sprintf("The measurement (%s) compares safemap's maps, none of which bounds its size or expires values, which your workload needs: the rules decide, and its figures are shown for comparison only", workloadName(m)))
+		return acrossProcesses(a, f), nil
+	}
 	unit := m.Primary
 	if unit == "" {
 		unit = "ns/op"

@@ -55,6 +55,7 @@ const (
 	stratSharded  = "safemap.NewShardedMap"
 	stratSnapshot = "safemap.NewSnapshotMap"
 	stratRedis    = "redismap.New"
+	stratCache    = "cache.New"
 )
 
 // strategyTable lists every strategy the advisor can recommend, in the
@@ -117,6 +118,21 @@ var strategyTable = []strategy{
 		rangeSees:    "iterate one immutable point-in-time snapshot without copying it",
 		churn:        "copies the whole map on every change",
 		snapshot:     true,
+	},
+	{
+		name: stratCache,
+		// impl is empty: -measure replays the maps, which keep every key;
+		// a workload that needs a bound or expiry is decided by the rules.
+		is:           "safemap's cache (github.com/safemap-go/safemap/cache): the default map's table with a bound on its size (MaxEntries, or MaxWeight with a Weigher; W-TinyLFU chooses what to evict) and expiry (TTL, or TTLFunc per entry), keeping the same ConcurrentMap contract",
+		reads:        "a Load hit takes no lock and records the access with at most one store, to a word it already reads; for an entry that can expire it reads a coarse millisecond clock, never the system clock",
+		misses:       "an evicted or expired key is a miss: LoadOrCompute and LoadOrTryCompute load it once per absence, with no lock held, and a Delete during the load discards the loaded value",
+		writes:       "a write that takes the cache past its bound evicts under the cache's maintenance lock, which a hit never takes; OnEvict runs after every lock is released",
+		computeHolds: "no lock: Compute swaps the key's entry with a compare-and-swap, so its function may run again when a writer of the same key races it (keep it free of side effects), and may call the cache",
+		rangeSees:    "skip expired entries and visit the rest as safemap.New's Range does: each key at most once, with no lock held while your function runs, not a snapshot",
+		churn:        "gives back the memory of evicted entries at once and of expired ones lazily and by an incremental cleanup, without a full scan",
+		guarantee:    "the bound holds within a small slack (max(1 %, 64) entries) and an expired entry is absent for every method; RefreshAfter reloads a hot entry in the background before it expires, and NegativeTTL and ErrorTTL remember keys the source does not have and errors for a short time",
+		evicts:       true,
+		shrinks:      true,
 	},
 	{
 		name:      stratRedis,

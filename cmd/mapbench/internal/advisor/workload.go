@@ -94,6 +94,14 @@ type Workload struct {
 	// NeedSnapshot is set when an iteration must see all entries at one
 	// instant (a point-in-time consistent view).
 	NeedSnapshot bool `json:"need_snapshot"`
+	// Unbounded is set when the key set grows without bound: keys keep
+	// arriving for as long as the process runs (user IDs, URLs, request
+	// keys), so a map that keeps every key grows without end.
+	Unbounded bool `json:"unbounded"`
+	// StaleAfter is how long after it is loaded a value goes stale (the
+	// source changes it, and serving the old value longer is wrong); 0
+	// means values do not go stale while they are in the map.
+	StaleAfter time.Duration `json:"stale_after_ns"`
 	// Processes is how many processes must share the map's contents:
 	// 1 (or 0) for one process.
 	Processes int `json:"processes"`
@@ -142,6 +150,9 @@ func (w Workload) Validate() error {
 		problems = append(problems, fmt.Sprintf("loader_cost_ns (-loader-cost) is %v: want 0 or more", w.LoaderCost))
 	}
 	fraction("loader_fail_rate", "loader-fail", w.LoaderFailRate)
+	if w.StaleAfter < 0 {
+		problems = append(problems, fmt.Sprintf("stale_after_ns (-stale-after) is %v: want 0 (values do not go stale) or more", w.StaleAfter))
+	}
 	nonNegative("processes", "processes", int64(w.Processes), "1 or more (0 also means one process)")
 	nonNegative("goroutines", "goroutines", int64(w.Goroutines), "0 (GOMAXPROCS) or more")
 	if len(problems) > 0 {
