@@ -137,18 +137,13 @@ func Trace[K comparable, V any](m LoadOrTryComputer[K, V], name string, opts ...
 // Unwrap returns the wrapped map.
 func (t *Traced[K, V]) Unwrap() LoadOrTryComputer[K, V] { return t.m }
 
-// callKey is the context key under which a traced call passes itself to
-// its loader: a loader that finds its own call there runs inside it.
-type callKey struct{}
-
 // call is one traced call of LoadOrTryCompute or LoadOrTryComputeAll.
 type call struct {
 	waiter *waiter // nil if the caller's ctx has no valid span context
 
 	mu       sync.Mutex
 	returned bool          // the wrapped method has returned
-	ran      bool          // a loader ran inside the call
-	pending  []*tracedLoad // loads that ran inside the call, ended when it returns
+	pending  []*tracedLoad // loads that ended before the call returned, ended when it returns
 }
 
 // waiter is a caller registered in the in-flight table.
@@ -188,12 +183,17 @@ func (t *Traced[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(cont
 	if ctx == nil || fn == nil {
 		panic("safemapotel: LoadOrTryCompute with a nil context or function")
 	}
-	c := t.begin(ctx, key)
-	defer t.finish(c, []K{key}, &err)
-	return t.m.LoadOrTryCompute(context.WithValue(ctx, callKey{}, c), key, func(fctx context.Context) (V, error) {
-		fctx, l := t.startLoad(fctx, c, []K{key}, -1)
-		v, err := runLoader(&l.load, func() (V, error) { return fn(fctx) }, func() { t.endLoad(c, l, []K{key}, OutcomePanic) })
-		t.endLoad(c, l, []K{key}, outcomeOf(err))
+	c := t.begin(ctx)
+	defer t.finish(c, &loaded, &err) // runs after leave: the last link is made
+	if c.waiter != nil {
+		t.flights.enter(key, c.waiter)
+		defer t.flights.leave(key, c.waiter)
+	}
+	return t.m.LoadOrTryCompute(ctx, key, func(fctx context.Context) (V, error) {
+		keys := []K{key}
+		fctx, l := t.startLoad(fctx, c, keys, -1)
+		v, err := runLoader(&l.load, func() (V, error) { return fn(fctx) }, func() { t.endLoad(c, l, keys, OutcomePanic) })
+		t.endLoad(c, l, keys, outcomeOf(err))
 		return v, err
 	})
 }
@@ -209,10 +209,21 @@ func (t *Traced[K, V]) LoadOrTryComputeAll(ctx context.Context, keys []K, fn fun
 	if ctx == nil || fn == nil {
 		panic("safemapotel: LoadOrTryComputeAll with a nil context or function")
 	}
-	distinct := distinctKeys(keys)
-	c := t.begin(ctx, distinct...)
-	defer t.finish(c, distinct, &err)
-	return t.batch.LoadOrTryComputeAll(context.WithValue(ctx, callKey{}, c), keys, func(fctx context.Context, missing []K) (map[K]V, error) {
+	c := t.begin(ctx)
+	loaded := false // a batch returns the values it loaded: its loads are never refreshes in disguise
+	defer t.finish(c, &loaded, &err)
+	if c.waiter != nil {
+		distinct := distinctKeys(keys)
+		for _, k := range distinct {
+			t.flights.enter(k, c.waiter)
+		}
+		defer func() {
+			for _, k := range distinct {
+				t.flights.leave(k, c.waiter)
+			}
+		}()
+	}
+	return t.batch.LoadOrTryComputeAll(ctx, keys, func(fctx context.Context, missing []K) (map[K]V, error) {
 		fctx, l := t.startLoad(fctx, c, missing, len(missing))
 		v, err := runLoader(&l.load, func() (map[K]V, error) { return fn(fctx, missing) }, func() { t.endLoad(c, l, missing, OutcomePanic) })
 		t.endLoad(c, l, missing, outcomeOf(err))
@@ -232,28 +243,27 @@ func distinctKeys[K comparable](keys []K) []K {
 	return out
 }
 
-// begin starts a traced call for keys: it registers the caller's span, if
-// its ctx has a valid one, under each key.
-func (t *Traced[K, V]) begin(ctx context.Context, keys ...K) *call {
+// begin starts a traced call; its waiter is the caller's span, if its ctx
+// has a valid one.
+func (t *Traced[K, V]) begin(ctx context.Context) *call {
 	c := &call{}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		c.waiter = &waiter{span: trace.SpanFromContext(ctx), sc: sc}
-		for _, k := range keys {
-			t.flights.enter(k, c.waiter)
-		}
 	}
 	return c
 }
 
-// finish ends a traced call whose wrapped method returned *errp (or
-// panicked): it unregisters the caller, ends the loads that ran inside the
-// call, and links the caller's span to the load it waited for.
-func (t *Traced[K, V]) finish(c *call, keys []K, errp *error) {
-	if c.waiter != nil {
-		for _, k := range keys {
-			t.flights.leave(k, c.waiter)
-		}
-	}
+// finish ends a traced call whose wrapped method returned *loaded and
+// *errp (or panicked), once its caller is unregistered: it ends the loads
+// that ended before the call returned, and links the caller's span to the
+// load it waited for.
+//
+// A load that ended before the call returned is the call's own, unless
+// the call returned a value with no error and loaded set: the value is not
+// the loader's, so the loader was a refresh that the map started before
+// returning and that ended first (or, on the in-process maps, a write
+// stored the key while the loader ran, and won).
+func (t *Traced[K, V]) finish(c *call, loaded *bool, errp *error) {
 	c.mu.Lock()
 	c.returned = true
 	pending := c.pending
@@ -261,8 +271,12 @@ func (t *Traced[K, V]) finish(c *call, keys []K, errp *error) {
 	c.mu.Unlock()
 	for _, l := range pending {
 		outcome := l.outcome
-		if outcome != OutcomeError && (errors.Is(*errp, redismap.ErrFenced) || errors.Is(*errp, redismap.ErrLeaseLost)) {
+		switch {
+		case outcome == OutcomeError:
+		case errors.Is(*errp, redismap.ErrFenced) || errors.Is(*errp, redismap.ErrLeaseLost):
 			outcome = OutcomeFenced
+		case *loaded && *errp == nil:
+			outcome = OutcomeRefreshed
 		}
 		t.endSpan(l, outcome)
 	}
@@ -280,59 +294,51 @@ func (t *Traced[K, V]) finish(c *call, keys []K, errp *error) {
 // and marks keys as loading. It returns the loader's ctx, which carries
 // the span.
 func (t *Traced[K, V]) startLoad(fctx context.Context, c *call, keys []K, batchSize int) (context.Context, *tracedLoad) {
-	c.mu.Lock()
-	inside := fctx.Value(callKey{}) == c && !c.returned
-	if inside {
-		c.ran = true
-	}
-	c.mu.Unlock()
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(AttrName.String(t.name))}
 	if batchSize >= 0 {
 		opts = append(opts, trace.WithAttributes(AttrBatchSize.Int(batchSize)))
 	}
-	if !inside && c.waiter != nil && !trace.SpanContextFromContext(fctx).IsValid() {
-		// A refresh in the background, on a ctx of the map's: a new trace,
-		// linked to the call that started it.
+	if c.waiter != nil && !trace.SpanContextFromContext(fctx).IsValid() {
+		// The map called the loader on a ctx of its own, not the caller's:
+		// a refresh in the background. Its span starts a new trace, linked
+		// to the call that started it.
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: c.waiter.sc, Attributes: []attribute.KeyValue{AttrLink.String("trigger")}}))
 	}
 	fctx, span := t.tracer.Start(fctx, SpanName, opts...)
 	l := &tracedLoad{load: load{span: span}, sc: span.SpanContext()}
-	if !inside {
-		l.outcome = OutcomeRefreshed
-	} else if redismap.LeaseTakenOver(fctx) {
+	if redismap.LeaseTakenOver(fctx) {
 		l.outcome = OutcomeTakeover
 	}
-	var self *waiter
-	if inside {
-		self = c.waiter // the caller that runs the loader does not wait for it
-	}
 	for _, k := range keys {
-		t.flights.startLoad(k, l, self)
+		// The caller that runs the loader does not wait for it, nor does
+		// the call that started a refresh.
+		t.flights.startLoad(k, l, c.waiter)
 	}
 	return fctx, l
 }
 
 // endLoad is called when l's loader has returned with outcome (or
-// panicked): keys stop loading, and the span ends now, or when c returns
-// if the loader ran inside c (and did not panic).
+// panicked): keys stop loading, and the span ends, now if the loader
+// panicked or c has returned (a refresh in the background), else when c
+// returns (see finish).
 func (t *Traced[K, V]) endLoad(c *call, l *tracedLoad, keys []K, outcome string) {
 	for _, k := range keys {
 		t.flights.endLoad(k, l)
 	}
-	switch {
-	case outcome == OutcomePanic || outcome == OutcomeError:
-		l.outcome = outcome
-	case l.outcome == "":
+	if outcome != OutcomeLoaded || l.outcome == "" {
 		l.outcome = outcome
 	}
 	if outcome != OutcomePanic {
 		c.mu.Lock()
-		if !c.returned && l.outcome != OutcomeRefreshed {
+		if !c.returned {
 			c.pending = append(c.pending, l)
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
+		if outcome == OutcomeLoaded {
+			l.outcome = OutcomeRefreshed
+		}
 	}
 	t.endSpan(l, l.outcome)
 }
