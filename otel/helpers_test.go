@@ -84,7 +84,7 @@ func sumKind(monotonic bool) string {
 func key(name string, set attribute.Set) string {
 	var kv []string
 	for _, a := range set.ToSlice() {
-		kv = append(kv, fmt.Sprintf("%s=%s", a.Key, a.Value.Emit()))
+		kv = append(kv, fmt.Sprintf("%s=%s", a.Key, a.Value.String()))
 	}
 	slices.Sort(kv)
 	return name + "{" + strings.Join(kv, ",") + "}"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/safemap-go/safemap"
 	safemapotel "github.com/safemap-go/safemap/otel"
 	"github.com/safemap-go/safemap/redismap"
 	"github.com/safemap-go/safemap/redismap/redistest"
@@ -240,4 +241,42 @@ func prefixOf(t *testing.T, m *redismap.Map[string, string]) string {
 	// value is "{N:Prefix:x}:v".
 	inner := value[strings.Index(value, ":")+1 : strings.LastIndex(value, "}")]
 	return strings.TrimSuffix(inner, ":x")
+}
+
+func TestTraced_ABatchLoadIsOneSpanWithItsBatchSize(t *testing.T) {
+	m, _ := newRedisMap(t, redismap.Options[string, string]{})
+	tp, rec := newTracerProvider(t)
+	tm := tracedMap[string, string](t, m, tp)
+	ctx := context.Background()
+	if err := m.Store(ctx, "b", "B"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tm.LoadOrTryComputeAll(ctx, []string{"a", "b", "c", "a"}, func(_ context.Context, missing []string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, k := range missing {
+			out[k] = strings.ToUpper(k)
+		}
+		return out, nil
+	})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("LoadOrTryComputeAll: %v, %v; want a, b and c", got, err)
+	}
+	spans := loadSpans(rec)
+	if len(spans) != 1 {
+		t.Fatalf("got %d load spans; want 1 (one loader call for a and c)", len(spans))
+	}
+	if size, outcome := attr(spans[0], safemapotel.AttrBatchSize), attr(spans[0], safemapotel.AttrOutcome); size != "2" || outcome != "loaded" {
+		t.Errorf("batch size %s, outcome %s; want 2, loaded", size, outcome)
+	}
+}
+
+func TestTraced_LoadOrTryComputeAllPanicsOnAMapWithoutIt(t *testing.T) {
+	tp, _ := newTracerProvider(t)
+	tm := tracedMap[string, int](t, safemap.New[string, int](), tp)
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "has no LoadOrTryComputeAll") {
+			t.Errorf("recovered %v; want a panic saying the map has no LoadOrTryComputeAll", r)
+		}
+	}()
+	tm.LoadOrTryComputeAll(context.Background(), []string{"a"}, func(context.Context, []string) (map[string]int, error) { return nil, nil })
 }

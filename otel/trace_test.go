@@ -40,7 +40,7 @@ func loadSpans(rec *tracetest.SpanRecorder) []sdktrace.ReadOnlySpan {
 func attr(s sdktrace.ReadOnlySpan, k attribute.Key) string {
 	for _, a := range s.Attributes() {
 		if a.Key == k {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
