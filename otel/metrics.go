@@ -94,8 +94,9 @@ type series[S any] struct {
 }
 
 // A Registration is one map, cache or redismap registered with a meter
-// provider by RegisterProfile, RegisterCache or RegisterRedisMap. Its
-// methods are safe for concurrent use.
+// provider by RegisterProfile, RegisterCache or RegisterRedisMap, which
+// create every Registration (the zero one registers nothing and must not
+// be used). Its methods are safe for concurrent use.
 type Registration struct {
 	reg  metric.Registration
 	once sync.Once
