@@ -2,8 +2,10 @@ package safemap_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/cache"
 )
 
 // impl names one way of building a map under test. Every conformance,
@@ -19,6 +21,9 @@ type impl struct {
 	// badHash builds the map with a deliberately poor hash function
 	// (see export_test.go), proving correctness does not depend on it.
 	badHash bool
+	// variant picks a configuration of a strategy that has several (the
+	// cache's options); "" is the default one.
+	variant string
 	// rules says what the map may do where maps differ, for the oracle.
 	rules mapRules
 }
@@ -30,6 +35,9 @@ func (im impl) String() string {
 	}
 	if im.badHash {
 		s += "/badhash"
+	}
+	if im.variant != "" {
+		s += "/" + im.variant
 	}
 	return s
 }
@@ -49,6 +57,44 @@ var impls = []impl{
 	{name: "SnapshotMap", rules: computeMayLoad},
 	{name: "SnapshotMap", zero: true, rules: computeMayLoad},
 	{name: "Profile", rules: computeMayLoad}, // a Profile wrapping New keeps the whole contract
+	// The cache with zero Options is exactly a Map; with a bound and a TTL
+	// that nothing in the suite reaches, its maintenance runs on every
+	// write and must change nothing visible.
+	{name: "Cache", rules: computeMayLoad},
+	{name: "Cache", variant: "maintained", rules: computeMayLoad},
+}
+
+// lossyImpls are the strategies whose entries may vanish: the cache with a
+// tiny bound, and with a TTL of a few milliseconds. Only the suites that
+// know the lossy rules run them: the model oracle (its random driver and
+// FuzzOps). The cache package's own tests cover the rest of their
+// behaviour.
+var lossyImpls = []impl{
+	{name: "Cache", variant: "small", rules: mapRules{lossy: true, computeMayLoad: true}},
+	{name: "Cache", variant: "ttl", rules: mapRules{lossy: true, computeMayLoad: true}},
+}
+
+// newCache builds the cache variant im names.
+func newCache[K comparable, V any](t testing.TB, im impl) *cache.Cache[K, V] {
+	t.Helper()
+	var opts cache.Options[K, V]
+	switch im.variant {
+	case "":
+	case "maintained":
+		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: time.Hour}
+	case "small":
+		opts = cache.Options[K, V]{MaxEntries: 3}
+	case "ttl":
+		opts = cache.Options[K, V]{TTL: 2 * time.Millisecond}
+	default:
+		t.Fatalf("unknown cache variant %q", im.variant)
+	}
+	c, err := cache.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // computeMayLoad is the rules of the maps whose Compute lets fn call Load
@@ -94,9 +140,22 @@ func newMap[K comparable, V any](t testing.TB, im impl) safemap.ConcurrentMap[K,
 		return safemap.NewSnapshotMap[K, V]()
 	case "Profile":
 		return safemap.NewProfile[K, V](safemap.New[K, V]())
+	case "Cache":
+		return newCache[K, V](t, im)
 	}
 	t.Fatalf("unknown impl %q", im.name)
 	return nil
+}
+
+// forEachImplAndLossy runs f as a subtest for every entry of impls and of
+// lossyImpls.
+func forEachImplAndLossy(t *testing.T, f func(t *testing.T, im impl)) {
+	t.Helper()
+	for _, im := range append(impls[:len(impls):len(impls)], lossyImpls...) {
+		t.Run(im.String(), func(t *testing.T) {
+			f(t, im)
+		})
+	}
 }
 
 // forEachImpl runs f as a subtest for every entry of impls.

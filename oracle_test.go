@@ -800,7 +800,7 @@ func TestConcurrentMap_MatchesTheModel(t *testing.T) {
 	if testing.Short() {
 		seeds = seeds[:1]
 	}
-	forEachImpl(t, func(t *testing.T, im impl) {
+	forEachImplAndLossy(t, func(t *testing.T, im impl) {
 		for _, seed := range seeds {
 			runOracle(t, im, randomOps(rand.New(rand.NewPCG(seed, 0x5afe)), n), fmt.Sprintf("seed %d", seed))
 		}

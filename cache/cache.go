@@ -1,0 +1,872 @@
+package cache
+
+import (
+	"context"
+	"hash/maphash"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"time"
+	"weak"
+
+	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/internal/tinylfu"
+)
+
+// Cache is a concurrent map whose entries may be bounded in number or
+// weight and may expire. It implements [safemap.ConcurrentMap] with the
+// same contract as [safemap.Map], where an entry that leaves by eviction or
+// expiry does so exactly as if another goroutine had deleted it:
+//
+//   - A hit (Load, or the hit of LoadOrCompute and LoadOrTryCompute) takes
+//     no lock, allocates nothing and writes no shared word: it reads the
+//     map without locks, checks the entry's deadline against a coarse
+//     clock (one atomic load; see docs/cache.md for its precision), records
+//     the hit in the entry itself (at most one atomic store, only when the
+//     entry's 2-bit hit count changes) and in a per-goroutine stripe of the
+//     statistics.
+//   - A write changes the map first, then runs a short maintenance section
+//     under one mutex of the cache (never taken by a hit): the eviction
+//     policy, the timing wheel of deadlines and the evictions they decide.
+//     Victims are removed with CompareAndDelete of their own entry, so a
+//     newer value stored concurrently is never removed.
+//   - Every user callback (a loader, Compute's function, Weigher, TTLFunc,
+//     OnEvict, Clock) runs with no lock of the cache held, and may call any
+//     method of the cache.
+//   - LoadOrCompute and LoadOrTryCompute run their function at most once per
+//     absence of the key, and a Delete, LoadAndDelete or Clear of the key
+//     while it runs discards its result, as [safemap.Map] does: the cache's
+//     deletes go through the map.
+//   - An expired entry is absent for every method. Its memory is reclaimed
+//     when a lookup finds it, or by the timing wheel, which writes and a
+//     background cleanup every 16 ms advance; Len stops counting it within
+//     about 35 ms of its deadline.
+//
+// Create a Cache with [New]; the zero Cache is not ready for use. A Cache
+// must not be copied after first use. A Cache that can expire entries is
+// cleaned by a process-wide background goroutine; call Close when done
+// with it to stop that (a Cache that is garbage collected unclosed stops it
+// too).
+type Cache[K comparable, V any] struct {
+	_ noCopy
+	m safemap.Map[K, *node[K, V]]
+
+	// Fixed by New.
+	maintained bool // bounded or expiring: writes run the maintenance section
+	bounded    bool // MaxEntries or MaxWeight set: a policy chooses victims
+	expiring   bool // TTL or TTLFunc set: entries carry deadlines
+	maxWeight  uint64
+	ttl        time.Duration
+	ttlFunc    func(K, V) time.Duration
+	weigher    func(K, V) uint32
+	onEvict    func(K, V, EvictCause)
+	seed       maphash.Seed
+
+	clockKind atomic.Uint32 // clockCoarse, clockPrecise (after Close) or clockCustom
+	clockFn   func() time.Time
+	clockBase time.Time
+	slack     int64 // ms added to deadlines so that the coarse clock's lag never expires an entry early
+
+	// Guarded by maint.
+	maint   sync.Mutex
+	policy  *tinylfu.Policy // nil unless bounded
+	wheel   *wheel[K, V]    // nil unless expiring
+	gen     uint64          // generation of policy and wheel, 1 to 2^genBits-1; Clear starts a new one
+	now     int64           // the time of the maintenance section in progress
+	pending []eviction[K, V]
+	evictFn func(*tinylfu.Node)
+
+	cleared atomic.Bool // a Clear ran: admit checks that a node is still in the map
+	stats   counters
+	l19     loaders19[K, V]
+
+	reg       *registration
+	closeOnce sync.Once
+}
+
+// noCopy makes go vet's copylocks check report copies of a Cache.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+const (
+	clockCoarse uint32 = iota
+	clockPrecise
+	clockCustom
+)
+
+// eviction is an OnEvict call decided under maint, made after it.
+type eviction[K comparable, V any] struct {
+	key   K
+	value V
+	cause EvictCause
+}
+
+var _ safemap.ConcurrentMap[int, int] = (*Cache[int, int])(nil)
+
+// New returns an empty cache configured by opts. It returns an error
+// matching ErrInvalidOptions (an *OptionsError) that names every bad field
+// if opts is invalid.
+func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	c := &Cache[K, V]{
+		ttl:      opts.TTL,
+		ttlFunc:  opts.TTLFunc,
+		weigher:  opts.Weigher,
+		onEvict:  opts.OnEvict,
+		seed:     maphash.MakeSeed(),
+		expiring: opts.TTL > 0 || opts.TTLFunc != nil || opts.NegativeTTL > 0 || opts.ErrorTTL > 0,
+		gen:      1,
+	}
+	switch {
+	case opts.MaxEntries > 0:
+		c.maxWeight = uint64(opts.MaxEntries)
+	case opts.MaxWeight > 0:
+		c.maxWeight = opts.MaxWeight
+	}
+	c.l19.init(opts)
+	c.bounded = c.maxWeight > 0
+	c.maintained = c.bounded || c.expiring || c.l19.refreshAfter > 0
+	if c.bounded {
+		c.policy = tinylfu.New(c.maxWeight)
+		c.evictFn = c.evictLocked
+	}
+	if opts.Clock != nil {
+		c.clockFn, c.clockBase = opts.Clock, opts.Clock()
+		c.clockKind.Store(clockCustom)
+	} else {
+		c.slack = 1
+	}
+	if c.expiring || c.l19.refreshAfter > 0 {
+		if opts.Clock == nil {
+			coarse.now.Store(sinceOrigin()) // register does it too, but the wheel starts first
+		}
+		c.wheel = newWheel[K, V](c.nowSlow())
+		c.reg = newRegistration(c)
+		register(c.reg) // after the wheel is set: the first cleanup may run at once
+	}
+	return c, nil
+}
+
+// newRegistration returns c's registration with the coarse clock, holding
+// c weakly.
+func newRegistration[K comparable, V any](c *Cache[K, V]) *registration {
+	wp := weak.Make(c)
+	return &registration{cleanup: func() bool {
+		c := wp.Value()
+		if c == nil {
+			return false
+		}
+		c.cleanup()
+		return true
+	}}
+}
+
+// Close stops the cache's background work: it leaves the coarse clock's
+// cleanup (and the clock's goroutine stops once no cache uses it) and
+// waits for background reloads to end. It is idempotent, and every method
+// keeps working afterwards, reading the system clock instead of the coarse
+// one and reclaiming expired entries only as writes and lookups meet them.
+func (c *Cache[K, V]) Close() {
+	c.closeOnce.Do(func() {
+		if c.clockKind.Load() == clockCoarse {
+			c.clockKind.Store(clockPrecise)
+		}
+		if c.reg != nil {
+			unregister(c.reg)
+		}
+		c.l19.close()
+	})
+}
+
+// clock returns the time in coarse clock milliseconds. Hits of entries
+// that can expire call it: for the coarse clock it is one atomic load.
+func (c *Cache[K, V]) clock() int64 {
+	if c.clockKind.Load() == clockCoarse {
+		return coarse.now.Load()
+	}
+	return c.nowSlow()
+}
+
+// nowSlow reads the custom clock, or the system clock (outlined so that
+// clock inlines).
+func (c *Cache[K, V]) nowSlow() int64 {
+	if c.clockFn != nil {
+		return max(int64(c.clockFn().Sub(c.clockBase)/time.Millisecond)+1, 1)
+	}
+	if c.clockKind.Load() == clockCoarse {
+		return coarse.now.Load()
+	}
+	return sinceOrigin()
+}
+
+// deadline returns the deadline of an entry written now with time to live
+// ttl (not 0): now itself (expired at once) if ttl is negative.
+func (c *Cache[K, V]) deadline(ttl time.Duration) int64 {
+	now := c.clock()
+	if ttl < 0 {
+		return now
+	}
+	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	return min(now+ms+c.slack, maxDeadline)
+}
+
+// live reports whether n holds a value that is not expired: whether a
+// lookup that finds n returns it.
+func (c *Cache[K, V]) live(n *node[K, V]) bool {
+	w := n.Word.Load()
+	return w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock())
+}
+
+// newNode returns a node for key and value, calling Weigher and TTLFunc
+// (with no lock held: a panic there changes nothing).
+func (c *Cache[K, V]) newNode(key K, value V) *node[K, V] {
+	var n *node[K, V]
+	var w uint64
+	if c.l19.refreshAfter > 0 {
+		e := &extNode[K, V]{born: c.clock()}
+		n, w = &e.node, extBit
+	} else {
+		n = new(node[K, V])
+	}
+	n.key, n.value = key, value
+	if !c.maintained {
+		return n
+	}
+	if c.expiring && findable(key) { // a NaN key is never found again: it cannot expire
+		ttl := c.ttl
+		if c.ttlFunc != nil {
+			ttl = c.ttlFunc(key, value)
+		}
+		if ttl != 0 {
+			w = uint64(c.deadline(ttl)) << deadlineShift
+		}
+	}
+	if c.bounded {
+		weight := uint32(1)
+		if c.weigher != nil {
+			weight = c.weigher(key, value)
+		}
+		n.Init(0, weight) // the hash is set by admitLocked, once the key is known to be hashable
+	}
+	n.Word.Store(w)
+	return n
+}
+
+// findable reports whether key == key: false for a NaN (or a value holding
+// one), which is never found again once stored. A key that cannot be
+// compared counts as findable: the map's own check then panics with its
+// message, before anything changes.
+func findable[K comparable](key K) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = true
+		}
+	}()
+	return key == key
+}
+
+// Load returns the value stored for key, or the zero value and false if the
+// key is absent or its entry expired. It takes no lock and never allocates;
+// it never starts a refresh.
+func (c *Cache[K, V]) Load(key K) (value V, ok bool) {
+	n, ok := c.m.Load(key)
+	if ok {
+		w := n.Word.Load()
+		if w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock()) {
+			tinylfu.Touch(&n.Node, w)
+			c.stats.hit()
+			return n.value, true
+		}
+	}
+	return c.loadMiss(n, ok)
+}
+
+// loadMiss is Load's miss (outlined so that Load's hit inlines): found says
+// whether the map held a node, expired or hidden.
+func (c *Cache[K, V]) loadMiss(n *node[K, V], found bool) (value V, ok bool) {
+	c.stats.miss()
+	if found {
+		c.dropIfExpired(n)
+	}
+	return value, false
+}
+
+// dropIfExpired removes n from the map if it has expired and is still the
+// key's node, and settles its removal.
+func (c *Cache[K, V]) dropIfExpired(n *node[K, V]) {
+	if expiredAt(n.Word.Load(), c.clock()) && c.m.CompareAndDelete(n.key, n) {
+		c.settle(nil, n)
+	}
+}
+
+// Store sets the value for key. Weigher and TTLFunc run before anything
+// changes; a panic in either changes nothing.
+func (c *Cache[K, V]) Store(key K, value V) {
+	c.Swap(key, value)
+}
+
+// Swap stores value for key and returns the previous value, if the key had
+// one that had not expired.
+func (c *Cache[K, V]) Swap(key K, value V) (previous V, loaded bool) {
+	n := c.newNode(key, value)
+	old, found := c.m.Swap(key, n)
+	if found {
+		if c.live(old) {
+			previous, loaded = old.value, true
+		}
+		c.settle(n, old)
+	} else {
+		c.settle(n, nil)
+	}
+	return previous, loaded
+}
+
+// LoadOrStore returns the existing value for key if present (loaded is
+// true). Otherwise it stores value and returns it (loaded is false). An
+// expired entry is replaced.
+func (c *Cache[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
+	if n, ok := c.m.Load(key); ok && c.live(n) {
+		return n.value, true
+	}
+	n := c.newNode(key, value)
+	for {
+		cur, found := c.m.LoadOrStore(key, n)
+		if !found {
+			c.settle(n, nil)
+			return value, false
+		}
+		if c.live(cur) {
+			return cur.value, true
+		}
+		if c.m.CompareAndSwap(key, cur, n) {
+			c.settle(n, cur)
+			return value, false
+		}
+	}
+}
+
+// LoadOrCompute returns the value for key, calling fn to compute and store
+// it if the key is absent or its entry expired; see
+// [safemap.ConcurrentMap.LoadOrCompute]. fn runs with no lock held, at most
+// once per absence, and its value is dropped if a Delete, LoadAndDelete or
+// Clear of the key runs meanwhile. A hit takes no lock and allocates
+// nothing. With Options.RefreshAfter, a hit on an entry older than it
+// returns the entry and reloads it in the background with fn.
+func (c *Cache[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
+	if fn == nil {
+		panicNilFunc("LoadOrCompute")
+	}
+	if n, ok := c.m.Load(key); ok {
+		w := n.Word.Load()
+		if w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock()) {
+			tinylfu.Touch(&n.Node, w)
+			c.stats.hit()
+			if c.l19.refreshAfter > 0 {
+				c.maybeRefresh(n, func(context.Context) (V, error) { return fn(), nil })
+			}
+			return n.value, true
+		}
+	}
+	return c.computeMiss(key, fn)
+}
+
+// computeMiss is LoadOrCompute after its lookup missed.
+func (c *Cache[K, V]) computeMiss(key K, fn func() V) (actual V, loaded bool) {
+	for {
+		ran := false
+		n, found := c.m.LoadOrCompute(key, func() *node[K, V] {
+			ran = true
+			c.stats.loads.Add(1)
+			return c.newNode(key, fn())
+		})
+		if ran {
+			c.stats.miss()
+			if !found {
+				c.settle(n, nil)
+				return n.value, false
+			}
+		}
+		if c.live(n) {
+			if !ran {
+				c.stats.hit()
+			}
+			return n.value, true
+		}
+		c.dropIfExpired(n)
+		if n.Word.Load()&hiddenBit != 0 && !expiredAt(n.Word.Load(), c.clock()) {
+			// A negative or error entry: LoadOrCompute cannot fail, so it
+			// replaces it with a value of its own.
+			if v, ok := c.replaceHidden(key, n, fn); ok {
+				return v, false
+			}
+		}
+	}
+}
+
+// LoadOrTryCompute is LoadOrCompute for loaders that can fail; see
+// [safemap.ConcurrentMap.LoadOrTryCompute]. fn runs with no lock held. With
+// Options.NegativeTTL or ErrorTTL, a failure may be remembered and returned
+// to later calls without calling their fn; see docs/cache.md.
+func (c *Cache[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+	mustLoader("LoadOrTryCompute", ctx, fn == nil)
+	if n, ok := c.m.Load(key); ok {
+		w := n.Word.Load()
+		if w&hiddenBit == 0 && (w < 1<<deadlineShift || deadlineOf(w) > c.clock()) {
+			tinylfu.Touch(&n.Node, w)
+			c.stats.hit()
+			if c.l19.refreshAfter > 0 {
+				c.maybeRefresh(n, fn)
+			}
+			return n.value, true, nil
+		}
+	}
+	return c.tryComputeMiss(ctx, key, fn)
+}
+
+// tryComputeMiss is LoadOrTryCompute after its lookup missed.
+func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+	for {
+		ran := false
+		n, found, err := c.m.LoadOrTryCompute(ctx, key, func(ctx context.Context) (*node[K, V], error) {
+			ran = true
+			c.stats.loads.Add(1)
+			v, err := fn(ctx)
+			if err != nil {
+				c.stats.loadErrors.Add(1)
+				if h := c.hiddenFor(ctx, key, err); h != nil {
+					return h, nil // remembered: stored as a hidden entry
+				}
+				return nil, err
+			}
+			return c.newNode(key, v), nil
+		})
+		if ran {
+			c.stats.miss()
+		}
+		if err != nil {
+			if !ran {
+				c.stats.miss()
+			}
+			return actual, false, err
+		}
+		if ran && !found {
+			c.settle(n, nil)
+			if n.Word.Load()&hiddenBit != 0 {
+				return actual, false, c.hiddenErr(n)
+			}
+			return n.value, false, nil
+		}
+		w := n.Word.Load()
+		if !expiredAt(w, c.clock()) {
+			if w&hiddenBit != 0 {
+				if !ran {
+					c.stats.miss()
+				}
+				return actual, false, c.hiddenErr(n)
+			}
+			if !ran {
+				c.stats.hit()
+			}
+			return n.value, true, nil
+		}
+		c.dropIfExpired(n)
+		if err := ctx.Err(); err != nil {
+			return actual, false, err
+		}
+	}
+}
+
+// Compute atomically reads, modifies and writes the entry for key; see
+// [safemap.ConcurrentMap.Compute]. fn runs with no lock held, so it may
+// call any method of the cache; the change is applied with a
+// compare-and-swap on the key's entry, and if another write changed the
+// entry meanwhile, fn runs again on the new value. So fn may run more than
+// once when writers of the key race it: keep it free of side effects. An
+// expired entry is passed to fn as absent. A panic in fn (or in Weigher or
+// TTLFunc) changes nothing.
+func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op safemap.ComputeOp)) (actual V, ok bool) {
+	if fn == nil {
+		panicNilFunc("Compute")
+	}
+	for {
+		cur, found := c.m.Load(key)
+		var old V
+		live := found && c.live(cur)
+		if live {
+			old = cur.value
+		}
+		newValue, op := fn(old, live)
+		mustKnownOp(op)
+		switch op {
+		case safemap.UpdateOp:
+			n := c.newNode(key, newValue)
+			if found {
+				if c.m.CompareAndSwap(key, cur, n) {
+					c.settle(n, cur)
+					return newValue, true
+				}
+			} else if _, loaded := c.m.LoadOrStore(key, n); !loaded {
+				c.settle(n, nil)
+				return newValue, true
+			}
+		case safemap.DeleteOp:
+			if !found {
+				return actual, false
+			}
+			if c.m.CompareAndDelete(key, cur) {
+				c.settle(nil, cur)
+				return actual, false
+			}
+		case safemap.CancelOp:
+			if found && !live {
+				c.dropIfExpired(cur)
+			}
+			return old, live
+		}
+	}
+}
+
+// CompareAndSwap stores new for key if its current value == old. It panics
+// if V is not comparable.
+func (c *Cache[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
+	equalValues("CompareAndSwap", old, old)
+	for {
+		cur, found := c.m.Load(key)
+		if !found {
+			return false
+		}
+		if !c.live(cur) {
+			c.dropIfExpired(cur)
+			return false
+		}
+		if !equalValues("CompareAndSwap", cur.value, old) {
+			return false
+		}
+		n := c.newNode(key, new)
+		if c.m.CompareAndSwap(key, cur, n) {
+			c.settle(n, cur)
+			return true
+		}
+	}
+}
+
+// CompareAndDelete deletes key if its current value == old. It panics if V
+// is not comparable.
+func (c *Cache[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
+	equalValues("CompareAndDelete", old, old)
+	for {
+		cur, found := c.m.Load(key)
+		if !found {
+			return false
+		}
+		if !c.live(cur) {
+			c.dropIfExpired(cur)
+			return false
+		}
+		if !equalValues("CompareAndDelete", cur.value, old) {
+			return false
+		}
+		if c.m.CompareAndDelete(key, cur) {
+			c.settle(nil, cur)
+			return true
+		}
+	}
+}
+
+// LoadAndDelete deletes key and returns the value it had, if any and not
+// expired. It also discards a LoadOrCompute of key in progress, and a
+// remembered error or not-found.
+func (c *Cache[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
+	n, found := c.m.LoadAndDelete(key)
+	if !found {
+		return value, false
+	}
+	if c.live(n) {
+		value, loaded = n.value, true
+	}
+	c.settle(nil, n)
+	return value, loaded
+}
+
+// Delete deletes key; see LoadAndDelete.
+func (c *Cache[K, V]) Delete(key K) {
+	c.LoadAndDelete(key)
+}
+
+// Range calls fn for each entry that has not expired until fn returns
+// false, with the guarantees of [safemap.Map.Range]: no lock held while fn
+// runs, each key at most once, no consistent snapshot. Expired entries it
+// meets are removed.
+func (c *Cache[K, V]) Range(fn func(key K, value V) bool) {
+	if fn == nil {
+		panicNilFunc("Range")
+	}
+	c.m.Range(func(key K, n *node[K, V]) bool {
+		if c.live(n) {
+			return fn(key, n.value)
+		}
+		c.dropIfExpired(n)
+		return true
+	})
+}
+
+// All returns an iterator over the entries, with the guarantees of Range.
+func (c *Cache[K, V]) All() iter.Seq2[K, V] {
+	return c.Range
+}
+
+// Len returns the number of entries. It counts an expired entry until it is
+// reclaimed (within about 35 ms of its deadline, see Cache), and not the
+// negative and error entries of NegativeTTL and ErrorTTL. It is exact when
+// no write runs concurrently and nothing has expired.
+func (c *Cache[K, V]) Len() int {
+	return max(c.m.Len()-int(c.l19.hidden.Load()), 0)
+}
+
+// Clear deletes every entry, and discards every LoadOrCompute in progress,
+// as [safemap.Map.Clear] does. No OnEvict is called.
+func (c *Cache[K, V]) Clear() {
+	if !c.maintained {
+		c.m.Clear()
+		return
+	}
+	c.maint.Lock()
+	defer c.maint.Unlock()
+	c.cleared.Store(true)
+	c.m.Clear()
+	c.gen = c.gen%(1<<genBits-1) + 1
+	if c.bounded {
+		c.policy = tinylfu.New(c.maxWeight)
+		c.stats.weight.Store(0)
+	}
+	if c.wheel != nil {
+		c.wheel = newWheel[K, V](c.nowSlow())
+	}
+	c.l19.hidden.Store(0)
+}
+
+// Stats returns a snapshot of the cache's counters.
+func (c *Cache[K, V]) Stats() Stats {
+	s := Stats{
+		Loads:           c.stats.loads.Load(),
+		LoadErrors:      c.stats.loadErrors.Load(),
+		Evictions:       c.stats.evictions.Load(),
+		Expirations:     c.stats.expirations.Load(),
+		Refreshes:       c.stats.refreshes.Load(),
+		RefreshFailures: c.stats.refreshFailures.Load(),
+		Entries:         c.Len(),
+	}
+	s.Hits, s.Misses = c.stats.hitsAndMisses()
+	if c.weigher != nil {
+		s.Weight = c.stats.weight.Load()
+	}
+	return s
+}
+
+// settle is the maintenance section every write runs after changing the
+// map: added is a node it inserted (nil if none), removed one it took out
+// (nil if none). Under maint it retires removed, admits added to the policy
+// and the wheel, evicts what the policy chooses and advances the wheel;
+// then, with no lock held, it calls OnEvict for the entries that left.
+func (c *Cache[K, V]) settle(added, removed *node[K, V]) {
+	if !c.maintained {
+		return
+	}
+	var h uint64
+	if added != nil && c.bounded {
+		h = maphash.Comparable(c.seed, added.key) // the map accepted the key: it is hashable
+	}
+	now := c.clock()
+	ev := c.settleLocked(added, removed, h, now)
+	c.runEvictions(ev, true)
+}
+
+func (c *Cache[K, V]) settleLocked(added, removed *node[K, V], h uint64, now int64) []eviction[K, V] {
+	c.maint.Lock()
+	defer c.maint.Unlock()
+	c.now = max(now, c.now)
+	if removed != nil {
+		c.retireLocked(removed)
+	}
+	if added != nil {
+		c.admitLocked(added, h)
+	}
+	if c.wheel != nil {
+		c.wheel.advance(c.now, c.expireLocked)
+	}
+	if c.bounded {
+		c.stats.weight.Store(c.policy.Weight())
+	}
+	ev := c.pending
+	c.pending = nil
+	return ev
+}
+
+// cleanup is the background cleanup: it advances the wheel if no write
+// holds maint, and calls OnEvict for what expired, dropping its panics.
+func (c *Cache[K, V]) cleanup() {
+	if !c.maint.TryLock() {
+		return // a write holds it, and advances the wheel itself
+	}
+	ev := func() []eviction[K, V] {
+		defer c.maint.Unlock()
+		c.now = max(c.clock(), c.now)
+		c.wheel.advance(c.now, c.expireLocked)
+		if c.bounded {
+			c.stats.weight.Store(c.policy.Weight())
+		}
+		ev := c.pending
+		c.pending = nil
+		return ev
+	}()
+	c.runEvictions(ev, false)
+}
+
+// retireLocked does the bookkeeping of n, which its caller removed from the
+// map: it leaves the policy and the wheel, and if it had expired, OnEvict
+// is told.
+func (c *Cache[K, V]) retireLocked(n *node[K, V]) {
+	w := setWord(&n.Node, genMask, retiredBit)
+	if w&retiredBit != 0 {
+		return
+	}
+	c.leaveLocked(n, w)
+	if expiredAt(w, c.now) {
+		c.expiredLocked(n, w)
+	}
+}
+
+// leaveLocked takes n, whose Word was w, out of the policy and the wheel if
+// the current generation holds it.
+func (c *Cache[K, V]) leaveLocked(n *node[K, V], w uint64) {
+	if genOf(w) != c.gen {
+		return
+	}
+	if c.bounded {
+		c.policy.Remove(&n.Node)
+	}
+	if c.wheel != nil {
+		c.wheel.remove(n)
+	}
+	c.forgetHiddenLocked(w)
+}
+
+// forgetHiddenLocked is called when a node whose Word was w leaves the
+// current generation: a hidden one no longer counts in loaders19.hidden.
+func (c *Cache[K, V]) forgetHiddenLocked(w uint64) {
+	if w&hiddenBit != 0 {
+		c.l19.hidden.Add(-1)
+	}
+}
+
+// expiredLocked counts n, which left the map expired, and queues its
+// OnEvict call.
+func (c *Cache[K, V]) expiredLocked(n *node[K, V], w uint64) {
+	if w&hiddenBit != 0 {
+		return
+	}
+	c.stats.expirations.Add(1)
+	if c.onEvict != nil {
+		c.pending = append(c.pending, eviction[K, V]{n.key, n.value, EvictExpired})
+	}
+}
+
+// admitLocked adds n, which its caller inserted into the map, to the
+// policy (whose victims leave through evictLocked) and the wheel.
+func (c *Cache[K, V]) admitLocked(n *node[K, V], h uint64) {
+	w := n.Word.Load()
+	if w&retiredBit != 0 || n.key != n.key {
+		return // already removed; or a NaN key, which only Clear removes
+	}
+	// Admit only what is in the map: a Clear may have removed n before its
+	// admission, and a LoadOrCompute landing that an invalidation discarded
+	// never got in. (A node removed otherwise is settled by its remover.)
+	if cur, ok := c.m.Load(n.key); !ok || cur != n {
+		return
+	}
+	if expiredAt(w, c.now) {
+		if c.m.CompareAndDelete(n.key, n) {
+			setWord(&n.Node, 0, retiredBit)
+			c.expiredLocked(n, w)
+		}
+		return
+	}
+	setWord(&n.Node, genMask, c.gen<<genShift)
+	if w&hiddenBit != 0 {
+		c.l19.hidden.Add(1) // see loaders19.hidden
+	}
+	if d := deadlineOf(w); d != 0 && c.wheel != nil {
+		c.wheel.schedule(n, d)
+	}
+	if c.bounded {
+		n.Init(h, n.Weight())
+		c.policy.Add(&n.Node, c.evictFn)
+	}
+}
+
+// evictLocked is the policy's evict callback: pn has left the policy.
+func (c *Cache[K, V]) evictLocked(pn *tinylfu.Node) {
+	n := nodeOf[K, V](pn)
+	w := setWord(pn, genMask, 0)
+	if c.wheel != nil {
+		c.wheel.remove(n)
+	}
+	c.forgetHiddenLocked(w)
+	if !c.m.CompareAndDelete(n.key, n) {
+		return // removed or replaced meanwhile: its remover settles it
+	}
+	setWord(pn, 0, retiredBit)
+	if expiredAt(w, c.now) {
+		c.expiredLocked(n, w)
+		return
+	}
+	if w&hiddenBit != 0 {
+		return
+	}
+	c.stats.evictions.Add(1)
+	if c.onEvict != nil {
+		c.pending = append(c.pending, eviction[K, V]{n.key, n.value, EvictSize})
+	}
+}
+
+// expireLocked is the wheel's expire callback: n's deadline has passed.
+func (c *Cache[K, V]) expireLocked(n *node[K, V]) {
+	w := setWord(&n.Node, genMask, 0)
+	if c.bounded {
+		c.policy.Remove(&n.Node)
+	}
+	c.forgetHiddenLocked(w)
+	if !c.m.CompareAndDelete(n.key, n) {
+		return
+	}
+	setWord(&n.Node, 0, retiredBit)
+	c.expiredLocked(n, w)
+}
+
+// runEvictions calls OnEvict for each of ev, with no lock held. A panic is
+// recovered so that the others still run; the first is re-raised at the
+// end if reraise is set.
+func (c *Cache[K, V]) runEvictions(ev []eviction[K, V], reraise bool) {
+	if len(ev) == 0 {
+		return
+	}
+	var first any
+	panicked := false
+	for i := range ev {
+		func() {
+			defer func() {
+				if r := recover(); r != nil && !panicked {
+					first, panicked = r, true
+				}
+			}()
+			c.onEvict(ev[i].key, ev[i].value, ev[i].cause)
+		}()
+	}
+	if panicked && reraise {
+		panic(first)
+	}
+}

@@ -1,0 +1,193 @@
+package cache_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/cache"
+	"github.com/safemap-go/safemap/internal/testkit"
+)
+
+func TestCache_LoadMissesAnExpiredEntry(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{TTL: 10 * time.Second, Clock: clk.Now})
+	c.Store("a", 1)
+	clk.Advance(10*time.Second - time.Millisecond)
+	if v, ok := c.Load("a"); !ok || v != 1 {
+		t.Fatalf("Load before the TTL: got %d, %t; want 1, true", v, ok)
+	}
+	clk.Advance(time.Millisecond)
+	if v, ok := c.Load("a"); ok {
+		t.Fatalf("Load at the TTL: got %d, true; want absent", v)
+	}
+	if n := c.Len(); n != 0 {
+		t.Fatalf("Len after Load met the expired entry: got %d; want 0 (a lookup reclaims it)", n)
+	}
+	checkInvariants(t, c)
+}
+
+func TestCache_ExpiredEntryIsAbsentForEveryMethod(t *testing.T) {
+	clk := newFakeClock()
+	calls := map[string]func(c *cache.Cache[string, int]) (string, bool){
+		"Load": func(c *cache.Cache[string, int]) (string, bool) { _, ok := c.Load("a"); return "present", !ok },
+		"LoadOrStore": func(c *cache.Cache[string, int]) (string, bool) {
+			v, loaded := c.LoadOrStore("a", 2)
+			return "loaded", !loaded && v == 2
+		},
+		"LoadOrCompute": func(c *cache.Cache[string, int]) (string, bool) {
+			v, loaded := c.LoadOrCompute("a", func() int { return 2 })
+			return "loaded", !loaded && v == 2
+		},
+		"LoadOrTryCompute": func(c *cache.Cache[string, int]) (string, bool) {
+			v, loaded, err := c.LoadOrTryCompute(context.Background(), "a", func(context.Context) (int, error) { return 2, nil })
+			return "loaded", !loaded && v == 2 && err == nil
+		},
+		"Compute": func(c *cache.Cache[string, int]) (string, bool) {
+			var sawLoaded bool
+			c.Compute("a", func(_ int, loaded bool) (int, safemap.ComputeOp) { sawLoaded = loaded; return 0, safemap.CancelOp })
+			return "passed as present", !sawLoaded
+		},
+		"Swap": func(c *cache.Cache[string, int]) (string, bool) {
+			_, loaded := c.Swap("a", 2)
+			return "loaded", !loaded
+		},
+		"CompareAndSwap": func(c *cache.Cache[string, int]) (string, bool) {
+			return "swapped", !c.CompareAndSwap("a", 1, 2)
+		},
+		"CompareAndDelete": func(c *cache.Cache[string, int]) (string, bool) {
+			return "deleted", !c.CompareAndDelete("a", 1)
+		},
+		"LoadAndDelete": func(c *cache.Cache[string, int]) (string, bool) {
+			_, loaded := c.LoadAndDelete("a")
+			return "loaded", !loaded
+		},
+		"Range": func(c *cache.Cache[string, int]) (string, bool) {
+			seen := false
+			c.Range(func(string, int) bool { seen = true; return true })
+			return "visited", !seen
+		},
+		"All": func(c *cache.Cache[string, int]) (string, bool) {
+			seen := false
+			for range c.All() {
+				seen = true
+			}
+			return "visited", !seen
+		},
+	}
+	for name, call := range calls {
+		c := mustNew(t, cache.Options[string, int]{TTL: time.Second, Clock: clk.Now})
+		c.Store("a", 1)
+		clk.Advance(time.Second)
+		if what, ok := call(c); !ok {
+			t.Errorf("%s on an expired entry: it was %s; want it absent", name, what)
+		}
+		checkInvariants(t, c)
+	}
+}
+
+func TestCache_LenStopsCountingExpiredEntriesWithoutLookups(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[int, int]{TTL: time.Second, Clock: clk.Now})
+	for i := range 100 {
+		c.Store(i, i)
+	}
+	clk.Advance(time.Second + 20*time.Millisecond) // one wheel tick past the deadline
+	if n := c.Len(); n != 100 {
+		t.Fatalf("Len before any cleanup: got %d; want 100 (expired entries are counted until reclaimed)", n)
+	}
+	c.Cleanup()
+	if n := c.Len(); n != 0 {
+		t.Fatalf("Len after a cleanup one wheel tick past the deadline: got %d; want 0", n)
+	}
+	if s := c.Stats(); s.Expirations != 100 {
+		t.Fatalf("Stats().Expirations: got %d; want 100", s.Expirations)
+	}
+	checkInvariants(t, c)
+}
+
+func TestCache_WheelExpiresEntriesOfEveryLevelOnTime(t *testing.T) {
+	clk := newFakeClock()
+	var expired []int
+	c := mustNew(t, cache.Options[int, int]{
+		TTLFunc: func(k, _ int) time.Duration { return time.Duration(k) * time.Millisecond },
+		Clock:   clk.Now,
+		OnEvict: func(k, _ int, cause cache.EvictCause) { expired = append(expired, k) },
+	})
+	ttls := []int{5, 100, 2_000, 70_000, 5_000_000, 300_000_000, 30_000_000_000} // every level, and beyond the last
+	for _, ms := range ttls {
+		c.Store(ms, ms)
+	}
+	elapsed := 0
+	for _, ms := range ttls {
+		// Jump to just before the deadline, then step past it by the wheel's
+		// tick and a cleanup: the entry must be gone then, and not before.
+		clk.Advance(time.Duration(ms-1-elapsed) * time.Millisecond)
+		c.Cleanup()
+		if _, ok := c.Load(ms); !ok {
+			t.Fatalf("entry with TTL %d ms: gone 1 ms before its deadline", ms)
+		}
+		clk.Advance(33 * time.Millisecond)
+		c.Cleanup()
+		elapsed = ms + 32
+		if len(expired) == 0 || expired[len(expired)-1] != ms {
+			t.Fatalf("entry with TTL %d ms: not expired by the wheel 32 ms after its deadline (expired so far: %v)", ms, expired)
+		}
+		checkInvariants(t, c)
+	}
+}
+
+func TestCache_CoarseClockExpiresEntriesInRealTime(t *testing.T) {
+	c := mustNew(t, cache.Options[int, int]{TTL: 5 * time.Millisecond})
+	c.Store(1, 1)
+	if _, ok := c.Load(1); !ok {
+		t.Fatal("Load right after Store missed")
+	}
+	testkit.WaitFor(t, "the entry to expire and be reclaimed", func() bool { return c.Len() == 0 })
+	if _, ok := c.Load(1); ok {
+		t.Fatal("Load after the background cleanup reclaimed the entry: got a hit")
+	}
+}
+
+func TestCache_NegativeTTLFuncResultExpiresAtOnce(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[int, int]{TTLFunc: func(k, _ int) time.Duration { return time.Duration(k) }, Clock: clk.Now})
+	c.Store(-1, 1)
+	c.Store(0, 2)
+	if _, ok := c.Load(-1); ok {
+		t.Error("entry whose TTLFunc result is negative: present; want expired at once")
+	}
+	clk.Advance(1000 * time.Hour)
+	if _, ok := c.Load(0); !ok {
+		t.Error("entry whose TTLFunc result is 0: expired; want it never to expire")
+	}
+	checkInvariants(t, c)
+}
+
+func TestClose_LeavesNoGoroutineAndEveryMethodStillWorks(t *testing.T) {
+	testkit.WaitFor(t, "other tests' clocks to stop", func() bool { return !cache.ClockRunning() })
+	before := testkit.Goroutines()
+	c, err := cache.New(cache.Options[int, int]{TTL: 300 * time.Millisecond, MaxEntries: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cache.ClockRunning() {
+		t.Fatal("a cache with a TTL started no clock")
+	}
+	c.Store(1, 1)
+	c.Close()
+	c.Close() // idempotent
+	testkit.WaitFor(t, "the clock's goroutine to stop", func() bool { return !cache.ClockRunning() && testkit.Goroutines() <= before })
+	if v, ok := c.Load(1); !ok || v != 1 {
+		t.Fatalf("Load after Close: got %d, %t; want 1, true", v, ok)
+	}
+	testkit.WaitFor(t, "the entry to expire by the system clock after Close", func() bool { _, ok := c.Load(1); return !ok })
+	c.Store(2, 2)
+	if v, _ := c.LoadOrCompute(3, func() int { return 3 }); v != 3 {
+		t.Fatalf("LoadOrCompute after Close: got %d; want 3", v)
+	}
+	if cache.ClockRunning() {
+		t.Fatal("a closed cache restarted the clock")
+	}
+}
