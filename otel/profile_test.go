@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/cache"
 	safemapotel "github.com/safemap-go/safemap/otel"
 )
 
@@ -167,6 +168,9 @@ func TestRegister_RejectsAnEmptyNameAndANilMap(t *testing.T) {
 	}
 	if _, err := safemapotel.RegisterProfile(mp, "x", nil); err == nil || !strings.Contains(err.Error(), "nil") {
 		t.Errorf("RegisterProfile with a nil map: err = %v; want one saying it is nil", err)
+	}
+	if _, err := safemapotel.RegisterCache(mp, "x", (*cache.Cache[string, int])(nil)); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("RegisterCache with a nil cache: err = %v; want one saying it is nil", err)
 	}
 	if _, err := safemapotel.RegisterRedisMap(mp, "x", nil); err == nil || !strings.Contains(err.Error(), "nil") {
 		t.Errorf("RegisterRedisMap with a nil map: err = %v; want one saying it is nil", err)
