@@ -6,51 +6,80 @@ import (
 	"testing"
 
 	"github.com/safemap-go/safemap"
+	"github.com/safemap-go/safemap/cache"
 	safemapotel "github.com/safemap-go/safemap/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// BenchmarkProfileLoadHit measures what registering a Profile's metrics
-// costs a Load hit: nothing, since the instruments are observable and read
-// the Profile's Stats only when a reader collects. Both sub-benchmarks run
-// in each round (-count), one after the other, so that a noisy machine
-// touches both alike; compare them with benchstat:
+// BenchmarkLoadHit measures what registering a tier's metrics costs a
+// Load hit, for a Profile and a cache: nothing, since the instruments are
+// observable and read the tier's Stats only when a reader collects. Run
+// the four sub-benchmarks in rounds, alternating their order, and compare
+// with benchstat (BENCHMARKS.md has the command):
 //
-//	go test -run '^$' -bench ProfileLoadHit -count 10 . | tee hit.txt
 //	benchstat -col /registered hit.txt
 //
-// The registered Profile is collected once before the timed loop and once
+// The registered tier is collected once before the timed loop and once
 // after it (checking that it counted the hits), as a reader would every
 // scrape interval: a collection costs one Stats call, off the hot path.
-func BenchmarkProfileLoadHit(b *testing.B) {
+func BenchmarkLoadHit(b *testing.B) {
 	const keys = 1 << 10
-	for _, registered := range []bool{false, true} {
-		b.Run("registered="+strconv.FormatBool(registered), func(b *testing.B) {
+	tiers := []struct {
+		name  string
+		build func(b *testing.B) (load func(int) bool, register func(mp *sdkmetric.MeterProvider) (*safemapotel.Registration, error))
+	}{
+		{"profile", func(b *testing.B) (func(int) bool, func(*sdkmetric.MeterProvider) (*safemapotel.Registration, error)) {
 			p := safemap.NewProfile[int, int](safemap.New[int, int]())
 			for k := range keys {
 				p.Store(k, k)
 			}
-			if registered {
-				mp, r := newMeterProvider(b)
-				reg, err := safemapotel.RegisterProfile(mp, "bench", p)
-				if err != nil {
-					b.Fatal(err)
+			return func(k int) bool { _, ok := p.Load(k); return ok },
+				func(mp *sdkmetric.MeterProvider) (*safemapotel.Registration, error) {
+					return safemapotel.RegisterProfile(mp, "bench", p)
 				}
-				defer reg.Unregister()
-				collect(b, r)
-				defer func() {
-					if got := collect(b, r).values["safemap.lookups{safemap.name=bench,safemap.outcome=hit}"]; got < float64(b.N) {
-						b.Errorf("collected %v hits; want at least %d", got, b.N)
+		}},
+		{"cache", func(b *testing.B) (func(int) bool, func(*sdkmetric.MeterProvider) (*safemapotel.Registration, error)) {
+			c, err := cache.New(cache.Options[int, int]{MaxEntries: 2 * keys})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(c.Close)
+			for k := range keys {
+				c.Store(k, k)
+			}
+			return func(k int) bool { _, ok := c.Load(k); return ok },
+				func(mp *sdkmetric.MeterProvider) (*safemapotel.Registration, error) {
+					return safemapotel.RegisterCache(mp, "bench", c)
+				}
+		}},
+	}
+	for _, tier := range tiers {
+		for _, registered := range []bool{false, true} {
+			b.Run("tier="+tier.name+"/registered="+strconv.FormatBool(registered), func(b *testing.B) {
+				load, register := tier.build(b)
+				if registered {
+					mp, r := newMeterProvider(b)
+					reg, err := register(mp)
+					if err != nil {
+						b.Fatal(err)
 					}
-				}()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				if _, ok := p.Load(i & (keys - 1)); !ok {
-					b.Fatal("miss")
+					defer reg.Unregister()
+					before := collect(b, r).values["safemap.lookups{safemap.name=bench,safemap.outcome=hit}"]
+					defer func() {
+						if got := collect(b, r).values["safemap.lookups{safemap.name=bench,safemap.outcome=hit}"] - before; got < float64(b.N) {
+							b.Errorf("collected %v hits; want at least %d", got, b.N)
+						}
+					}()
 				}
-			}
-		})
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					if !load(i & (keys - 1)) {
+						b.Fatal("miss")
+					}
+				}
+			})
+		}
 	}
 }
 
