@@ -96,7 +96,10 @@ type series[S any] struct {
 // A Registration is one map, cache or redismap registered with a meter
 // provider by RegisterProfile, RegisterCache or RegisterRedisMap, which
 // create every Registration (the zero one registers nothing and must not
-// be used). Its methods are safe for concurrent use.
+// be used). Register each map under a name of its own: two registrations
+// with one name on one meter provider observe the same series, and a
+// reader keeps one of their values. Its methods are safe for concurrent
+// use.
 type Registration struct {
 	reg  metric.Registration
 	once sync.Once

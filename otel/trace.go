@@ -145,7 +145,7 @@ func (l *load) end(outcome string, h *durationHistogram) {
 		l.span.SetStatus(codes.Error, outcome)
 	}
 	if h != nil {
-		h.record(l.took, outcome)
+		h.record(l.span, l.took, outcome)
 	}
 	l.span.End()
 }
@@ -168,6 +168,9 @@ func newDurationHistogram(mp metric.MeterProvider, name string) (*durationHistog
 	return &durationHistogram{h: h, name: AttrName.String(name)}, nil
 }
 
-func (d *durationHistogram) record(took time.Duration, outcome string) {
-	d.h.Record(context.Background(), took.Seconds(), metric.WithAttributes(d.name, AttrOutcome.String(outcome)))
+// record records one load of the span span: in a context that carries the
+// span, so that a reader that keeps exemplars ties the bucket to the trace.
+func (d *durationHistogram) record(span trace.Span, took time.Duration, outcome string) {
+	ctx := trace.ContextWithSpan(context.Background(), span)
+	d.h.Record(ctx, took.Seconds(), metric.WithAttributes(d.name, AttrOutcome.String(outcome)))
 }

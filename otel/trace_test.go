@@ -11,6 +11,7 @@ import (
 	safemapotel "github.com/safemap-go/safemap/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -245,3 +246,32 @@ func containsAll(s string, parts ...string) bool {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestTraced_TiesTheLoaderDurationToTheLoadsTraceByAnExemplar(t *testing.T) {
+	tp, rec := newTracerProvider(t)
+	mp, r := newMeterProvider(t)
+	tm := tracedMap[string, int](t, safemap.New[string, int](), tp, safemapotel.WithMeterProvider(mp))
+	tm.LoadOrTryCompute(context.Background(), "a", func(context.Context) (int, error) { return 1, nil })
+	spans := loadSpans(rec)
+	if len(spans) != 1 {
+		t.Fatalf("got %d load spans; want 1", len(spans))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var exemplars []metricdata.Exemplar[float64]
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "safemap.load.duration" {
+				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+					exemplars = append(exemplars, dp.Exemplars...)
+				}
+			}
+		}
+	}
+	want := spans[0].SpanContext().TraceID()
+	if len(exemplars) != 1 || trace.TraceID(exemplars[0].TraceID) != want {
+		t.Errorf("exemplars %v; want one of the load's trace %v", exemplars, want)
+	}
+}
