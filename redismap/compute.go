@@ -49,6 +49,20 @@ func FencingToken(ctx context.Context) (token uint64, ok bool) {
 	return token, ok
 }
 
+// takeoverKey is the context key that marks a lease taken over.
+type takeoverKey struct{}
+
+// LeaseTakenOver reports whether the loader that LoadOrTryCompute called
+// with ctx runs under a lease this process took over: it waited for
+// another holder's lease, which ended (the holder crashed, stalled, or
+// gave up) with nothing stored. Stats counts these leases as Takeovers.
+// It is false for every other ctx, including the loaders of
+// LoadOrTryComputeAll, whose calls mix keys.
+func LeaseTakenOver(ctx context.Context) bool {
+	v, _ := ctx.Value(takeoverKey{}).(bool)
+	return v
+}
+
 // LoadOrTryCompute returns the value stored for key if there is one
 // (loaded is true). Otherwise one caller, across every process sharing the
 // Map's Prefix, calls fn under a lease and stores its value; the others wait
@@ -186,6 +200,7 @@ func (m *Map[K, V]) fetch(ctx context.Context, name string, fn func(context.Cont
 			m.near.abandon(name, p)
 			if waited {
 				m.stats.takeovers.Add(1)
+				ctx = context.WithValue(ctx, takeoverKey{}, true)
 			}
 			return m.hold(ctx, name, keys, r.token, fn)
 		}

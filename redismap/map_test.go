@@ -433,6 +433,45 @@ func TestLoadOrTryCompute_CancelledHolderLetsAWaiterTakeOver(t *testing.T) {
 	}
 }
 
+func TestLeaseTakenOver_MarksTheLoaderOfATakeoverAndNoOther(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	opts := redismap.Options[string, string]{Prefix: prefix(t), Lease: 10 * time.Second}
+	holder, waiter, waiting := holderAndWaiter(t, srv.client(t), srv.client(t), opts)
+	ctx := testContext(t)
+
+	hctx, cancel := context.WithCancel(ctx)
+	holderTookOver := make(chan bool, 1)
+	holderErr := make(chan error, 1)
+	go func() {
+		_, _, err := holder.LoadOrTryCompute(hctx, "k", func(ctx context.Context) (string, error) {
+			holderTookOver <- redismap.LeaseTakenOver(ctx)
+			<-ctx.Done()
+			return "", ctx.Err()
+		})
+		holderErr <- err
+	}()
+	if receive(t, holderTookOver, "the holder's loader") {
+		t.Error("LeaseTakenOver in the first holder's loader = true; want false (nobody held the lease before)")
+	}
+	waiterTookOver := make(chan bool, 1)
+	go func() {
+		waiter.LoadOrTryCompute(ctx, "k", func(ctx context.Context) (string, error) {
+			waiterTookOver <- redismap.LeaseTakenOver(ctx)
+			return "w", nil
+		})
+	}()
+	receive(t, waiting, "the waiter to wait")
+	cancel()
+	receive(t, holderErr, "the holder to return")
+	if !receive(t, waiterTookOver, "the waiter's loader") {
+		t.Error("LeaseTakenOver in the loader of the waiter that took over = false; want true")
+	}
+	if redismap.LeaseTakenOver(ctx) {
+		t.Error("LeaseTakenOver of a caller's ctx = true; want false")
+	}
+}
+
 func TestLoadOrTryCompute_PanicReachesTheCallerReleasesTheLeaseAndStoresNothing(t *testing.T) {
 	t.Parallel()
 	checkPanicHandsTheKeyOver(t, "k", func(ctx context.Context, holder *redismap.Map[string, string], started, boom chan struct{}) {
