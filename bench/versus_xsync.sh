@@ -24,7 +24,7 @@ cd "$root"
 rounds=${ROUNDS:-9}
 rows=${ROWS:-mixed longstring}
 cpus=${CPUS:-1 2}
-out=${OUT:-bench/results/versus-xsync}
+out=${OUT:-bench/results/map-vs-xsync/breakdown}
 benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
 mkdir -p "$out"
 tmp=$(mktemp -d)
