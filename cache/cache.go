@@ -142,7 +142,7 @@ func New[K comparable, V any](opts Options[K, V]) (*Cache[K, V], error) {
 	}
 	if c.expiring || c.l19.refreshAfter > 0 {
 		if opts.Clock == nil {
-			coarse.now.Store(sinceOrigin()) // register does it too, but the wheel starts first
+			advanceClock(sinceOrigin()) // register does it too, but the wheel starts first
 		}
 		c.wheel = newWheel[K, V](c.nowSlow())
 		c.reg = newRegistration(c)

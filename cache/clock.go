@@ -48,13 +48,26 @@ type registration struct {
 	cleanup func() bool
 }
 
+// advanceClock moves the coarse clock forward to t, never back. The ticker
+// and register (and New) each read the system clock and then store it; a
+// writer preempted between the two would otherwise store an older time over
+// a newer one, and an entry already seen expired would be live again.
+func advanceClock(t int64) {
+	for {
+		cur := coarse.now.Load()
+		if t <= cur || coarse.now.CompareAndSwap(cur, t) {
+			return
+		}
+	}
+}
+
 // register adds r to the registry and makes sure the ticker runs. The clock
 // is brought up to date at once, so a cache created after a pause of the
 // ticker never sees a stale time.
 func register(r *registration) {
 	coarse.mu.Lock()
 	defer coarse.mu.Unlock()
-	coarse.now.Store(sinceOrigin())
+	advanceClock(sinceOrigin())
 	if coarse.caches == nil {
 		coarse.caches = make(map[*registration]struct{})
 	}
@@ -80,7 +93,7 @@ func runClock() {
 	var regs []*registration
 	for tick := 1; ; tick++ {
 		<-t.C
-		coarse.now.Store(sinceOrigin())
+		advanceClock(sinceOrigin())
 		if tick%cleanupEvery != 0 {
 			continue
 		}

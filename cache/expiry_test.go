@@ -226,3 +226,14 @@ func TestLoadOrCompute_ReturnsAWinningStoreEvenIfItExpiredSince(t *testing.T) {
 		t.Fatalf("LoadOrCompute: fn called %d times, returned %d, %t; want once, the store's 7, true", calls, v, loaded)
 	}
 }
+
+// The ticker and register each read the system clock and then store it; a
+// store of an older reading must not move the clock back, or an entry seen
+// expired by one call would be live again for the next.
+func TestCoarseClock_NeverGoesBackwards(t *testing.T) {
+	cur := cache.CoarseNow()
+	cache.AdvanceClock(cur - 5)
+	if got := cache.CoarseNow(); got < cur {
+		t.Fatalf("coarse clock went back from %d to %d", cur, got)
+	}
+}

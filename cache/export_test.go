@@ -58,3 +58,9 @@ func ClockRunning() bool {
 	defer coarse.mu.Unlock()
 	return coarse.running
 }
+
+// CoarseNow and AdvanceClock expose the coarse clock to the clock's tests.
+func CoarseNow() int64 { return coarse.now.Load() }
+
+// AdvanceClock is advanceClock.
+func AdvanceClock(t int64) { advanceClock(t) }
