@@ -67,8 +67,8 @@ var impls = []impl{
 // lossyImpls are the strategies whose entries may vanish: the cache with a
 // tiny bound, and with a TTL of a few milliseconds. Only the suites that
 // know the lossy rules run them: the model oracle (its random driver and
-// FuzzOps). The cache package's own tests cover the rest of their
-// behaviour.
+// FuzzOps) and the linearizability checks (with linLossyModel). The cache
+// package's own tests cover the rest of their behaviour.
 var lossyImpls = []impl{
 	{name: "Cache", variant: "small", rules: mapRules{lossy: true, computeMayLoad: true}},
 	{name: "Cache", variant: "ttl", rules: mapRules{lossy: true, computeMayLoad: true}},

@@ -155,6 +155,21 @@ func linStep(state, input, output any) (bool, any) {
 	panic(fmt.Sprintf("linStep: unknown op %d", in.op))
 }
 
+// linStepLossy is linStep for a lossy map (mapRules.lossy), whose entries
+// may vanish at any instant as if another goroutine deleted them: an
+// operation on a present key may also be explained by a vanish just before
+// it. Trying the state as it is first is complete: a present key allows
+// every future that an absent one allows (it can vanish later).
+func linStepLossy(state, input, output any) (bool, any) {
+	if ok, next := linStep(state, input, output); ok {
+		return true, next
+	}
+	if s := state.(linState); s.present {
+		return linStep(linState{}, input, output)
+	}
+	return false, state
+}
+
 // linPartition splits a history by key. A Clear belongs to every key.
 func linPartition(history []porcupine.Operation) [][]porcupine.Operation {
 	byKey := map[int][]porcupine.Operation{}
@@ -178,6 +193,13 @@ func linPartition(history []porcupine.Operation) [][]porcupine.Operation {
 	}
 	return parts
 }
+
+// linLossyModel is linModel for lossy maps.
+var linLossyModel = func() porcupine.Model {
+	m := linModel
+	m.Step = linStepLossy
+	return m
+}()
 
 var linModel = porcupine.Model{
 	Partition: linPartition,
@@ -417,6 +439,13 @@ func linHistory(t *testing.T, m safemap.ConcurrentMap[int, int], mix linMix, key
 // porcupine's visualization of the failure to a file kept after the test.
 func checkLinearizable(t *testing.T, history []porcupine.Operation, seed uint64) {
 	t.Helper()
+	checkLinearizableBy(t, linModel, history, seed)
+}
+
+// checkLinearizableBy is checkLinearizable against model (linModel or
+// linLossyModel).
+func checkLinearizableBy(t *testing.T, linModel porcupine.Model, history []porcupine.Operation, seed uint64) {
+	t.Helper()
 	const timeout = 20 * time.Second
 	switch porcupine.CheckOperationsTimeout(linModel, history, timeout) {
 	case porcupine.Ok:
@@ -471,14 +500,18 @@ func runLinearizability(t *testing.T, mix linMix) {
 	if testing.Short() {
 		histories, clients, opsPerClient = 4, 3, 100
 	}
-	forEachImpl(t, func(t *testing.T, im impl) {
+	forEachImplAndLossy(t, func(t *testing.T, im impl) {
+		model := linModel
+		if im.rules.lossy {
+			model = linLossyModel
+		}
 		overlaps := 0
 		for h := range histories {
 			seed := rand.Uint64()
 			keys := mix.minKeys + h%(mix.maxKeys-mix.minKeys+1)
 			m := newMap[int, int](t, im)
 			history := linHistory(t, m, mix, keys, clients, opsPerClient, seed)
-			checkLinearizable(t, history, seed)
+			checkLinearizableBy(t, model, history, seed)
 			overlaps += overlappingWrites(history)
 		}
 		t.Logf("%d histories of %d×%d operations are linearizable; %d LoadOrCompute/LoadOrTryCompute calls overlapped a write of the same key",
@@ -582,6 +615,55 @@ func TestLinearizabilityChecker_RejectsAWrongHistory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := porcupine.CheckOperations(linModel, tt.history); got != tt.want {
+				t.Errorf("CheckOperations = %v; want %v", got, tt.want)
+			}
+		})
+	}
+	// The lossy model lets any entry vanish, and nothing more.
+	lossy := []struct {
+		name    string
+		history []porcupine.Operation
+		want    bool
+	}{
+		{
+			name: "lossy: a load after a completed store may miss it",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linStore, key: 1, val: 5}, 0, linOutput{}, 1),
+				op(1, linInput{op: linLoad, key: 1}, 2, linOutput{}, 3),
+			},
+			want: true,
+		},
+		{
+			name: "lossy: a vanished entry does not come back",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linStore, key: 1, val: 5}, 0, linOutput{}, 1),
+				op(1, linInput{op: linLoad, key: 1}, 2, linOutput{}, 3),
+				op(1, linInput{op: linLoad, key: 1}, 4, linOutput{val: 5, ok: true}, 5),
+			},
+			want: false,
+		},
+		{
+			name: "lossy: a load never sees an older value",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linStore, key: 1, val: 5}, 0, linOutput{}, 1),
+				op(0, linInput{op: linStore, key: 1, val: 6}, 2, linOutput{}, 3),
+				op(1, linInput{op: linLoad, key: 1}, 4, linOutput{val: 5, ok: true}, 5),
+			},
+			want: false,
+		},
+		{
+			name: "lossy: LoadOrCompute after a vanish inserts again",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linStore, key: 1, val: 5}, 0, linOutput{}, 1),
+				op(1, linInput{op: linLoadOrCompute, key: 1, val: 9}, 2, linOutput{val: 9}, 3),
+				op(1, linInput{op: linLoad, key: 1}, 4, linOutput{val: 9, ok: true}, 5),
+			},
+			want: true,
+		},
+	}
+	for _, tt := range lossy {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := porcupine.CheckOperations(linLossyModel, tt.history); got != tt.want {
 				t.Errorf("CheckOperations = %v; want %v", got, tt.want)
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/safemap-go/safemap/cache"
 	"github.com/safemap-go/safemap/internal/tinylfu"
 )
 
@@ -52,6 +53,25 @@ func zipfKeys(r *rand.Rand, space, n int, s float64) []uint64 {
 	return keys
 }
 
+// recencyKeys returns n accesses with temporal locality but no lasting popularity: 60 %
+// repeat a key seen a log-uniformly distributed number of accesses ago (up to space), the
+// rest are new keys. LRU does well here and a frequency filter must widen its window to keep
+// up: it exercises the adaptive window.
+func recencyKeys(r *rand.Rand, space, n int) []uint64 {
+	keys := make([]uint64, n)
+	next := uint64(0)
+	for i := range keys {
+		if i > 0 && r.Float64() < 0.6 {
+			d := int(math.Exp(r.Float64() * math.Log(float64(min(i, space)))))
+			keys[i] = keys[i-max(d, 1)]
+			continue
+		}
+		keys[i] = next
+		next++
+	}
+	return keys
+}
+
 // generatedTraces are issue 18 §6's traces over a key space of space keys, with n accesses
 // each, at cache sizes of 1 % and 10 % of the key space.
 func generatedTraces(space, n int) []hitTrace {
@@ -85,21 +105,24 @@ func generatedTraces(space, n int) []hitTrace {
 			return append(keys[:mid:mid], append(scan, keys[mid:]...)...)
 		}},
 		{name: "recency", sizes: sizes, keys: func(int) []uint64 {
-			// Temporal locality without lasting popularity: 60 % of accesses repeat a key
-			// seen a log-uniformly distributed number of accesses ago (up to the key
-			// space), the rest are new keys. LRU does well here and a frequency filter
-			// must widen its window to keep up: it exercises the adaptive window.
-			r := rand.New(rand.NewPCG(40, 1))
-			keys := make([]uint64, n)
-			next := uint64(0)
-			for i := range keys {
-				if i > 0 && r.Float64() < 0.6 {
-					d := int(math.Exp(r.Float64() * math.Log(float64(min(i, space)))))
-					keys[i] = keys[i-max(d, 1)]
-					continue
-				}
-				keys[i] = next
-				next++
+			return recencyKeys(rand.New(rand.NewPCG(40, 1)), space, n)
+		}},
+		{name: "phases", sizes: sizes, keys: func(size int) []uint64 {
+			// Recency, then Zipf 1.0, then a loop 1.5× the cache, then recency again, each
+			// a quarter of the trace on keys of its own: the window must move both ways.
+			q := n / 4
+			rec := recencyKeys(rand.New(rand.NewPCG(50, 1)), space, q)
+			z := zipfKeys(rand.New(rand.NewPCG(51, 1)), space, q, 1.0)
+			keys := make([]uint64, 0, 4*q)
+			keys = append(keys, rec...)
+			for _, k := range z {
+				keys = append(keys, k+uint64(4*space))
+			}
+			for i := range q {
+				keys = append(keys, uint64(8*space+i%(size*3/2)))
+			}
+			for _, k := range recencyKeys(rand.New(rand.NewPCG(52, 1)), space, q) {
+				keys = append(keys, k+uint64(12*space))
 			}
 			return keys
 		}},
@@ -172,9 +195,35 @@ type replayImpl struct {
 }
 
 var replayImpls = []replayImpl{
-	{"tinylfu", func(size int) replayCache { return newPolicyReplay(size) }},
+	{"cache", func(size int) replayCache { return newCacheReplay(size) }},
 	{"otter", func(size int) replayCache { return newOtterReplay(size) }},
+	{"tinylfu", func(size int) replayCache { return newPolicyReplay(size) }},
+	{"s3fifo", func(size int) replayCache { return newS3FIFOReplay(size) }},
+	{"sieve", func(size int) replayCache { return newSIEVEReplay(size) }},
+	{"lru", func(size int) replayCache { return newLRUReplay(size) }},
 }
+
+// cacheReplay is safemap's cache.Cache bounded by MaxEntries, driven as a user would:
+// Load, and Store on a miss.
+type cacheReplay struct{ c *cache.Cache[uint64, uint64] }
+
+func newCacheReplay(size int) *cacheReplay {
+	c, err := cache.New(cache.Options[uint64, uint64]{MaxEntries: size})
+	if err != nil {
+		panic(err)
+	}
+	return &cacheReplay{c: c}
+}
+
+func (r *cacheReplay) get(key uint64) bool {
+	if _, ok := r.c.Load(key); ok {
+		return true
+	}
+	r.c.Store(key, key)
+	return false
+}
+
+func (r *cacheReplay) len() int { return r.c.Len() }
 
 // policyReplay drives tinylfu.Policy as the cache does: a table of key → entry; a hit
 // only Touches the entry's node, a miss Adds one, and evicted nodes leave the table.
@@ -262,40 +311,69 @@ func replay(t testing.TB, c replayCache, keys []uint64, size int) float64 {
 }
 
 // traceSpace returns the generated traces' key space and length: 100k keys and 1M accesses,
-// a tenth of each under -short.
+// a tenth of each under -short, and 10k keys and 20k accesses under the race detector (as
+// CI runs every test: it only slows a single-goroutine replay down tenfold).
 func traceSpace() (space, n int) {
-	if testing.Short() {
+	switch {
+	case raceEnabled:
+		return 10_000, 20_000
+	case testing.Short():
 		return 10_000, 100_000
 	}
 	return 100_000, 1_000_000
 }
 
 // TestHitRatio_AtLeastOttersOnGeneratedTraces replays issue 18 §6's traces and fails if
-// the policy's hit ratio is more than half a point below otter's at any size. Real traces
-// are replayed too; their deltas are logged, not asserted.
+// the cache's hit ratio (or its policy's, driven directly) is more than half a point below
+// otter's at any size. Real traces are replayed too; their deltas are logged, not asserted.
 func TestHitRatio_AtLeastOttersOnGeneratedTraces(t *testing.T) {
-	const tolerance = 0.5 // points
+	tolerance := 0.5 // points: issue 18's target
+	if raceEnabled {
+		// The traces are 50 times shorter, and otter's spread between runs grows to about
+		// a point on them (the loop at 1000 entries).
+		tolerance = 1.0
+	}
 	space, n := traceSpace()
 	traces := append(generatedTraces(space, n), realTraces(t)...)
-	t.Logf("%-10s %7s %8s %8s %7s", "trace", "size", "tinylfu", "otter¹", "delta")
-	defer t.Log("¹ median of three runs")
+	t.Logf("%-10s %7s %8s %8s %8s %7s", "trace", "size", "cache", "tinylfu", "otter¹", "delta²")
+	defer t.Log("¹ median of three runs; ² cache - otter, in points")
 	for _, tr := range traces {
-		for _, size := range tr.sizes {
+		sizes := tr.sizes
+		if raceEnabled {
+			sizes = sizes[len(sizes)-1:] // the largest only: CI's -race run stays in seconds
+		}
+		for _, size := range sizes {
 			keys := tr.keys(size)
-			ours := replay(t, replayImpls[0].new(size), keys, size)
+			ours := replay(t, newCacheReplay(size), keys, size)
+			policy := replay(t, newPolicyReplay(size), keys, size)
 			// otter seeds its hashes at random, so its ratio moves between runs (by up to
 			// 2 points at 1 % of the key space): compare with its median of three.
 			runs := []float64{
-				replay(t, replayImpls[1].new(size), keys, size),
-				replay(t, replayImpls[1].new(size), keys, size),
-				replay(t, replayImpls[1].new(size), keys, size),
+				replay(t, newOtterReplay(size), keys, size),
+				replay(t, newOtterReplay(size), keys, size),
+				replay(t, newOtterReplay(size), keys, size),
 			}
 			sort.Float64s(runs)
 			theirs := runs[1]
-			t.Logf("%-10s %7d %7.2f%% %7.2f%% %+7.2f", tr.name, size, ours, theirs, ours-theirs)
-			if !tr.real && ours < theirs-tolerance {
-				t.Errorf("%s at size %d: hit ratio %.2f%%; want at least otter's %.2f%% - %.1f",
-					tr.name, size, ours, theirs, tolerance)
+			t.Logf("%-10s %7d %7.2f%% %7.2f%% %7.2f%% %+7.2f", tr.name, size, ours, policy, theirs, ours-theirs)
+			if tr.real {
+				continue
+			}
+			asserted := []struct {
+				name  string
+				ratio float64
+			}{{"tinylfu", policy}, {"cache", ours}}
+			if raceEnabled {
+				// The cache seeds its hashes at random too; on traces this short its
+				// ratio moves by a point or more between runs. The policy, driven with
+				// fixed hashes, is deterministic.
+				asserted = asserted[:1]
+			}
+			for _, r := range asserted {
+				if r.ratio < theirs-tolerance {
+					t.Errorf("%s at size %d: %s's hit ratio %.2f%%; want at least otter's %.2f%% - %.1f",
+						tr.name, size, r.name, r.ratio, theirs, tolerance)
+				}
 			}
 		}
 	}

@@ -413,6 +413,12 @@ func (c *Cache[K, V]) computeMiss(key K, fn func() V) (actual V, loaded bool) {
 				c.settle(n, nil)
 				return n.value, false
 			}
+			if n.Word.Load()&hiddenBit == 0 {
+				// A write stored the key while fn ran, and wins. It was live
+				// right after it was stored, during this call, even if it
+				// has expired since: return it rather than run fn again.
+				return n.value, true
+			}
 		}
 		if c.live(n) {
 			if !ran {
@@ -488,6 +494,9 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 			return n.value, false, nil
 		}
 		w := n.Word.Load()
+		if ran && w&hiddenBit == 0 {
+			return n.value, true, nil // a write won while fn ran: see computeMiss
+		}
 		if !expiredAt(w, c.clock()) {
 			if w&hiddenBit != 0 {
 				if !ran {
@@ -540,7 +549,14 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 					c.settleAt(n, cur, now)
 					return newValue, true
 				}
-			} else if _, loaded := c.m.LoadOrStore(key, n); !loaded {
+				if !c.expiredSince(key, cur) {
+					continue // another goroutine wrote the key: run fn again
+				}
+				// cur expired while fn ran and was reclaimed (perhaps by a
+				// Load fn made): fn's update takes effect before that, and
+				// replaces it.
+			}
+			if _, loaded := c.m.LoadOrStore(key, n); !loaded {
 				c.settle(n, nil)
 				return newValue, true
 			}
@@ -552,6 +568,9 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 				c.settleAt(nil, cur, now)
 				return actual, false
 			}
+			if c.expiredSince(key, cur) {
+				return actual, false // expired while fn ran: deleted either way
+			}
 		case safemap.CancelOp:
 			if found && !live {
 				c.dropIfExpired(cur)
@@ -559,6 +578,17 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 			return old, live
 		}
 	}
+}
+
+// expiredSince reports whether key's node cur, which a Compute read, has
+// expired and the key holds no other node: then nothing but the expiry
+// happened to the key since.
+func (c *Cache[K, V]) expiredSince(key K, cur *node[K, V]) bool {
+	if !expiredAt(cur.Word.Load(), c.clock()) {
+		return false
+	}
+	n, ok := c.m.Load(key)
+	return !ok || n == cur
 }
 
 // CompareAndSwap stores new for key if its current value == old. It panics
@@ -733,11 +763,14 @@ func (c *Cache[K, V]) settleLocked(added, removed *node[K, V], h uint64, now, re
 	c.maint.Lock()
 	defer c.maint.Unlock()
 	c.now = max(now, c.now)
+	var replaced *node[K, V] // removed, left in the policy for added to take its place
 	if removed != nil {
-		c.retireLocked(removed, removedAt)
+		if c.retireLocked(removed, removedAt, added != nil) {
+			replaced = removed
+		}
 	}
 	if added != nil {
-		c.admitLocked(added, h)
+		c.admitLocked(added, h, replaced)
 	}
 	if c.wheel != nil {
 		c.wheel.advance(c.now, c.expireLocked)
@@ -773,24 +806,31 @@ func (c *Cache[K, V]) cleanup() {
 // retireLocked does the bookkeeping of n, which its caller removed from the
 // map: it leaves the policy and the wheel, and if it had expired, OnEvict
 // is told.
-func (c *Cache[K, V]) retireLocked(n *node[K, V], removedAt int64) {
+//
+// If replacing is set (a write put a new node in n's place) and the policy
+// holds n, n stays in the policy and retireLocked returns true: admitLocked
+// then hands its place to the new node (tinylfu's Replace), so that
+// rewriting a value counts as an access of the entry, not a new entry.
+func (c *Cache[K, V]) retireLocked(n *node[K, V], removedAt int64, replacing bool) (keptInPolicy bool) {
 	w := setWord(&n.Node, genMask, retiredBit)
 	if w&retiredBit != 0 {
-		return
+		return false
 	}
-	c.leaveLocked(n, w)
+	keptInPolicy = replacing && c.bounded && genOf(w) == c.gen && !expiredAt(w, removedAt)
+	c.leaveLocked(n, w, keptInPolicy)
 	if expiredAt(w, removedAt) {
 		c.expiredLocked(n, w)
 	}
+	return keptInPolicy
 }
 
-// leaveLocked takes n, whose Word was w, out of the policy and the wheel if
-// the current generation holds it.
-func (c *Cache[K, V]) leaveLocked(n *node[K, V], w uint64) {
+// leaveLocked takes n, whose Word was w, out of the policy (unless
+// keepInPolicy) and the wheel if the current generation holds it.
+func (c *Cache[K, V]) leaveLocked(n *node[K, V], w uint64, keepInPolicy bool) {
 	if genOf(w) != c.gen {
 		return
 	}
-	if c.bounded {
+	if c.bounded && !keepInPolicy {
 		c.policy.Remove(&n.Node)
 	}
 	if c.wheel != nil {
@@ -821,23 +861,34 @@ func (c *Cache[K, V]) expiredLocked(n *node[K, V], w uint64) {
 
 // admitLocked adds n, which its caller inserted into the map, to the
 // policy (whose victims leave through evictLocked) and the wheel.
-func (c *Cache[K, V]) admitLocked(n *node[K, V], h uint64) {
+//
+// replaced, if not nil, is the node n replaced, still held by the policy:
+// n takes its place there, or, if n is not admitted, it leaves.
+func (c *Cache[K, V]) admitLocked(n *node[K, V], h uint64, replaced *node[K, V]) {
+	if !c.admitOrRefuseLocked(n, h, replaced) && replaced != nil {
+		c.policy.Remove(&replaced.Node)
+	}
+}
+
+// admitOrRefuseLocked is admitLocked; it returns false if it did not admit
+// n (so replaced is still in the policy).
+func (c *Cache[K, V]) admitOrRefuseLocked(n *node[K, V], h uint64, replaced *node[K, V]) bool {
 	w := n.Word.Load()
 	if w&retiredBit != 0 || n.key != n.key {
-		return // already removed; or a NaN key, which only Clear removes
+		return false // already removed; or a NaN key, which only Clear removes
 	}
 	// Admit only what is in the map: a Clear may have removed n before its
 	// admission, and a LoadOrCompute landing that an invalidation discarded
 	// never got in. (A node removed otherwise is settled by its remover.)
 	if cur, ok := c.m.Load(n.key); !ok || cur != n {
-		return
+		return false
 	}
 	if expiredAt(w, c.now) {
 		if c.m.CompareAndDelete(n.key, n) {
 			setWord(&n.Node, 0, retiredBit)
 			c.expiredLocked(n, w)
 		}
-		return
+		return false
 	}
 	setWord(&n.Node, genMask, c.gen<<genShift)
 	if w&hiddenBit != 0 {
@@ -848,8 +899,13 @@ func (c *Cache[K, V]) admitLocked(n *node[K, V], h uint64) {
 	}
 	if c.bounded {
 		n.Init(h, n.Weight())
-		c.policy.Add(&n.Node, c.evictFn)
+		if replaced != nil {
+			c.policy.Replace(&replaced.Node, &n.Node, c.evictFn)
+		} else {
+			c.policy.Add(&n.Node, c.evictFn)
+		}
 	}
+	return true
 }
 
 // evictLocked is the policy's evict callback: pn has left the policy.

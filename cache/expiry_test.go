@@ -191,3 +191,38 @@ func TestClose_LeavesNoGoroutineAndEveryMethodStillWorks(t *testing.T) {
 		t.Fatal("a closed cache restarted the clock")
 	}
 }
+
+func TestCompute_CallsFnOnceWhenTheEntryExpiresWhileItRuns(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{TTL: time.Second, Clock: clk.Now})
+	c.Store("k", 1)
+	calls := 0
+	v, ok := c.Compute("k", func(old int, loaded bool) (int, safemap.ComputeOp) {
+		calls++
+		clk.Advance(time.Second)
+		c.Load("k") // reclaims the entry, which has just expired
+		return old + 10, safemap.UpdateOp
+	})
+	if calls != 1 || v != 11 || !ok {
+		t.Fatalf("Compute: fn called %d times, returned %d, %t; want once, 11, true", calls, v, ok)
+	}
+	if got, _ := c.Load("k"); got != 11 {
+		t.Fatalf("Load after Compute: %d; want 11", got)
+	}
+	checkInvariants(t, c)
+}
+
+func TestLoadOrCompute_ReturnsAWinningStoreEvenIfItExpiredSince(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{TTL: time.Second, Clock: clk.Now})
+	calls := 0
+	v, loaded := c.LoadOrCompute("k", func() int {
+		calls++
+		c.Store("k", 7)
+		clk.Advance(time.Second)
+		return 1
+	})
+	if calls != 1 || v != 7 || !loaded {
+		t.Fatalf("LoadOrCompute: fn called %d times, returned %d, %t; want once, the store's 7, true", calls, v, loaded)
+	}
+}

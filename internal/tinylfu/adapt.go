@@ -33,9 +33,9 @@ const (
 	tuneZ      = 2.0
 	tuneMargin = 1.1
 	// tuneStepFraction is the window step per sample, as a fraction of the bound.
-	tuneStepFraction = 0.02
+	tuneStepFraction = 0.04
 	// minSample is the fewest adds in a sample, so a small cache's samples are not noise.
-	minSample = 1024
+	minSample = 256
 	// maxWindowFraction keeps the main region at least a fifth of the bound.
 	maxWindowFraction = 0.8
 )

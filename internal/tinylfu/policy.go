@@ -14,14 +14,13 @@ type Policy struct {
 	sketch   *sketch
 	tuner    windowTuner
 	step     uint64 // the tuner's step, in weight
+	lastMove int    // the tuner's last verdict that moved the window: +1, -1, or 0
+	streak   int    // how many verdicts in a row repeated lastMove
 	capacity uint64 // how many entries the sketch and the ghost are sized for
-	hand     *Node  // next main-region node the harvest hand examines; nil: start at the cold end
 	rng      uint64 // xorshift state for the rare random admission of a warm candidate
 }
 
 const (
-	// harvestPerOp is how many main-region nodes each Add or Update sweeps for hits.
-	harvestPerOp = 2
 	// secondChances bounds how many hit nodes one victim search may skip (and promote)
 	// before it takes the cold end regardless, so a writer's time under the mutex stays
 	// bounded even when hits keep arriving on every candidate.
@@ -66,10 +65,27 @@ func (p *Policy) grow() {
 
 // missed feeds a miss to the tuner and moves the window if it says so.
 func (p *Policy) missed(h uint64) {
-	switch p.tuner.miss(h) {
-	case +1:
+	dir := p.tuner.miss(h)
+	if dir == 0 {
+		return
+	}
+	// Momentum: a move in the same direction as the last one doubles the step (up to a
+	// quarter of the bound), so a large cache crosses to a new workload's best window in a
+	// few samples; any other verdict restarts from the base step.
+	base := max(1, uint64(tuneStepFraction*float64(p.maxWeight)))
+	if dir == p.lastMove {
+		p.streak++
+	} else {
+		p.streak = 0
+	}
+	p.step = base
+	if p.streak >= 2 {
+		p.step = min(base<<min(p.streak-1, 3), max(base, p.maxWeight/8))
+	}
+	p.lastMove = dir
+	if dir > 0 {
 		p.setWindow(min(p.maxWindow+p.step, uint64(maxWindowFraction*float64(p.maxWeight))))
-	case -1:
+	} else {
 		p.setWindow(max(p.maxWindow-min(p.step, p.maxWindow), 1))
 	}
 }
@@ -92,8 +108,10 @@ func (p *Policy) Len() int { return p.window.len + p.probation.len + p.protected
 // access in the frequency sketch (the cache should not also call Miss for it), then calls
 // evict for every node the policy drops to keep the total weight within the bound; that may
 // be n itself (the admission was rejected, or n alone weighs more than the bound). A node
-// passed to evict has already left the policy: the cache must not Remove it. Add also
-// harvests the hit bits of a few nodes, so its cost is amortised O(1).
+// passed to evict has already left the policy (Remove of it does nothing). On its way, Add
+// harvests the hit bits of the nodes it finds at the queues' cold ends; each harvest clears
+// bits a Touch set, so the work is amortised O(1) per Add and Touch, and one call skips at
+// most 256 hit nodes before it evicts regardless.
 func (p *Policy) Add(n *Node, evict func(*Node)) {
 	if n.queue != queueNone {
 		panic("tinylfu: Add of a node the policy already holds")
@@ -109,7 +127,6 @@ func (p *Policy) Add(n *Node, evict func(*Node)) {
 	if uint64(p.Len()) > p.capacity && p.capacity < p.maxWeight {
 		p.grow()
 	}
-	p.harvest(harvestPerOp)
 	p.maintain(evict)
 }
 
@@ -138,7 +155,39 @@ func (p *Policy) Update(n *Node, weight uint32, evict func(*Node)) {
 		p.protected.pushNewest(n)
 		p.rebalanceProtected()
 	}
-	p.harvest(harvestPerOp)
+	p.maintain(evict)
+}
+
+// Replace puts n, a new node prepared by Init for the same key, in the place of old, which
+// the policy holds and which leaves it: for a cache whose nodes are immutable, a write that
+// replaces a value is then an access of the same entry (as Update is), not a new entry
+// that must earn its place again from the window. old's unharvested hits are counted. It
+// evicts as Add does; n itself is evicted if it weighs more than the bound. If the policy
+// no longer holds old, Replace is Add.
+func (p *Policy) Replace(old, n *Node, evict func(*Node)) {
+	if n.queue != queueNone {
+		panic("tinylfu: Replace with a node the policy already holds")
+	}
+	if old.queue == queueNone {
+		p.Add(n, evict)
+		return
+	}
+	hits := old.takeHits()
+	p.sketch.increment(n.hash, hits+1)
+	q := old.queue
+	p.unlink(old)
+	if uint64(n.weight) > p.maxWeight {
+		evict(n)
+		return
+	}
+	if q == queueWindow {
+		n.queue = queueWindow
+		p.window.pushNewest(n)
+	} else {
+		n.queue = queueProtected
+		p.protected.pushNewest(n)
+		p.rebalanceProtected()
+	}
 	p.maintain(evict)
 }
 
@@ -172,11 +221,8 @@ func (p *Policy) listOf(n *Node) *list {
 	panic("tinylfu: node in no queue")
 }
 
-// unlink takes n out of its queue, moving the harvest hand past it first.
+// unlink takes n out of its queue.
 func (p *Policy) unlink(n *Node) {
-	if p.hand == n {
-		p.hand = p.nextForHand(n)
-	}
 	p.listOf(n).unlink(n)
 	n.queue = queueNone
 }
@@ -196,9 +242,13 @@ func (p *Policy) harvested(n *Node, hits uint64) {
 // maintain restores the bounds: the window's overflow competes for the main region, then,
 // if the total is still over the bound, the coldest nodes leave.
 func (p *Policy) maintain(evict func(*Node)) {
+	// Each second chance clears hits a Touch set, but hits keep arriving while the cache's
+	// mutex is held: the budget bounds the loop however fast they come.
+	budget := secondChances
 	for p.window.weight > p.maxWindow {
 		c := p.window.oldest()
-		if hits := c.takeHits(); hits > 0 && p.window.len > 1 {
+		if hits := c.takeHits(); hits > 0 && p.window.len > 1 && budget > 0 {
+			budget--
 			p.harvested(c, hits)
 			p.moveNewest(c, queueWindow)
 			continue
@@ -306,54 +356,4 @@ func (p *Policy) rebalanceProtected() {
 		}
 		p.moveNewest(d, queueProbation)
 	}
-}
-
-// harvest sweeps k nodes of the main region with a hand that walks probation then protected
-// from the cold end to the hot end. A node found with hits has them counted and is promoted
-// or refreshed, as if the hits had been seen when they happened.
-func (p *Policy) harvest(k int) {
-	for ; k > 0; k-- {
-		n := p.hand
-		if n == nil {
-			n = p.firstForHand()
-			if n == nil {
-				return
-			}
-		}
-		p.hand = p.nextForHand(n)
-		hits := n.takeHits()
-		if hits == 0 {
-			continue
-		}
-		p.harvested(n, hits)
-		p.moveNewest(n, queueProtected)
-		if n.queue == queueProtected && p.protected.weight > p.maxProtected {
-			p.rebalanceProtected()
-		}
-	}
-}
-
-// firstForHand returns the main region's coldest node, or nil.
-func (p *Policy) firstForHand() *Node {
-	if n := p.probation.oldest(); n != nil {
-		return n
-	}
-	return p.protected.oldest()
-}
-
-// nextForHand returns the node the hand visits after n: the next hotter node of n's queue,
-// then protected's coldest after probation's hottest; nil after protected's hottest (the hand
-// then restarts at the cold end).
-func (p *Policy) nextForHand(n *Node) *Node {
-	if n.queue != queueProbation && n.queue != queueProtected {
-		return nil
-	}
-	next := n.next
-	if next == &p.probation.root {
-		return p.protected.oldest()
-	}
-	if next == &p.protected.root {
-		return nil
-	}
-	return next
 }
