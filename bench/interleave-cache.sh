@@ -39,7 +39,7 @@ done
 	-test.benchtime 1x -test.count 3) | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' >"$out/memory.txt"
 
 for f in speed memory; do
-	"$benchstat" -col /impl "$out/$f.txt" >"$out/$f.benchstat.txt" 2>&1
+	"$benchstat" -col '/impl@(safemap otter ristretto theine golang-lru)' "$out/$f.txt" >"$out/$f.benchstat.txt" 2>&1
 	echo "== $f"
 	cat "$out/$f.benchstat.txt"
 done
