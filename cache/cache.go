@@ -30,9 +30,11 @@ import (
 //     policy, the timing wheel of deadlines and the evictions they decide.
 //     Victims are removed with CompareAndDelete of their own entry, so a
 //     newer value stored concurrently is never removed.
-//   - Every user callback (a loader, Compute's function, Weigher, TTLFunc,
-//     OnEvict, Clock) runs with no lock of the cache held, and may call any
-//     method of the cache.
+//   - Every user callback (a loader, Weigher, TTLFunc, OnEvict, Clock) runs
+//     with no lock of the cache held, and may call any method of the cache,
+//     with one exception: Compute's function (and the Weigher and TTLFunc
+//     that price its new value) runs holding the key's bucket-chain lock,
+//     as in [safemap.Map.Compute], and may call only Load.
 //   - LoadOrCompute and LoadOrTryCompute run their function at most once per
 //     absence of the key, and a Delete, LoadAndDelete or Clear of the key
 //     while it runs discards its result, as [safemap.Map] does: the cache's
@@ -50,6 +52,12 @@ import (
 type Cache[K comparable, V any] struct {
 	_ noCopy
 	m safemap.Map[K, *node[K, V]]
+
+	// computes counts the Computes running: their functions hold a bucket
+	// lock of m and may call Load, so while any runs, a Load that finds an
+	// expired entry leaves it to the timing wheel instead of deleting it
+	// from m (which could need that lock).
+	computes atomic.Int32
 
 	// Fixed by New.
 	maintained bool // bounded or expiring: writes run the maintenance section
@@ -319,6 +327,9 @@ func (c *Cache[K, V]) loadMiss(n *node[K, V], found bool) (value V, ok bool) {
 // dropIfExpired removes n from the map if it has expired and is still the
 // key's node, and settles its removal.
 func (c *Cache[K, V]) dropIfExpired(n *node[K, V]) {
+	if c.computes.Load() != 0 {
+		return // a Compute's fn may hold n's bucket lock: the wheel reclaims n
+	}
 	now := c.clock()
 	if expiredAt(n.Word.Load(), now) && c.m.CompareAndDelete(n.key, n) {
 		c.settleAt(nil, n, now)
@@ -520,22 +531,32 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 }
 
 // Compute atomically reads, modifies and writes the entry for key; see
-// [safemap.ConcurrentMap.Compute]. fn runs with no lock held, so it may
-// call any method of the cache; the change is applied with a
-// compare-and-swap on the key's entry, and if another write changed the
-// entry meanwhile, fn runs again on the new value. So fn may run more than
-// once when writers of the key race it: keep it free of side effects. An
-// expired entry is passed to fn as absent. A panic in fn (or in Weigher or
-// TTLFunc) changes nothing.
+// [safemap.ConcurrentMap.Compute]. It is [safemap.Map.Compute] on the map
+// of entries, so it keeps that method's guarantee and its lock: fn (and
+// Weigher and TTLFunc, which price the new value) runs once, holding the
+// key's bucket-chain lock, which blocks writers of that chain but never
+// readers; fn may call Load but no other method of the cache. An expired
+// entry is passed to fn as absent (and leaves by expiry, for OnEvict). A
+// panic in fn, Weigher or TTLFunc changes nothing and leaves no lock held.
+// The policy and the timing wheel learn of the change after the lock is
+// released.
 func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op safemap.ComputeOp)) (actual V, ok bool) {
 	if fn == nil {
 		panicNilFunc("Compute")
 	}
-	for {
-		cur, found := c.m.Load(key)
-		var old V
-		now := c.clock()
-		live := found && c.liveAt(cur, now)
+	var (
+		added, removed, expired *node[K, V]
+		now                     int64
+		old                     V
+		live                    bool
+	)
+	c.computes.Add(1)
+	defer c.computes.Add(-1)
+	n, _ := c.m.Compute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
+		added, removed, expired = nil, nil, nil
+		now = c.clock()
+		live = found && c.liveAt(cur, now)
+		old = *new(V)
 		if live {
 			old = cur.value
 		}
@@ -543,52 +564,36 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 		mustKnownOp(op)
 		switch op {
 		case safemap.UpdateOp:
-			n := c.newNode(key, newValue)
+			added = c.newNode(key, newValue)
 			if found {
-				if c.m.CompareAndSwap(key, cur, n) {
-					c.settleAt(n, cur, now)
-					return newValue, true
-				}
-				if !c.expiredSince(key, cur) {
-					continue // another goroutine wrote the key: run fn again
-				}
-				// cur expired while fn ran and was reclaimed (perhaps by a
-				// Load fn made): fn's update takes effect before that, and
-				// replaces it.
+				removed = cur
 			}
-			if _, loaded := c.m.LoadOrStore(key, n); !loaded {
-				c.settle(n, nil)
-				return newValue, true
-			}
+			return added, safemap.UpdateOp
 		case safemap.DeleteOp:
-			if !found {
-				return actual, false
-			}
-			if c.m.CompareAndDelete(key, cur) {
-				c.settleAt(nil, cur, now)
-				return actual, false
-			}
-			if c.expiredSince(key, cur) {
-				return actual, false // expired while fn ran: deleted either way
+			if found {
+				removed = cur
+				return nil, safemap.DeleteOp
 			}
 		case safemap.CancelOp:
 			if found && !live {
-				c.dropIfExpired(cur)
+				expired = cur
 			}
-			return old, live
 		}
+		return nil, safemap.CancelOp
+	})
+	switch {
+	case added != nil || removed != nil:
+		c.settleAt(added, removed, now)
+	case expired != nil:
+		c.dropIfExpired(expired)
 	}
-}
-
-// expiredSince reports whether key's node cur, which a Compute read, has
-// expired and the key holds no other node: then nothing but the expiry
-// happened to the key since.
-func (c *Cache[K, V]) expiredSince(key K, cur *node[K, V]) bool {
-	if !expiredAt(cur.Word.Load(), c.clock()) {
-		return false
+	if added != nil {
+		return n.value, true
 	}
-	n, ok := c.m.Load(key)
-	return !ok || n == cur
+	if removed != nil {
+		return actual, false
+	}
+	return old, live
 }
 
 // CompareAndSwap stores new for key if its current value == old. It panics
