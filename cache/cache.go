@@ -36,9 +36,12 @@ import (
 //     that price its new value) runs holding the key's bucket-chain lock,
 //     as in [safemap.Map.Compute], and may call only Load.
 //   - LoadOrCompute and LoadOrTryCompute run their function at most once per
-//     absence of the key, and a Delete, LoadAndDelete or Clear of the key
-//     while it runs discards its result, as [safemap.Map] does: the cache's
-//     deletes go through the map.
+//     absence of the key, as [safemap.Map] does (they are its methods, on
+//     the map of entries). A Delete, LoadAndDelete or Clear of the key while
+//     it runs finds nothing to delete, as in the Map, and the function's
+//     value is stored when it returns; a Store or Swap meanwhile wins. A
+//     background reload is different: one whose key was written, deleted
+//     or cleared after it started is dropped.
 //   - An expired entry is absent for every method. Its memory is reclaimed
 //     when a lookup finds it, or by the timing wheel, which writes and a
 //     background cleanup every 16 ms advance; Len stops counting it within
@@ -646,8 +649,8 @@ func (c *Cache[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 }
 
 // LoadAndDelete deletes key and returns the value it had, if any and not
-// expired. It also discards a LoadOrCompute of key in progress, and a
-// remembered error or not-found.
+// expired. It also forgets a remembered error or not-found, and drops a
+// background reload of key in progress.
 func (c *Cache[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	n, found := c.m.LoadAndDelete(key)
 	if !found {
@@ -696,8 +699,8 @@ func (c *Cache[K, V]) Len() int {
 	return max(c.m.Len()-int(c.l19.hidden.Load()), 0)
 }
 
-// Clear deletes every entry, and discards every LoadOrCompute in progress,
-// as [safemap.Map.Clear] does. No OnEvict is called.
+// Clear deletes every entry, as [safemap.Map.Clear] does, and drops the
+// background reloads in progress. No OnEvict is called.
 func (c *Cache[K, V]) Clear() {
 	if !c.maintained {
 		c.m.Clear()

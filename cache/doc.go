@@ -1,6 +1,6 @@
 // Package cache is a concurrent cache on top of [safemap.Map]: the map's
 // contract (lock-free hits, a loader that runs at most once per missing key
-// with no lock held, invalidations that win over in-flight loads) plus a
+// with no lock held, errors shared with the waiters) plus a
 // size bound, expiry, refresh before expiry, and negative and error
 // caching.
 //

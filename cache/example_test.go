@@ -43,32 +43,6 @@ func ExampleNew_invalidOptions() {
 	// cache: invalid options: MaxEntries is -1; want 0 (no bound) or more; MaxWeight is 1048576 without a Weigher
 }
 
-// A Delete while a loader runs wins: the load's value, read before the
-// write it raced, is returned to its caller but not kept, and the next
-// call loads again. (This holds once safemap.Map discards invalidated
-// loads, issue 18 §4; the cache's Delete goes through the map.)
-func ExampleCache_Delete_invalidationWins() {
-	c, _ := cache.New(cache.Options[string, int]{MaxEntries: 10})
-	defer c.Close()
-	started, proceed := make(chan struct{}), make(chan struct{})
-	done := make(chan int)
-	go func() {
-		v, _ := c.LoadOrCompute("price", func() int {
-			close(started)
-			<-proceed
-			return 1 // read from the database before the write below
-		})
-		done <- v
-	}()
-	<-started
-	// A writer updates the database to 2, then invalidates the cache.
-	c.Delete("price")
-	close(proceed)
-	fmt.Println("the racing load returned", <-done)
-	v, loaded := c.LoadOrCompute("price", func() int { return 2 })
-	fmt.Println("the next call got", v, "loaded:", loaded)
-}
-
 // With RefreshAfter, a hit on an older entry returns it at once and
 // reloads it in the background; Refresh reloads on demand.
 func ExampleCache_Refresh() {
