@@ -139,14 +139,17 @@ func TestRefresh_InvalidationDuringAReloadWins(t *testing.T) {
 	}
 }
 
+// whoKey is the context key of the reload-context test.
+type whoKey struct{}
+
 func TestRefresh_ReloadContextIsDetachedAndBounded(t *testing.T) {
 	clk := newFakeClock()
 	c := mustNew(t, cache.Options[string, int]{RefreshAfter: time.Millisecond, RefreshTimeout: 20 * time.Millisecond, Clock: clk.Now})
 	c.Store("k", 1)
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), "who", "caller"))
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), whoKey{}, "caller"))
 	cancel()
 	res := testkit.Receive(t, "the reload's result", c.Refresh(ctx, "k", func(ctx context.Context) (int, error) {
-		if ctx.Value("who") != "caller" {
+		if ctx.Value(whoKey{}) != "caller" {
 			return 0, errors.New("lost the caller's values")
 		}
 		if _, ok := ctx.Deadline(); !ok {
