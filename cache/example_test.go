@@ -82,3 +82,19 @@ func ExampleErrNotFound() {
 	// true
 	// loader calls: 1 present: false
 }
+
+// LoadOrTryComputeAll loads the missing keys of a batch with one call of
+// its loader; present keys cost a Load each.
+func ExampleCache_LoadOrTryComputeAll() {
+	c, _ := cache.New(cache.Options[int, string]{MaxEntries: 1000})
+	defer c.Close()
+	c.Store(1, "ada")
+	users, err := c.LoadOrTryComputeAll(context.Background(), []int{1, 2, 3}, func(_ context.Context, missing []int) (map[int]string, error) {
+		fmt.Println("loading", len(missing), "users in one query")
+		return map[int]string{2: "grace"}, nil // 3 does not exist
+	})
+	fmt.Println(users, err)
+	// Output:
+	// loading 2 users in one query
+	// map[1:ada 2:grace] <nil>
+}

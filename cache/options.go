@@ -78,10 +78,9 @@ type Options[K comparable, V any] struct {
 	// calling their loader. 0 turns it off.
 	ErrorTTL time.Duration
 
-	// MaxBatch is reserved for LoadOrTryComputeAll (issue 19 §4), which is
-	// to split the keys it passes to its loader into calls of at most
-	// MaxBatch keys (0: no limit). The cache has no batch method yet (see
-	// docs/cache.md, Batches): New validates MaxBatch, nothing else reads it.
+	// MaxBatch caps the keys of one call of LoadOrTryComputeAll's function:
+	// it splits the keys it loads into calls of at most MaxBatch keys (0: no
+	// limit).
 	MaxBatch int
 
 	// Clock, if set, replaces the coarse process clock, for tests: the cache
