@@ -125,7 +125,7 @@ func (c *Cache[K, V]) LoadOrTryComputeAll(ctx context.Context, keys []K, fn func
 // of them wait on other goroutines' loads: those are loaded by a later call
 // of fn if their load fails, rather than holding up the keys already
 // claimed.
-const batchGrace = time.Millisecond
+const batchGrace = 5 * time.Millisecond
 
 // batch is one LoadOrTryComputeAll call: the keys whose loads it claimed
 // arrive on owned, the outcome of every missing key on settled.

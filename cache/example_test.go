@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/safemap-go/safemap/cache"
@@ -83,18 +85,24 @@ func ExampleErrNotFound() {
 	// loader calls: 1 present: false
 }
 
-// LoadOrTryComputeAll loads the missing keys of a batch with one call of
-// its loader; present keys cost a Load each.
+// LoadOrTryComputeAll loads the missing keys of a batch together; present
+// keys cost a Load each, and keys the loader leaves out are not found.
 func ExampleCache_LoadOrTryComputeAll() {
 	c, _ := cache.New(cache.Options[int, string]{MaxEntries: 1000})
 	defer c.Close()
 	c.Store(1, "ada")
+	var mu sync.Mutex
+	var asked []int
 	users, err := c.LoadOrTryComputeAll(context.Background(), []int{1, 2, 3}, func(_ context.Context, missing []int) (map[int]string, error) {
-		fmt.Println("loading", len(missing), "users in one query")
+		mu.Lock()
+		asked = append(asked, missing...)
+		mu.Unlock()
 		return map[int]string{2: "grace"}, nil // 3 does not exist
 	})
+	slices.Sort(asked)
+	fmt.Println("the loader was asked for", asked)
 	fmt.Println(users, err)
 	// Output:
-	// loading 2 users in one query
+	// the loader was asked for [2 3]
 	// map[1:ada 2:grace] <nil>
 }
