@@ -109,17 +109,17 @@ func TestCache_LenStopsCountingExpiredEntriesWithoutLookups(t *testing.T) {
 
 func TestCache_WheelExpiresEntriesOfEveryLevelOnTime(t *testing.T) {
 	clk := newFakeClock()
-	var expired []int
-	c := mustNew(t, cache.Options[int, int]{
-		TTLFunc: func(k, _ int) time.Duration { return time.Duration(k) * time.Millisecond },
+	var expired []int64
+	c := mustNew(t, cache.Options[int64, int64]{
+		TTLFunc: func(k, _ int64) time.Duration { return time.Duration(k) * time.Millisecond },
 		Clock:   clk.Now,
-		OnEvict: func(k, _ int, cause cache.EvictCause) { expired = append(expired, k) },
+		OnEvict: func(k, _ int64, cause cache.EvictCause) { expired = append(expired, k) },
 	})
-	ttls := []int{5, 100, 2_000, 70_000, 5_000_000, 300_000_000, 30_000_000_000} // every level, and beyond the last
+	ttls := []int64{5, 100, 2_000, 70_000, 5_000_000, 300_000_000, 30_000_000_000} // every level, and beyond the last
 	for _, ms := range ttls {
 		c.Store(ms, ms)
 	}
-	elapsed := 0
+	elapsed := int64(0)
 	for _, ms := range ttls {
 		// Jump to just before the deadline, then step past it by the wheel's
 		// tick and a cleanup: the entry must be gone then, and not before.

@@ -181,7 +181,7 @@ func TestCache_BoundHoldsWithinTheSlackUnderConcurrentWrites(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range testkit.ShortOr(5_000, 20_000) {
-				c.LoadOrCompute(w<<32|i, func() int { return i })
+				c.LoadOrCompute(w<<20|i, func() int { return i })
 				if i%64 == 0 {
 					if n := int64(c.Len()); n > worst.Load() {
 						worst.Store(n)
