@@ -243,6 +243,9 @@ func (c *Cache[K, V]) reload(parent context.Context, key K, cur *node[K, V], fn 
 	if res.Err == nil {
 		n := c.newNodeSafely(key, res.Value, &res)
 		if n != nil {
+			// Counted before the value is visible, so that a caller who
+			// sees the reloaded value also sees it counted.
+			c.stats.refreshes.Add(1)
 			if cur != nil {
 				res.Stored = c.m.CompareAndSwap(key, cur, n)
 			} else {
@@ -257,9 +260,7 @@ func (c *Cache[K, V]) reload(parent context.Context, key K, cur *node[K, V], fn 
 			}
 		}
 	}
-	if res.Err == nil {
-		c.stats.refreshes.Add(1)
-	} else {
+	if res.Err != nil {
 		c.stats.refreshFailures.Add(1)
 	}
 	st.mu.Lock()
