@@ -30,9 +30,8 @@ import (
 //   - A panic in fn releases every key the call held (nothing is stored for
 //     them) and is re-raised in the caller once every key is released.
 //
-// fn runs with no lock held, with ctx, on a goroutine of its own per key
-// group; it must not be nil. The call starts one short-lived goroutine per
-// missing key.
+// fn runs with no lock held, with ctx, on the calling goroutine; it must not
+// be nil. The call starts one short-lived goroutine per missing key.
 func (c *Cache[K, V]) LoadOrTryComputeAll(ctx context.Context, keys []K, fn func(ctx context.Context, missing []K) (map[K]V, error)) (map[K]V, error) {
 	if fn == nil {
 		panicNilFunc("LoadOrTryComputeAll")

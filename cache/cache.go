@@ -599,21 +599,29 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	return old, live
 }
 
+// loadEqual returns key's entry and the time it was read at, if the entry
+// is live and its value == old (an expired one it finds is dropped): the
+// first step of CompareAndSwap and CompareAndDelete, named by method.
+func (c *Cache[K, V]) loadEqual(method string, key K, old V) (cur *node[K, V], now int64, ok bool) {
+	cur, found := c.m.Load(key)
+	if !found {
+		return nil, 0, false
+	}
+	now = c.clock()
+	if !c.liveAt(cur, now) {
+		c.dropIfExpired(cur)
+		return nil, 0, false
+	}
+	return cur, now, equalValues(method, cur.value, old)
+}
+
 // CompareAndSwap stores new for key if its current value == old. It panics
 // if V is not comparable.
 func (c *Cache[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	equalValues("CompareAndSwap", old, old)
 	for {
-		cur, found := c.m.Load(key)
-		if !found {
-			return false
-		}
-		now := c.clock()
-		if !c.liveAt(cur, now) {
-			c.dropIfExpired(cur)
-			return false
-		}
-		if !equalValues("CompareAndSwap", cur.value, old) {
+		cur, now, ok := c.loadEqual("CompareAndSwap", key, old)
+		if !ok {
 			return false
 		}
 		n := c.newNode(key, new)
@@ -629,16 +637,8 @@ func (c *Cache[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 func (c *Cache[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	equalValues("CompareAndDelete", old, old)
 	for {
-		cur, found := c.m.Load(key)
-		if !found {
-			return false
-		}
-		now := c.clock()
-		if !c.liveAt(cur, now) {
-			c.dropIfExpired(cur)
-			return false
-		}
-		if !equalValues("CompareAndDelete", cur.value, old) {
+		cur, now, ok := c.loadEqual("CompareAndDelete", key, old)
+		if !ok {
 			return false
 		}
 		if c.m.CompareAndDelete(key, cur) {
