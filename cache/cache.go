@@ -231,12 +231,59 @@ func (c *Cache[K, V]) live(n *node[K, V]) bool {
 	return c.liveAt(n, c.clock())
 }
 
-// liveAt is live at time now. A remover that reports a node as live or
-// absent passes the same now to settle, so that OnEvict agrees with what it
-// reported.
+// liveAt is live at time now, which the caller read from the clock before
+// calling. A remover that reports a node as live or absent passes the same
+// now to settle, so that OnEvict agrees with what it reported.
+//
+// A node past its deadline is live while it is pinned (see pin); otherwise
+// liveAt marks it dead before reporting it expired, so that no pin can
+// follow: once any caller has seen a node expired, nobody sees it live.
 func (c *Cache[K, V]) liveAt(n *node[K, V], now int64) bool {
-	w := n.Word.Load()
-	return w&hiddenBit == 0 && !expiredAt(w, now)
+	for {
+		w := n.Word.Load()
+		switch {
+		case w&(hiddenBit|deadBit) != 0:
+			return false
+		case !expiredAt(w, now) || w&pinnedBit != 0:
+			return true
+		case n.Word.CompareAndSwap(w, w|deadBit):
+			return false
+		}
+	}
+}
+
+// pin reports whether n, which the caller found as its key's entry while
+// holding the key's bucket lock, is live at time now (read from the clock
+// before calling), and if so keeps it live until unpin, or for good if the
+// caller replaces or deletes it. Without the pin, the entry could expire
+// for other callers while the lock holder computes a value from it: one of
+// them would see the key absent, and then the derived value appear.
+//
+// Pin and liveAt decide with a compare-and-swap on n's Word, and each reads
+// the clock first, which never goes back: whichever swaps first wins, and
+// the loser agrees with it. A node that never expires needs no pin.
+func (c *Cache[K, V]) pin(n *node[K, V], now int64) bool {
+	for {
+		w := n.Word.Load()
+		switch {
+		case w&(hiddenBit|deadBit) != 0:
+			return false
+		case deadlineOf(w) == 0 || w&pinnedBit != 0:
+			return true
+		case expiredAt(w, now):
+			return c.liveAt(n, now) // marks it dead
+		case n.Word.CompareAndSwap(w, w|pinnedBit):
+			return true
+		}
+	}
+}
+
+// unpin undoes pin for a node that stays its key's entry: from now on it
+// expires as its deadline says.
+func unpin[K comparable, V any](n *node[K, V]) {
+	if n.Word.Load()&pinnedBit != 0 {
+		setWord(&n.Node, pinnedBit, 0)
+	}
 }
 
 // newNode returns a node for key and value, calling Weigher and TTLFunc
@@ -316,8 +363,8 @@ func (c *Cache[K, V]) loadMiss(n *node[K, V], found bool) (value V, ok bool) {
 	if found {
 		// The fast path reads only the coarse clock: with a custom clock,
 		// or after Close, a live entry gets here.
-		if w := n.Word.Load(); w&hiddenBit == 0 && !expiredAt(w, c.clock()) {
-			tinylfu.Touch(&n.Node, w)
+		if c.liveAt(n, c.clock()) {
+			tinylfu.Touch(&n.Node, n.Word.Load())
 			c.stats.hit()
 			return n.value, true
 		}
@@ -555,13 +602,21 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	)
 	c.computes.Add(1)
 	defer c.computes.Add(-1)
-	n, _ := c.m.Compute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
+	n, _ := c.m.Compute(key, func(cur *node[K, V], found bool) (_ *node[K, V], _ safemap.ComputeOp) {
 		added, removed, expired = nil, nil, nil
 		now = c.clock()
-		live = found && c.liveAt(cur, now)
+		live = found && c.pin(cur, now)
 		old = *new(V)
 		if live {
 			old = cur.value
+			// The entry stays pinned if it leaves the map; if it stays
+			// (a cancel, or a panic in fn, Weigher or TTLFunc), it expires
+			// again from here on.
+			defer func() {
+				if removed == nil {
+					unpin(cur)
+				}
+			}()
 		}
 		newValue, op := fn(old, live)
 		mustKnownOp(op)
@@ -599,53 +654,77 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	return old, live
 }
 
-// loadEqual returns key's entry and the time it was read at, if the entry
-// is live and its value == old (an expired one it finds is dropped): the
-// first step of CompareAndSwap and CompareAndDelete, named by method.
-func (c *Cache[K, V]) loadEqual(method string, key K, old V) (cur *node[K, V], now int64, ok bool) {
+// loadEqual reports whether key's entry is live and its value == old (an
+// expired one it finds is dropped): the lock-free first step of
+// CompareAndSwap and CompareAndDelete, named by method.
+func (c *Cache[K, V]) loadEqual(method string, key K, old V) bool {
 	cur, found := c.m.Load(key)
 	if !found {
-		return nil, 0, false
+		return false
 	}
-	now = c.clock()
-	if !c.liveAt(cur, now) {
+	if !c.live(cur) {
 		c.dropIfExpired(cur)
-		return nil, 0, false
+		return false
 	}
-	return cur, now, equalValues(method, cur.value, old)
+	return equalValues(method, cur.value, old)
 }
 
 // CompareAndSwap stores new for key if its current value == old. It panics
 // if V is not comparable.
 func (c *Cache[K, V]) CompareAndSwap(key K, old, new V) (swapped bool) {
 	equalValues("CompareAndSwap", old, old)
-	for {
-		cur, now, ok := c.loadEqual("CompareAndSwap", key, old)
-		if !ok {
-			return false
-		}
-		n := c.newNode(key, new)
-		if c.m.CompareAndSwap(key, cur, n) {
-			c.settleAt(n, cur, now)
-			return true
-		}
+	if !c.loadEqual("CompareAndSwap", key, old) {
+		return false
 	}
+	n := c.newNode(key, new)
+	removed, now := c.replaceIfEqual("CompareAndSwap", key, old, n)
+	if removed == nil {
+		return false
+	}
+	c.settleAt(n, removed, now)
+	return true
 }
 
 // CompareAndDelete deletes key if its current value == old. It panics if V
 // is not comparable.
 func (c *Cache[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	equalValues("CompareAndDelete", old, old)
-	for {
-		cur, now, ok := c.loadEqual("CompareAndDelete", key, old)
-		if !ok {
-			return false
-		}
-		if c.m.CompareAndDelete(key, cur) {
-			c.settleAt(nil, cur, now)
-			return true
-		}
+	if !c.loadEqual("CompareAndDelete", key, old) {
+		return false
 	}
+	removed, now := c.replaceIfEqual("CompareAndDelete", key, old, nil)
+	if removed == nil {
+		return false
+	}
+	c.settleAt(nil, removed, now)
+	return true
+}
+
+// replaceIfEqual is the write step of CompareAndSwap (n is the new node)
+// and CompareAndDelete (n is nil): under key's bucket lock, if the entry is
+// live and its value == old, it pins the entry and replaces or deletes it.
+// It returns the entry it removed (nil if none) and the time it read. The
+// lock-free first step, loadEqual, only filters: the entry can expire
+// between it and the write, and a caller that saw it expired must not see
+// the swap succeed.
+func (c *Cache[K, V]) replaceIfEqual(method string, key K, old V, n *node[K, V]) (removed *node[K, V], now int64) {
+	op := safemap.UpdateOp
+	if n == nil {
+		op = safemap.DeleteOp
+	}
+	c.m.Compute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
+		removed = nil
+		if !found || !equalValues(method, cur.value, old) {
+			return nil, safemap.CancelOp
+		}
+		now = c.clock()
+		if !c.pin(cur, now) {
+			return nil, safemap.CancelOp
+		}
+		removed = cur
+		return n, op
+	})
+	return removed, now
 }
 
 // LoadAndDelete deletes key and returns the value it had, if any and not

@@ -237,3 +237,59 @@ func TestCoarseClock_NeverGoesBackwards(t *testing.T) {
 		t.Fatalf("coarse clock went back from %d to %d", cur, got)
 	}
 }
+
+// A Compute that read an entry live writes a value derived from it; were
+// the entry to expire for other callers while fn runs, one of them could
+// see the key absent and then see that derived value appear: a value back
+// from an absence that no write began. So the entry a Compute read stays
+// live, for everyone, until the Compute returns.
+func TestCompute_KeepsTheEntryItReadLiveForOtherCallersUntilItReturns(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{TTL: time.Second, Clock: clk.Now})
+	c.Store("k", 1)
+	type result struct {
+		v  int
+		ok bool
+	}
+	seen := make(chan result)
+	v, ok := c.Compute("k", func(old int, loaded bool) (int, safemap.ComputeOp) {
+		clk.Advance(2 * time.Second) // the entry's deadline passes while fn runs
+		go func() {
+			v, ok := c.Load("k")
+			seen <- result{v, ok}
+		}()
+		if r := <-seen; !r.ok || r.v != 1 {
+			t.Errorf("Load from another goroutine while Compute's fn runs = %d, %t; want the entry Compute read, 1, true", r.v, r.ok)
+		}
+		return old + 10, safemap.UpdateOp
+	})
+	if v != 11 || !ok {
+		t.Fatalf("Compute = %d, %t; want 11, true", v, ok)
+	}
+	if got, ok := c.Load("k"); got != 11 || !ok {
+		t.Fatalf("Load after Compute = %d, %t; want 11, true", got, ok)
+	}
+	checkInvariants(t, c)
+}
+
+// A Compute that cancels leaves the entry as it was: once it returns, an
+// entry whose deadline passed meanwhile is expired like any other.
+func TestCompute_ThatCancelsLetsTheEntryExpireWhenItReturns(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{TTL: time.Second, Clock: clk.Now})
+	c.Store("k", 1)
+	v, ok := c.Compute("k", func(old int, loaded bool) (int, safemap.ComputeOp) {
+		clk.Advance(2 * time.Second)
+		if got, ok := c.Load("k"); got != 1 || !ok {
+			t.Errorf("Load inside fn = %d, %t; want 1, true", got, ok)
+		}
+		return 0, safemap.CancelOp
+	})
+	if v != 1 || !ok {
+		t.Fatalf("Compute = %d, %t; want the entry it read, 1, true", v, ok)
+	}
+	if got, ok := c.Load("k"); ok {
+		t.Fatalf("Load after the cancelled Compute = %d, true; want absent: the deadline passed", got)
+	}
+	checkInvariants(t, c)
+}

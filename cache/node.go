@@ -33,20 +33,27 @@ func nodeOf[K comparable, V any](pn *tinylfu.Node) *node[K, V] {
 //	bit  2       hidden: a negative or error entry (issue 19), absent for lookups
 //	bit  3       retired: the node left the map and its bookkeeping is done
 //	bit  4       ext: the node is the first field of an extNode
-//	bits 5-23    gen: the generation (see Cache.gen) of the policy and wheel
+//	bit  5       pinned: a writer under the key's lock read the node live and
+//	             may write a value derived from it; the node does not expire
+//	             while it is set (see Cache.pin)
+//	bit  6       dead: a caller saw the node expired; it is never live again
+//	bits 7-23    gen: the generation (see Cache.gen) of the policy and wheel
 //	             that hold the node; 0 while neither does
 //	bits 24-63   deadline in coarse clock milliseconds; 0: never expires
 //
 // The deadline and the hidden and ext bits are set before the node is
 // published and never change; retired and gen change under the cache's
-// maint mutex, with a compare-and-swap so that a concurrent Touch is never
-// lost (a Touch racing them may be dropped, which only forgets a hit).
+// maint mutex, pinned under the key's bucket lock, and dead with no lock;
+// each with a compare-and-swap so that a concurrent Touch is never lost (a
+// Touch racing them may be dropped, which only forgets a hit).
 const (
 	hiddenBit     = 1 << 2
 	retiredBit    = 1 << 3
 	extBit        = 1 << 4
-	genShift      = 5
-	genBits       = 19
+	pinnedBit     = 1 << 5
+	deadBit       = 1 << 6
+	genShift      = 7
+	genBits       = 17
 	genMask       = (1<<genBits - 1) << genShift
 	deadlineShift = 24
 	maxDeadline   = 1<<(64-deadlineShift) - 1
