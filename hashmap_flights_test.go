@@ -689,3 +689,146 @@ func checkSettled(t *testing.T, m *Map[int64, int64]) {
 		t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
 	}
 }
+
+// reservationByGen returns the byte of key's reservation of generation gen
+// in m, or 0 if there is none.
+func reservationByGen[K comparable, V any](m *Map[K, V], key K, gen uint8) uint8 {
+	h := m.tableOrInit().hash(key)
+	t, b, hd := m.lockChain(h)
+	defer hd.unlock()
+	_, _, rc, ri := b.locateGen(&t.ovf, hd, key, h2(h), gen)
+	if rc == nil {
+		return 0
+	}
+	return slotByte(b.tags(hd, rc).Load(), ri)
+}
+
+// TestMap_LoadOrComputeOutlivesEveryGeneration invalidates one key's load
+// numGens times while each load's function still runs, so that every
+// generation is held by an invalidated load. The next caller must neither
+// join one of them nor run its function at once: it waits for generation
+// 0's load to land, then loads in that generation. Every invalidated owner
+// gets its own value or, landing after the new load, the new value.
+func TestMap_LoadOrComputeOutlivesEveryGeneration(t *testing.T) {
+	const key = 5
+	m := New[int64, int64]()
+	type result struct{ v, loaded int64 }
+	var releases []chan struct{}
+	var results []chan result
+	for i := range int64(numGens) {
+		m.Delete(key) // invalidates the load before, if any
+		started, release, res := make(chan struct{}), make(chan struct{}), make(chan result, 1)
+		releases, results = append(releases, release), append(results, res)
+		go func() {
+			v, loaded := m.LoadOrCompute(key, func() int64 { close(started); <-release; return i })
+			res <- result{v, b2i(loaded)}
+		}()
+		testkit.Receive(t, fmt.Sprintf("load %d starts its function", i), started)
+	}
+	m.Delete(key)
+	if used := reservedGens(m, key); used != allGens {
+		t.Fatalf("generations held after %d invalidated loads: %#x; want all %#x", numGens, used, allGens)
+	}
+	ran := make(chan struct{})
+	late := make(chan result, 1)
+	go func() {
+		v, loaded := m.LoadOrCompute(key, func() int64 { close(ran); return 100 })
+		late <- result{v, b2i(loaded)}
+	}()
+	testkit.WaitFor(t, "the late caller waits for generation 0", func() bool {
+		return reservationByGen(m, int64(key), 0)&slotWaited != 0
+	})
+	select {
+	case <-ran:
+		t.Fatalf("the late caller ran its function while every generation was held")
+	default:
+	}
+	close(releases[0])
+	if got := testkit.Receive(t, "load 0", results[0]); got != (result{0, 0}) {
+		t.Fatalf("load 0, invalidated: got %v; want (0, false)", got)
+	}
+	if got := testkit.Receive(t, "the late caller", late); got != (result{100, 0}) {
+		t.Fatalf("late caller: got %v; want (100, false), its own value", got)
+	}
+	for i := 1; i < numGens; i++ {
+		close(releases[i])
+		if got := testkit.Receive(t, fmt.Sprintf("load %d", i), results[i]); got != (result{100, 1}) {
+			t.Fatalf("load %d, invalidated, landing after the new load: got %v; want (100, true)", i, got)
+		}
+	}
+	if v, ok := m.Load(key); !ok || v != 100 {
+		t.Fatalf("Load got (%d, %v); want (100, true)", v, ok)
+	}
+	if n := reservations(m); n != 0 {
+		t.Fatalf("%d reservations left; want 0", n)
+	}
+}
+
+// TestMap_LoadOrComputeUnderADeleteStormRunsOncePerAbsence runs loads of
+// one hot key whose functions yield many times, while a goroutine deletes
+// the key as fast as it can, so that one load sees many invalidations (and
+// generations wrap) before it lands, and deletes race claims, lands and
+// waiters. Functions of the key overlap only across invalidations, each
+// caller that ran fn returns its own value or one stored later, every
+// value belongs to the key, and nothing is left behind.
+func TestMap_LoadOrComputeUnderADeleteStormRunsOncePerAbsence(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
+			const key = 0
+			m, iters := newStressMap(bad, 4000)
+			fails := testkit.NewFailures(t)
+			abs := newAbsences(1, fails)
+			var seq, computed, deletes atomic.Int64
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { // the storm
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					abs.invalidate(key, func() { m.Delete(key) })
+					deletes.Add(1)
+				}
+			}()
+			for g := range max(4, runtime.GOMAXPROCS(0)) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(g), 23))
+					for range iters {
+						var mine int64
+						mark := abs.mark(key)
+						v, loaded := m.LoadOrCompute(key, func() int64 {
+							defer abs.start(key, mark)()
+							mine = key<<32 | seq.Add(1)
+							computed.Add(1)
+							for range r.IntN(40) {
+								runtime.Gosched()
+							}
+							return mine
+						})
+						if v>>32 != key {
+							fails.Errorf("LoadOrCompute got %#x, a value for key %d", v, v>>32)
+						}
+						if !loaded && v != mine {
+							fails.Errorf("LoadOrCompute computed %#x but returned %#x", mine, v)
+						}
+					}
+				}()
+			}
+			testkit.WithinBulk(t, "LoadOrCompute callers (a waiter never released?)", wg.Wait)
+			close(stop)
+			<-done
+			fails.Summarize()
+			if t.Failed() {
+				return
+			}
+			t.Logf("%d functions ran against %d deletes", computed.Load(), deletes.Load())
+			checkSettled(t, m)
+		})
+	}
+}
