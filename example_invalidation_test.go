@@ -1,7 +1,9 @@
 package safemap_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"github.com/safemap-go/safemap"
 )
@@ -42,4 +44,28 @@ func ExampleMap_Delete_invalidationWins() {
 	// the slow load returns 3 false
 	// the old price was stored: false
 	// the next load gets 4
+}
+
+// LoadOrTryComputeAll resolves a batch: present keys come from the map,
+// the missing ones from one call of the loader, and a key the loader does
+// not find is simply absent from the result.
+func ExampleMap_LoadOrTryComputeAll() {
+	users := safemap.New[int, string]()
+	users.Store(1, "Ada")
+	db := map[int]string{2: "Grace", 3: "Edsger"}
+	got, err := users.LoadOrTryComputeAll(context.Background(), []int{1, 2, 3, 4}, func(_ context.Context, missing []int) (map[int]string, error) {
+		slices.Sort(missing)
+		fmt.Println("loading", missing)
+		found := make(map[int]string)
+		for _, id := range missing {
+			if name, ok := db[id]; ok {
+				found[id] = name
+			}
+		}
+		return found, nil
+	})
+	fmt.Println(got[1], got[2], got[3], len(got), err)
+	// Output:
+	// loading [2 3 4]
+	// Ada Grace Edsger 3 <nil>
 }
