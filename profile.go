@@ -55,6 +55,12 @@ import (
 // in the repository's bench module, measures the cost; BENCHMARKS.md has
 // the figures.
 //
+// A value that LoadOrCompute or LoadOrTryCompute computed but did not
+// store, because a Delete, LoadAndDelete or Clear of its key came while fn
+// ran (invalidation wins), counts as a compute and not as an insert, for
+// this package's maps; a map of another package cannot say so, and its
+// discarded values count as inserts.
+//
 // Entries that a SnapshotMap's fallback adds on a Load miss count as hits
 // of that Load, not as inserts; operations made on the wrapped map directly
 // (see [Profile.Unwrap]) are not counted at all.
