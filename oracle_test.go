@@ -308,7 +308,11 @@ func (o *oracle[K]) clear() {
 	clear(o.entries)
 	o.nans = nil
 	for _, l := range o.loads {
-		l.invalidated = true
+		// A key not equal to itself (NaN) is never reserved or registered,
+		// so nothing can invalidate its load: it inserts.
+		if l.key == l.key {
+			l.invalidated = true
+		}
 	}
 	if o.history != nil {
 		o.history.cleared = true
