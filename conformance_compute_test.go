@@ -304,9 +304,8 @@ func TestLoadOrCompute_KeyBeingComputedIsAbsent(t *testing.T) {
 			if m.CompareAndDelete(1, 0) {
 				t.Error("CompareAndDelete(1, 0) while 1 is being computed: got true; want false")
 			}
-			if v, loaded := m.LoadAndDelete(1); loaded {
-				t.Errorf("LoadAndDelete(1) while it is being computed: got %v, true; want absent", v)
-			}
+			// (LoadAndDelete and Delete would find it absent too, but
+			// they discard the computation: see the Invalidation tests.)
 			if got := collect(t, m); len(got) != 1 || got[2] != 2 {
 				t.Errorf("Range while 1 is being computed: got %v; want map[2:2]", got)
 			}

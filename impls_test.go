@@ -62,6 +62,14 @@ var impls = []impl{
 	// write and must change nothing visible.
 	{name: "Cache", rules: computeMayLoad},
 	{name: "Cache", variant: "maintained", rules: computeMayLoad},
+	// The loaders of issue 19 switched on where the model states the same
+	// results: every entry carries a refresh timestamp (RefreshAfter, not
+	// reached), and NegativeTTL is set (the suite's loaders fail with their
+	// own error, never ErrNotFound). A reached refresh replaces a value
+	// behind the caller's back, and ErrorTTL returns a remembered error
+	// instead of running fn: the model cannot state either, and the cache
+	// package's own tests (cache/loaders_test.go) cover them.
+	{name: "Cache", variant: "loaders", rules: computeMayLoad},
 }
 
 // lossyImpls are the strategies whose entries may vanish: the cache with a
@@ -82,6 +90,8 @@ func newCache[K comparable, V any](t testing.TB, im impl) *cache.Cache[K, V] {
 	case "":
 	case "maintained":
 		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: time.Hour}
+	case "loaders":
+		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: 2 * time.Hour, RefreshAfter: time.Hour, NegativeTTL: time.Hour}
 	case "small":
 		opts = cache.Options[K, V]{MaxEntries: 3}
 	case "ttl":

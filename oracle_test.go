@@ -196,7 +196,7 @@ func (c callName[K]) String() string { return fmt.Sprintf("%v(%v)", c.code, c.ke
 type pendingLoad[K comparable] struct {
 	key K
 	// invalidated: a Delete, LoadAndDelete or Clear of the key ran while
-	// fn ran. Today's contract ignores it (see settle).
+	// fn ran, so that fn's value is not stored (see settle).
 	invalidated bool
 }
 
@@ -308,7 +308,11 @@ func (o *oracle[K]) clear() {
 	clear(o.entries)
 	o.nans = nil
 	for _, l := range o.loads {
-		l.invalidated = true
+		// A key not equal to itself (NaN) is never reserved or registered,
+		// so nothing can invalidate its load: it inserts.
+		if l.key == l.key {
+			l.invalidated = true
+		}
 	}
 	if o.history != nil {
 		o.history.cleared = true
@@ -341,16 +345,19 @@ func (o *oracle[K]) observe(k K, present bool) (int, bool) {
 //   - the key is present now (an operation stored it while fn ran, fn
 //     itself perhaps): that value wins, and the caller gets it with
 //     loaded set;
+//   - a Delete, LoadAndDelete or Clear of the key ran while fn ran
+//     (l.invalidated): invalidation wins, nothing is stored, and the
+//     caller gets fn's value, loaded unset;
 //   - otherwise fn's value is stored and returned, loaded unset.
-//
-// l.invalidated says whether a Delete, LoadAndDelete or Clear of the key
-// ran while fn ran; today it changes nothing.
 func (o *oracle[K]) settle(l *pendingLoad[K], value int, err error) (actual int, loaded bool, _ error) {
 	if err != nil {
 		return 0, false, err
 	}
 	if v, ok := o.get(l.key); ok {
 		return v, true, nil
+	}
+	if l.invalidated {
+		return value, false, nil
 	}
 	o.set(l.key, value)
 	return value, false, nil
@@ -475,12 +482,14 @@ func (o *oracle[K]) nest(parent op) {
 			// missed: skip it unless the key is surely present (stored by
 			// an earlier nested operation, in a map that cannot lose it),
 			// or it is a LoadOrTryCompute whose ctx has ended (it returns
-			// at once on a miss).
+			// at once on a miss), or an earlier nested operation
+			// invalidated the load (the nested call then starts a load of
+			// its own instead of joining the invalidated one).
 			l := o.loads[len(o.loads)-1]
 			_, present := o.get(k)
 			mayMiss := !present || o.rules.lossy
 			returnsAtOnce := n.code == opLoadOrTryCompute && n.cancelled && !present
-			if k == l.key && (n.code == opLoadOrCompute || n.code == opLoadOrTryCompute) && mayMiss && !returnsAtOnce {
+			if k == l.key && (n.code == opLoadOrCompute || n.code == opLoadOrTryCompute) && mayMiss && !returnsAtOnce && !l.invalidated {
 				continue
 			}
 		case opComputeUpdate, opComputeDelete, opComputeCancel:
