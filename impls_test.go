@@ -62,14 +62,13 @@ var impls = []impl{
 	// write and must change nothing visible.
 	{name: "Cache", rules: computeMayLoad},
 	{name: "Cache", variant: "maintained", rules: computeMayLoad},
-	// The loaders of issue 19 switched on where the model states the same
-	// results: every entry carries a refresh timestamp (RefreshAfter, not
-	// reached), and NegativeTTL is set (the suite's loaders fail with their
-	// own error, never ErrNotFound). A reached refresh replaces a value
-	// behind the caller's back, and ErrorTTL returns a remembered error
-	// instead of running fn: the model cannot state either, and the cache
-	// package's own tests (cache/loaders_test.go) cover them.
-	{name: "Cache", variant: "loaders", rules: computeMayLoad},
+	// The loaders of issue 19: ErrorTTL (the model remembers errors too),
+	// RefreshAfter (every entry carries a refresh timestamp; no refresh is
+	// reached, as one replaces a value behind the caller's back, which the
+	// model cannot state) and NegativeTTL (the suite's loaders fail with
+	// their own error, never ErrNotFound). The cache package's own tests
+	// (cache/loaders_test.go) cover reached refreshes and ErrNotFound.
+	{name: "Cache", variant: "loaders", rules: mapRules{computeMayLoad: true, remembersErrors: true}},
 }
 
 // lossyImpls are the strategies whose entries may vanish: the cache with a
@@ -91,7 +90,7 @@ func newCache[K comparable, V any](t testing.TB, im impl) *cache.Cache[K, V] {
 	case "maintained":
 		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: time.Hour}
 	case "loaders":
-		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: 2 * time.Hour, RefreshAfter: time.Hour, NegativeTTL: time.Hour}
+		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: 2 * time.Hour, RefreshAfter: time.Hour, NegativeTTL: time.Hour, ErrorTTL: time.Hour}
 	case "small":
 		opts = cache.Options[K, V]{MaxEntries: 3}
 	case "ttl":

@@ -56,6 +56,15 @@ type mapRules struct {
 	// SyncMap, SnapshotMap); elsewhere Compute holds a lock that Load
 	// would wait for, and a nested Load under Compute is skipped.
 	computeMayLoad bool
+
+	// remembersErrors: a failed LoadOrTryCompute is remembered (a cache
+	// with ErrorTTL, which the suite never outlives): until a write,
+	// Delete, LoadAndDelete or Clear of the key, LoadOrTryCompute returns
+	// that error without calling fn, while Load, Range and Len see the key
+	// absent and LoadOrCompute computes it. A load whose key a write
+	// stored while fn failed returns that value; one an invalidation
+	// discarded remembers nothing.
+	remembersErrors bool
 }
 
 // opCode selects an operation. The numbering is FuzzOps' input format
@@ -173,6 +182,7 @@ type oracle[K comparable] struct {
 	// The model: the entries of keys equal to themselves, and the values
 	// stored under keys that are not (NaN), which nothing can find again.
 	entries map[K]int
+	errs    map[K]bool // keys with a remembered error (mapRules.remembersErrors)
 	nans    []int
 	loads   []*pendingLoad[K] // LoadOrComputes whose fn is running, innermost last
 	history *passHistory[K]   // while a pass runs nested operations
@@ -202,7 +212,7 @@ type pendingLoad[K comparable] struct {
 
 // newOracle returns an oracle over m.
 func newOracle[K comparable](t testing.TB, m safemap.ConcurrentMap[K, int], rules mapRules, key func(byte) K, name string) *oracle[K] {
-	o := &oracle[K]{t: t, m: m, rules: rules, key: key, name: name, entries: make(map[K]int)}
+	o := &oracle[K]{t: t, m: m, rules: rules, key: key, name: name, entries: make(map[K]int), errs: make(map[K]bool)}
 	o.fatalf = func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%s", o.report(fmt.Sprintf(format, args...)))
@@ -281,6 +291,7 @@ func (o *oracle[K]) set(k K, v int) {
 		}
 	} else {
 		o.entries[k] = v
+		delete(o.errs, k)
 	}
 	o.note(k)
 }
@@ -289,6 +300,7 @@ func (o *oracle[K]) set(k K, v int) {
 // present: it invalidates the loads of k in progress.
 func (o *oracle[K]) remove(k K) {
 	delete(o.entries, k)
+	delete(o.errs, k)
 	for _, l := range o.loads {
 		if l.key == k {
 			l.invalidated = true
@@ -301,11 +313,13 @@ func (o *oracle[K]) remove(k K) {
 // an entry a lossy map lost.
 func (o *oracle[K]) drop(k K) {
 	delete(o.entries, k)
+	delete(o.errs, k)
 	o.note(k)
 }
 
 func (o *oracle[K]) clear() {
 	clear(o.entries)
+	clear(o.errs)
 	o.nans = nil
 	for _, l := range o.loads {
 		// A key not equal to itself (NaN) is never reserved or registered,
@@ -341,7 +355,9 @@ func (o *oracle[K]) observe(k K, present bool) (int, bool) {
 // the call returns and what the map holds afterwards. It is the one place
 // that states these rules, so that a change of contract is one edit here:
 //
-//   - fn failed (err != nil): nothing is stored, the caller gets the error;
+//   - fn failed (err != nil): nothing is stored, the caller gets the error
+//     (with rules.remembersErrors: a value stored while fn ran wins as
+//     below, and otherwise the error is remembered unless invalidated);
 //   - the key is present now (an operation stored it while fn ran, fn
 //     itself perhaps): that value wins, and the caller gets it with
 //     loaded set;
@@ -350,11 +366,17 @@ func (o *oracle[K]) observe(k K, present bool) (int, bool) {
 //     caller gets fn's value, loaded unset;
 //   - otherwise fn's value is stored and returned, loaded unset.
 func (o *oracle[K]) settle(l *pendingLoad[K], value int, err error) (actual int, loaded bool, _ error) {
-	if err != nil {
+	if err != nil && !o.rules.remembersErrors {
 		return 0, false, err
 	}
 	if v, ok := o.get(l.key); ok {
 		return v, true, nil
+	}
+	if err != nil {
+		if !l.invalidated {
+			o.errs[l.key] = true
+		}
+		return 0, false, err
 	}
 	if l.invalidated {
 		return value, false, nil
@@ -506,6 +528,17 @@ func (o *oracle[K]) loadOrCompute(x op, k K) {
 	o.t.Helper()
 	ctx := context.Background()
 	_, present := o.get(k)
+	if x.code == opLoadOrTryCompute && o.errs[k] {
+		// The remembered error, without fn, whatever ctx is.
+		_, _, err := o.m.LoadOrTryCompute(ctx, k, func(context.Context) (int, error) {
+			o.fatalf("LoadOrTryCompute(%v) called fn for a key whose error is remembered", k)
+			return 0, nil
+		})
+		if !errors.Is(err, errModelLoad) {
+			o.fatalf("LoadOrTryCompute(%v) of a key whose error is remembered: got error %v; want one matching %v", k, err, errModelLoad)
+		}
+		return
+	}
 	if x.code == opLoadOrTryCompute && x.cancelled && !present {
 		// Only on a miss: a caller whose ctx has ended returns ctx.Err()
 		// without calling fn when it misses the key; the contract does not

@@ -187,6 +187,9 @@ func TestProfile_CountsExactScript(t *testing.T) {
 		}, "90 true <nil>", S{Misses: 1, Computes: 1}, 3},
 	}
 	forEachImpl(t, func(t *testing.T, im impl) {
+		if im.rules.remembersErrors {
+			t.Skip("the script retries a failed key, which a map that remembers errors answers from memory; conformance_compute_test.go states that")
+		}
 		p := newProfile(t, im)
 		checkStats(t, "new Profile", p, safemap.ProfileStats{})
 		var want safemap.ProfileStats
@@ -433,6 +436,9 @@ func TestProfile_CountsWaitersOfOneComputation(t *testing.T) {
 // error without running their own, so they count as waiters.
 func TestProfile_CountsWaitersThatShareAnError(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
+		if im.rules.remembersErrors {
+			t.Skip("later callers get a remembered error, not the shared one; conformance_compute_test.go states that")
+		}
 		p := newProfile(t, im)
 		ctx := context.Background()
 		n := testkit.ShortOr(4, testkit.Goroutines())
