@@ -58,8 +58,9 @@ import (
 // A value that LoadOrCompute or LoadOrTryCompute computed but did not
 // store, because a Delete, LoadAndDelete or Clear of its key came while fn
 // ran (invalidation wins), counts as a compute and not as an insert, for
-// this package's maps; a map of another package cannot say so, and its
-// discarded values count as inserts.
+// this package's maps (and a Profile of one); a map of another package,
+// cache.Cache included, cannot say so, and its discarded values count as
+// inserts.
 //
 // Entries that a SnapshotMap's fallback adds on a Load miss count as hits
 // of that Load, not as inserts; operations made on the wrapped map directly
@@ -369,19 +370,19 @@ func (p *Profile[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 		return actual, true
 	}
 	c.cells[cellLoadOrComputeMiss].add(1)
-	return p.loadOrComputeSlow(c, key, fn)
+	actual, loaded, _ = p.loadOrComputeSlow(c, key, fn)
+	return actual, loaded
 }
 
 // loadOrComputeSlow is LoadOrCompute after a miss (outlined so that the hit
 // path allocates nothing: the wrapper of fn escapes to the wrapped map).
-func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) (actual V, loaded bool) {
+func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) (actual V, loaded, discarded bool) {
 	ran := false // fn runs on this goroutine, inside the call below
 	wrapped := func() V {
 		ran = true
 		v, _ := runLoader(c, func() (V, error) { return fn(), nil })
 		return v
 	}
-	discarded := false
 	if r, ok := p.inner().(discardReporter[K, V]); ok {
 		actual, loaded, discarded, _ = r.loadOrComputeReporting(nil, key, noError(wrapped))
 	} else {
@@ -396,7 +397,7 @@ func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) 
 	// ran && discarded: an invalidation discarded the value; nothing was
 	// inserted.
 	// ran && loaded: a write stored the key while fn ran, and won.
-	return actual, loaded
+	return actual, loaded, discarded
 }
 
 // LoadOrTryCompute is LoadOrCompute for loaders that can fail, and counts
@@ -411,6 +412,35 @@ func (p *Profile[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(con
 	if actual, loaded = p.lookup(key); loaded {
 		c.cells[cellLoadOrTryComputeHit].add(1)
 		return actual, true, nil
+	}
+	c.cells[cellLoadOrTryComputeMiss].add(1)
+	actual, loaded, _, err = p.loadOrTryComputeSlow(c, ctx, key, fn)
+	return actual, loaded, err
+}
+
+// loadOrComputeReporting makes a Profile a discardReporter itself, so that
+// a Profile wrapping a Profile of this package's maps counts inserts
+// exactly: it is LoadOrTryCompute (LoadOrCompute for a nil ctx), counted
+// as that method counts, that also reports a value an invalidation
+// discarded, as the wrapped map reports it (never, if the wrapped map does
+// not report).
+func (p *Profile[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	c := p.current()
+	if ctx == nil {
+		if actual, loaded = p.lookup(key); loaded {
+			c.cells[cellLoadOrComputeHit].add(1)
+			return actual, true, false, nil
+		}
+		c.cells[cellLoadOrComputeMiss].add(1)
+		actual, loaded, discarded = p.loadOrComputeSlow(c, key, func() V {
+			v, _ := fn(nil) // noError's: it cannot fail
+			return v
+		})
+		return actual, loaded, discarded, nil
+	}
+	if actual, loaded = p.lookup(key); loaded {
+		c.cells[cellLoadOrTryComputeHit].add(1)
+		return actual, true, false, nil
 	}
 	c.cells[cellLoadOrTryComputeMiss].add(1)
 	return p.loadOrTryComputeSlow(c, ctx, key, fn)
@@ -432,17 +462,17 @@ var (
 	_ discardReporter[int, int] = (*ShardedMap[int, int])(nil)
 	_ discardReporter[int, int] = (*SyncMap[int, int])(nil)
 	_ discardReporter[int, int] = (*SnapshotMap[int, int])(nil)
+	_ discardReporter[int, int] = (*Profile[int, int])(nil)
 )
 
 // loadOrTryComputeSlow is LoadOrTryCompute after a miss (outlined like
 // loadOrComputeSlow).
-func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
 	ran := false // fn runs on this goroutine, inside the call below
 	wrapped := func(ctx context.Context) (V, error) {
 		ran = true
 		return runLoader(c, func() (V, error) { return fn(ctx) })
 	}
-	discarded := false
 	if r, ok := p.inner().(discardReporter[K, V]); ok {
 		actual, loaded, discarded, err = r.loadOrComputeReporting(ctx, key, wrapped)
 	} else {
@@ -463,7 +493,7 @@ func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Conte
 		// ctx is counted as this call giving up.)
 		c.waiters.add(1)
 	}
-	return actual, loaded, err
+	return actual, loaded, discarded, err
 }
 
 // runLoader calls a value function of LoadOrCompute or LoadOrTryCompute,

@@ -847,7 +847,14 @@ func TestProfile_CountsAddUpUnderConcurrency(t *testing.T) {
 		if want := w.calls["Range"] + w.calls["All"]; s.Ranges != want {
 			t.Errorf("Ranges: got %d; want %d", s.Ranges, want)
 		}
-		if s.Inserts-s.Deletes != int64(s.Len) {
+		switch {
+		case im.name == "Cache":
+			// Another package's map: a value an invalidation discarded
+			// counts as an insert (see Profile).
+			if s.Inserts-s.Deletes < int64(s.Len) {
+				t.Errorf("Inserts - Deletes: got %d - %d = %d; want at least Len = %d", s.Inserts, s.Deletes, s.Inserts-s.Deletes, s.Len)
+			}
+		case s.Inserts-s.Deletes != int64(s.Len):
 			t.Errorf("Inserts - Deletes: got %d - %d = %d; want Len = %d", s.Inserts, s.Deletes, s.Inserts-s.Deletes, s.Len)
 		}
 		if s.Len > keys || s.MaxLen < s.Len || s.MaxLen > keys {
