@@ -142,7 +142,8 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 	if loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, h, fn)
+	actual, loaded, _, err = loadOrCompute[K, V](m, ctx, key, h, fn)
+	return actual, loaded, err
 }
 
 // Compute atomically updates the entry for key; see
@@ -233,14 +234,25 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	return true
 }
 
-// LoadAndDelete deletes key and returns the value it had, if any. A miss
-// found by the lock-free lookup takes no lock.
+// LoadAndDelete deletes key and returns the value it had, if any. A
+// LoadOrCompute of key in flight stores nothing (see
+// [ConcurrentMap.LoadAndDelete]). A miss takes no lock when the key's
+// bucket holds no reservation and has no overflow bucket.
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	if _, loaded = m.Load(key); !loaded {
+	checkKey(&m.keys, key)
+	t := m.table.Load()
+	if t == nil {
 		return value, false
 	}
-	h := m.table.Load().hash(key)
+	h := t.hash(key)
+	if meta := t.head(uintptr(h & t.mask)).meta.Load(); matchTag(meta, h2(h)) == 0 && matchReserved(meta) == 0 && meta&metaFlags == 0 {
+		// The word proves the key absent (as in Load's one-word miss)
+		// and no LoadOrCompute of it in flight: a reservation is a byte
+		// of this word unless the chain has an overflow bucket or moved.
+		return value, false
+	}
 	t, b, hd := m.lockChain(h)
+	b.invalidate(&t.ovf, hd, key)
 	c, i := b.locate(&t.ovf, hd, key, h2(h))
 	if c == nil {
 		hd.unlock()
@@ -253,7 +265,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	return value, true
 }
 
-// Delete deletes key.
+// Delete deletes key. A LoadOrCompute of key in flight stores nothing.
 func (m *Map[K, V]) Delete(key K) {
 	m.LoadAndDelete(key)
 }
@@ -269,7 +281,9 @@ func (m *Map[K, V]) Len() int {
 
 // Clear deletes every entry. It moves every chain to a new, empty table,
 // so each key is deleted atomically and Len stays exact; an entry stored
-// while Clear runs may survive it. Clear waits for a resize in progress.
+// while Clear runs may survive it. The LoadOrCompute calls in flight when
+// Clear reaches their key's chain store nothing. Clear waits for a resize
+// in progress.
 func (m *Map[K, V]) Clear() {
 	if m.table.Load() == nil {
 		return
@@ -278,4 +292,17 @@ func (m *Map[K, V]) Clear() {
 	defer m.resizeMu.Unlock()
 	t := m.table.Load()
 	m.moveTable(t, t.shared.minBuckets, true)
+}
+
+// loadOrComputeReporting is LoadOrTryCompute (LoadOrCompute for a nil ctx)
+// that also reports a discarded value, for Profile (see discardReporter).
+func (m *Map[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	if m.table.Load() == nil {
+		m.initSlow()
+	}
+	actual, loaded, h := m.lookup(key)
+	if loaded {
+		return actual, true, false, nil
+	}
+	return loadOrCompute[K, V](m, ctx, key, h, fn)
 }

@@ -62,17 +62,36 @@ type slot[K comparable, V any] struct {
 //
 //   - 0: nothing (empty);
 //   - 0x80 | 7 bits of the key's hash (h2): an entry, the tag readers match;
-//   - slotReserved or slotWaited (high bit clear): a slot that a
+//   - a reservation (high bit clear, slotReserved set): a slot that a
 //     LoadOrCompute reserved for its key while its function runs (see
 //     hashmap_flights.go). The key is written, the value is not; readers
 //     never match it (matchTag only reports bytes with the high bit set),
 //     writers never fill it (matchEmpty is exact), and Range, Len and Clear
-//     do not count it. slotWaited says a waiter has registered a flight
-//     for the key in the flight stripes.
+//     do not count it. Its other bits:
+//   - slotWaited: a waiter has registered a flight for the key in the
+//     flight stripes;
+//   - slotInvalid: a Delete, LoadAndDelete or Clear of the key came while
+//     the function ran, so its land stores nothing, and a LoadOrCompute
+//     that finds only invalid reservations of its key makes a new one;
+//   - bits 3-6, the generation: the reservations of one key (at most one
+//     of them valid) have different generations, so that each owner lands
+//     into its own, and the flights waiters register are told apart by it.
+//
+// Marking a reservation waited or invalid is an or on the tags word.
 const (
 	slotReserved = 0x01
-	slotWaited   = 0x03 // slotReserved | 0x02, so that marking is an or
+	slotWaited   = 0x02
+	slotInvalid  = 0x04
+	slotGenShift = 3
+	numGens      = 16 // generations: bits 3-6
+	allGens      = 1<<numGens - 1
 )
+
+// reservation returns the byte of a new reservation of generation gen.
+func reservation(gen uint8) uint8 { return slotReserved | gen<<slotGenShift }
+
+// slotGen returns the generation of reservation byte b.
+func slotGen(b uint8) uint8 { return b >> slotGenShift & (numGens - 1) }
 
 // SWAR constants: one bit per byte of meta.
 const (
@@ -175,21 +194,47 @@ func (b *bucket[K, V]) locate(ovf *overflows[K, V], hd *head, key K, tag uint8) 
 }
 
 // locateClaim returns, in the locked chain rooted at b whose head is hd,
-// the bucket and slot of key's entry (c, nil if none) and of the slot
-// reserved for key by a LoadOrCompute in flight (rc, nil if none). Both
-// may exist: a writer that stores the key while its function runs does not
-// see the reservation.
-func (b *bucket[K, V]) locateClaim(ovf *overflows[K, V], hd *head, key K, tag uint8) (c *bucket[K, V], i int, rc *bucket[K, V], ri int) {
+// the bucket and slot of key's entry (c, nil if none) and of the valid
+// reservation of key, the one a LoadOrCompute in flight that no
+// invalidation discarded holds (rc, nil if none), and the generations
+// that key's reservations, valid or not, hold (a bit each). An entry and a
+// reservation may both exist: a writer that stores the key while its
+// function runs does not touch the reservation.
+func (b *bucket[K, V]) locateClaim(ovf *overflows[K, V], hd *head, key K, tag uint8) (c *bucket[K, V], i int, rc *bucket[K, V], ri int, used uint16) {
 	meta := hd.meta.Load()
-	if meta&metaOverflow == 0 {
-		if i, ri = b.locateRoot(meta, key, tag); i >= 0 {
-			c = b
+	for x := b; ; {
+		if c == nil {
+			for match := matchTag(meta, tag); match != 0; match &= match - 1 {
+				if j := slotIndex(match); x.slots[j].key == key {
+					c, i = x, j
+					break
+				}
+			}
 		}
-		if ri >= 0 {
-			rc = b
+		for match := matchReserved(meta); match != 0; match &= match - 1 {
+			if j := slotIndex(match); x.slots[j].key == key {
+				by := slotByte(meta, j)
+				used |= 1 << slotGen(by)
+				if by&slotInvalid == 0 {
+					rc, ri = x, j
+				}
+			}
 		}
-		return c, i, rc, ri
+		if x == b && meta&metaOverflow == 0 {
+			return c, i, rc, ri, used // the chain is its root alone
+		}
+		if x = ovf.next(x); x == nil {
+			return c, i, rc, ri, used
+		}
+		meta = x.meta.Load()
 	}
+}
+
+// locateGen returns, in the locked chain rooted at b whose head is hd, the
+// bucket and slot of key's entry (c, nil if none) and of key's reservation
+// of generation gen (rc, nil if none): what land needs.
+func (b *bucket[K, V]) locateGen(ovf *overflows[K, V], hd *head, key K, tag, gen uint8) (c *bucket[K, V], i int, rc *bucket[K, V], ri int) {
+	meta := hd.meta.Load()
 	for x := b; ; {
 		if c == nil {
 			for match := matchTag(meta, tag); match != 0; match &= match - 1 {
@@ -201,16 +246,39 @@ func (b *bucket[K, V]) locateClaim(ovf *overflows[K, V], hd *head, key K, tag ui
 		}
 		if rc == nil {
 			for match := matchReserved(meta); match != 0; match &= match - 1 {
-				if j := slotIndex(match); x.slots[j].key == key {
+				if j := slotIndex(match); slotGen(slotByte(meta, j)) == gen && x.slots[j].key == key {
 					rc, ri = x, j
 					break
 				}
 			}
 		}
+		if x == b && meta&metaOverflow == 0 {
+			return c, i, rc, ri // the chain is its root alone
+		}
 		if x = ovf.next(x); x == nil {
 			return c, i, rc, ri
 		}
 		meta = x.meta.Load()
+	}
+}
+
+// invalidate marks the valid reservation of key in the locked chain rooted
+// at b, whose head is hd, invalid, if there is one: its LoadOrCompute will
+// store nothing, and the next one makes a reservation of its own. Readers
+// never look at a reservation, so this needs no D window.
+func (b *bucket[K, V]) invalidate(ovf *overflows[K, V], hd *head, key K) {
+	for x := b; x != nil; x = ovf.next(x) {
+		w := b.tags(hd, x)
+		meta := w.Load()
+		for match := matchReserved(meta); match != 0; match &= match - 1 {
+			if j := slotIndex(match); slotByte(meta, j)&slotInvalid == 0 && x.slots[j].key == key {
+				w.Store(meta | uint64(slotInvalid)<<(8*j))
+				return // at most one reservation of a key is valid
+			}
+		}
+		if x == b && meta&metaOverflow == 0 {
+			return
+		}
 	}
 }
 

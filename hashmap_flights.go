@@ -12,15 +12,27 @@ package safemap
 // registers one in the striped flight table below, and the owner takes it
 // back out when it lands. docs/design.md ("Compute-once") has the ordering
 // argument.
+//
+// An invalidation (Delete, LoadAndDelete, Clear) of a key being computed
+// marks its reservation invalid, under the chain lock: land then stores
+// nothing. A caller that arrives after it finds no valid reservation and
+// makes one of its own, of another generation (see hashmap_bucket.go), so
+// a key may hold a valid reservation and invalid ones at once; the flights
+// of the waiters are registered per (key, generation), so that waiters
+// join the flight they claimed and no other.
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // claim looks key up in its chain, under the chain lock, and returns its
-// value if it is present. Otherwise, if another LoadOrCompute has reserved
-// a slot for key, it returns that flight to wait on (registering it on the
-// first waiter's arrival); if none has, it reserves a slot for key and
-// returns no flight and no channel: the caller owns the key's flight.
-func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+// value if it is present. Otherwise, if another LoadOrCompute holds a
+// valid reservation for key, it returns that flight to wait on
+// (registering it on the first waiter's arrival); if none does, it
+// reserves a slot for key and returns no flight and no channel, and the
+// reservation's generation: the caller owns the key's flight.
+func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8) {
 	t, b, hd := m.lockChain(h)
 	if meta := hd.meta.Load(); meta&metaOverflow == 0 && findable(key) {
 		// The common case, in line: the chain is its root alone, the key
@@ -30,9 +42,9 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 		i, ri := b.locateRoot(meta, key, h2(h))
 		empty := matchEmpty(meta)
 		if i < 0 && ri < 0 && empty != 0 {
-			b.reserve(hd, slotIndex(empty), key)
+			b.reserve(hd, slotIndex(empty), key) // generation 0
 			hd.unlock()
-			return value, false, nil, nil
+			return value, false, nil, nil, 0
 		}
 	}
 	return m.claimLocked(t, b, hd, key, h)
@@ -40,84 +52,107 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 
 // claimLocked is claim for any chain, once claim has locked the chain
 // rooted at b, whose head is hd, in table t. It unlocks it.
-func (m *Map[K, V]) claimLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
-	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, h2(h))
+func (m *Map[K, V]) claimLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8) {
+	c, i, rc, ri, used := b.locateClaim(&t.ovf, hd, key, h2(h))
 	if c != nil {
 		value = c.slots[i].value
 		hd.unlock()
-		return value, true, nil, nil
+		return value, true, nil, nil, 0
+	}
+	if rc == nil && used == allGens {
+		// Every generation is held by an invalidated LoadOrCompute of key
+		// still running (numGens invalidations while they ran): wait for
+		// the one of generation 0 to land, then claim again. Its value is
+		// not ours (it was discarded before we came), so f stays nil.
+		_, _, rc, ri = b.locateGen(&t.ovf, hd, key, h2(h), 0)
+		_, wait = m.flightStripe(h).wait(key, h, 0)
+		w := b.tags(hd, rc)
+		w.Store(w.Load() | uint64(slotWaited)<<(8*ri))
+		hd.unlock()
+		return value, false, nil, wait, 0
 	}
 	if rc != nil {
 		// Another LoadOrCompute of key is running its function. The
 		// flight is registered, and the slot marked, by the first waiter;
 		// the owner takes the flight out in land, under this chain lock,
 		// so it cannot land between the two.
-		f, wait = m.flightStripe(h).wait(key, h)
 		w := b.tags(hd, rc)
+		f, wait = m.flightStripe(h).wait(key, h, slotGen(slotByte(w.Load(), ri)))
 		w.Store(w.Load() | uint64(slotWaited)<<(8*ri))
 		hd.unlock()
-		return value, false, f, wait
+		return value, false, f, wait, 0
 	}
 	var overflowed bool
 	if findable(key) {
 		// A key not equal to itself (NaN) is never found again: nobody
 		// could wait for it, and land could not find its reservation.
-		overflowed = b.insert(&t.ovf, hd, key, value, slotReserved, true)
+		// The lowest generation that no invalidated reservation of key
+		// holds: its owner has landed, so nobody lands into it but us.
+		gen = uint8(bits.TrailingZeros16(^used))
+		overflowed = b.insert(&t.ovf, hd, key, value, reservation(gen), true)
 	}
 	hd.unlock()
 	if overflowed {
 		m.maybeResize(t)
 	}
-	return value, false, nil, nil
+	return value, false, nil, nil, gen
 }
 
-// land ends the flight of key that claim made the caller own: under the
-// chain lock, it fills the slot reserved for key with value (store set),
-// unless a writer stored the key while the function ran, which wins, or
-// else empties the reservation; and it takes out the flight that waiters
-// registered, if any, to return it. The insert is counted, and may start a
-// resize, after the chain lock is released.
-func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+// land ends the flight of key that claim made the caller own, with
+// generation gen: under the chain lock, it fills the slot reserved for key
+// with value (store set), unless a writer stored the key while the
+// function ran, which wins, or an invalidation marked the reservation,
+// which discards value; else it empties the reservation. It takes out the
+// flight that waiters registered, if any, to return it. The insert is
+// counted, and may start a resize, after the chain lock is released.
+func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], gen uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool) {
 	tag := h2(h)
 	t, b, hd := m.lockChain(h)
 	if meta := hd.meta.Load(); store && meta&metaOverflow == 0 {
 		// The common case, in line: the chain is its root alone, nobody
-		// waits and nobody stored the key meanwhile. It does what
-		// landLocked does in that case (a test holds the two to the same
-		// results and the same slots).
-		if i, ri := b.locateRoot(meta, key, tag); i < 0 && ri >= 0 && slotByte(meta, ri) == slotReserved {
+		// waits, nobody invalidated the reservation and nobody stored the
+		// key meanwhile. It does what landLocked does in that case (a test
+		// holds the two to the same results and the same slots).
+		if i, ri := b.locateRoot(meta, key, tag); i < 0 && ri >= 0 && slotByte(meta, ri) == reservation(gen) {
 			b.fill(hd, b, ri, value, tag)
 			hd.unlock()
 			m.inserted(t, tag, false)
-			return value, false, nil
+			return value, false, nil, false
 		}
 	}
-	return m.landLocked(t, b, hd, key, h, value, store)
+	return m.landLocked(t, b, hd, key, h, gen, value, store)
 }
 
 // landLocked is land for any chain, once land has locked the chain rooted
 // at b, whose head is hd, in table t. It unlocks it.
-func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64, value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64, gen uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool) {
 	tag := h2(h)
-	c, i, rc, ri := b.locateClaim(&t.ovf, hd, key, tag)
+	c, i, rc, ri := b.locateGen(&t.ovf, hd, key, tag, gen)
 	if rc == nil && findable(key) {
 		hd.unlock()
 		// Reservations move with their chain (resizes and Clear carry
 		// them), and only their owner removes them.
 		panic("safemap: internal error: LoadOrCompute lost its reservation")
 	}
-	if rc != nil && slotByte(b.tags(hd, rc).Load(), ri) == slotWaited {
-		waiters = m.flightStripe(h).take(key, h)
+	invalid := false
+	if rc != nil {
+		by := slotByte(b.tags(hd, rc).Load(), ri)
+		if by&slotWaited != 0 {
+			waiters = m.flightStripe(h).take(key, h, gen)
+		}
+		invalid = by&slotInvalid != 0
 	}
-	if c != nil || !store {
+	if c != nil || !store || invalid {
 		if rc != nil {
 			b.unreserve(hd, rc, ri)
 		}
 		if c != nil {
 			actual, loaded = c.slots[i].value, true // stored while fn ran: it wins
+		} else if store {
+			actual, discarded = value, true // invalidated: its callers get it, the map does not
 		}
 		hd.unlock()
-		return actual, loaded, waiters
+		return actual, loaded, waiters, discarded
 	}
 	var overflowed bool
 	if rc != nil {
@@ -127,7 +162,7 @@ func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key
 	}
 	hd.unlock()
 	m.inserted(t, tag, overflowed)
-	return value, false, waiters
+	return value, false, waiters, false
 }
 
 // computeMiss is LoadOrCompute after its lookup missed: compute.go's
@@ -144,32 +179,33 @@ func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key
 // TestMap_ComputeMissDoesWhatTheSharedProtocolDoes runs every ending of a
 // miss through both and fails if they differ.
 func (m *Map[K, V]) computeMiss(key K, h uint64, fn func() V) (actual V, loaded bool) {
-	value, ok, f, wait := m.claim(key, h)
+	value, ok, f, wait, gen := m.claim(key, h)
 	if ok {
 		return value, true
 	}
 	if wait != nil {
 		<-wait
-		if f.outcome == landed {
+		if f != nil && f.outcome == landed {
 			return f.value, true
 		}
-		// The owner failed, panicked or exited: LoadOrCompute, which cannot
-		// report an error, claims again and may run its own fn.
-		actual, loaded, _ = loadOrCompute[K, V](m, nil, key, h, noError(fn))
+		// The owner failed, panicked or exited (or f is nil: claim asked
+		// us to wait and claim again): LoadOrCompute, which cannot report
+		// an error, claims again and may run its own fn.
+		actual, loaded, _, _ = loadOrCompute[K, V](m, nil, key, h, noError(fn))
 		return actual, loaded
 	}
 	normalReturn := false
 	defer func() {
 		if !normalReturn {
 			var zero V
-			if _, _, w := m.land(key, h, f, zero, false); w != nil {
+			if _, _, w, _ := m.land(key, h, f, gen, zero, false); w != nil {
 				w.finish(retry, zero, nil)
 			}
 		}
 	}()
 	value = fn()
 	normalReturn = true
-	actual, loaded, w := m.land(key, h, f, value, true)
+	actual, loaded, w, _ := m.land(key, h, f, gen, value, true)
 	if w != nil {
 		w.finish(landed, actual, nil)
 	}
@@ -200,49 +236,53 @@ const (
 	flightKeep     = 64 // an empty stripe keeps a table this long at most
 )
 
-// flightSlot is one registered flight: the key, its hash and the flight.
+// flightSlot is one registered flight: the key, its hash, the generation
+// of the reservation it waits on, and the flight.
 type flightSlot[K comparable, V any] struct {
 	f   *flight[V] // nil: the slot is empty
 	h   uint64
+	gen uint8
 	key K
 }
 
-// wait returns the flight registered for key, whose hash is h, registering
-// a new one if there is none, with the channel to wait on.
-func (st *flightStripe[K, V]) wait(key K, h uint64) (f *flight[V], wait <-chan struct{}) {
+// wait returns the flight registered for key, whose hash is h, and the
+// reservation of generation gen, registering a new one if there is none,
+// with the channel to wait on.
+func (st *flightStripe[K, V]) wait(key K, h uint64, gen uint8) (f *flight[V], wait <-chan struct{}) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if f = st.find(key, h); f == nil {
+	if f = st.find(key, h, gen); f == nil {
 		f = new(flight[V])
 		if 2*(st.n+1) > len(st.slots) {
 			st.rehash(max(flightMinSlots, 2*len(st.slots)))
 		}
-		st.put(flightSlot[K, V]{f, h, key})
+		st.put(flightSlot[K, V]{f, h, gen, key})
 		st.n++
 	}
 	return f, f.waitChan()
 }
 
 // take unregisters and returns the flight registered for key, whose hash
-// is h, or nil if there is none.
-func (st *flightStripe[K, V]) take(key K, h uint64) *flight[V] {
+// is h, and generation gen, or nil if there is none.
+func (st *flightStripe[K, V]) take(key K, h uint64, gen uint8) *flight[V] {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	f := st.find(key, h)
+	f := st.find(key, h, gen)
 	if f != nil {
 		st.remove(h, f)
 	}
 	return f
 }
 
-// find returns the flight registered for key, whose hash is h, or nil.
-func (st *flightStripe[K, V]) find(key K, h uint64) *flight[V] {
+// find returns the flight registered for key, whose hash is h, and
+// generation gen, or nil.
+func (st *flightStripe[K, V]) find(key K, h uint64, gen uint8) *flight[V] {
 	if st.slots == nil {
 		return nil
 	}
 	mask := uint64(len(st.slots) - 1)
 	for i := h & mask; st.slots[i].f != nil; i = (i + 1) & mask {
-		if s := &st.slots[i]; s.h == h && s.key == key {
+		if s := &st.slots[i]; s.h == h && s.gen == gen && s.key == key {
 			return s.f
 		}
 	}

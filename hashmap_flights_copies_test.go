@@ -3,6 +3,7 @@ package safemap
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -93,11 +94,23 @@ func randomChain[K comparable](r *rand.Rand, keys []K, h, chain func(K) uint64) 
 				m.claim(k, h(k))
 			}})
 		}
-		if r.IntN(8) == 0 { // both reserved and stored: a Store while its function ran
+		switch r.IntN(8) {
+		case 0: // both reserved and stored: a Store while its function ran
 			steps = append(steps, chainStep[K]{fmt.Sprintf("Delete(%v), claim and Store", k), func(m *Map[K, int64]) {
 				m.Delete(k)
 				m.claim(k, h(k))
 				m.Store(k, 7)
+			}})
+		case 1: // an invalidated reservation, and maybe a new one of another generation
+			steps = append(steps, chainStep[K]{fmt.Sprintf("claim(%v), Delete, claim", k), func(m *Map[K, int64]) {
+				m.claim(k, h(k))
+				m.Delete(k)
+				m.claim(k, h(k))
+			}})
+		case 2:
+			steps = append(steps, chainStep[K]{fmt.Sprintf("claim(%v), Delete", k), func(m *Map[K, int64]) {
+				m.claim(k, h(k))
+				m.Delete(k)
 			}})
 		}
 	}
@@ -145,13 +158,13 @@ func TestMap_ClaimAndLandFastPathsDoWhatTheGeneralPathsDo(t *testing.T) {
 			if meta&metaOverflow == 0 && i < 0 && ri < 0 && matchEmpty(meta) != 0 {
 				fastClaims++
 			}
-			v, ok, f, wait := a.claim(k, h(k))
-			got = fmt.Sprintf("(%d, %v, flight %v, wait %v)\n%s", v, ok, f != nil, wait != nil, chainDump(a))
+			v, ok, f, wait, gen := a.claim(k, h(k))
+			got = fmt.Sprintf("(%d, %v, flight %v, wait %v, gen %d)\n%s", v, ok, f != nil, wait != nil, gen, chainDump(a))
 			tb, bb, hd := b.lockChain(h(k))
-			v, ok, f, wait = b.claimLocked(tb, bb, hd, k, h(k))
-			want = fmt.Sprintf("(%d, %v, flight %v, wait %v)\n%s", v, ok, f != nil, wait != nil, chainDump(b))
+			v, ok, f, wait, gen = b.claimLocked(tb, bb, hd, k, h(k))
+			want = fmt.Sprintf("(%d, %v, flight %v, wait %v, gen %d)\n%s", v, ok, f != nil, wait != nil, gen, chainDump(b))
 		} else {
-			if reservedByte(a, k) == 0 { // land ends a reservation: make one
+			if reservedGens(a, k) == 0 { // land ends a reservation: make one
 				for _, m := range []*Map[int64, int64]{a, b} {
 					m.Delete(k)
 					m.claim(k, h(k))
@@ -159,17 +172,23 @@ func TestMap_ClaimAndLandFastPathsDoWhatTheGeneralPathsDo(t *testing.T) {
 				log = append(log, fmt.Sprintf("Delete(%d), claim(%d)", k, k))
 				meta = ta.heads[h(k)&ta.mask].meta.Load()
 			}
+			// Land one of k's reservations, valid or invalidated.
+			var gens []uint8
+			for used := reservedGens(a, k); used != 0; used &= used - 1 {
+				gens = append(gens, uint8(bits.TrailingZeros16(used)))
+			}
+			gen := gens[r.IntN(len(gens))]
 			store, value := r.IntN(4) != 0, r.Int64N(100)
-			log = append(log, fmt.Sprintf("land(%d, %d, store=%v)", k, value, store))
+			log = append(log, fmt.Sprintf("land(%d, gen %d, %d, store=%v)", k, gen, value, store))
 			i, ri := ta.root(uintptr(h(k)&ta.mask)).locateRoot(meta, k, h2(h(k)))
-			if store && meta&metaOverflow == 0 && i < 0 && ri >= 0 && slotByte(meta, ri) == slotReserved {
+			if store && meta&metaOverflow == 0 && i < 0 && ri >= 0 && slotByte(meta, ri) == reservation(gen) {
 				fastLands++
 			}
-			v, loaded, w := a.land(k, h(k), nil, value, store)
-			got = fmt.Sprintf("(%d, %v, waiters %v)\n%s", v, loaded, w != nil, chainDump(a))
+			v, loaded, w, discarded := a.land(k, h(k), nil, gen, value, store)
+			got = fmt.Sprintf("(%d, %v, waiters %v, discarded %v)\n%s", v, loaded, w != nil, discarded, chainDump(a))
 			tb, bb, hd := b.lockChain(h(k))
-			v, loaded, w = b.landLocked(tb, bb, hd, k, h(k), value, store)
-			want = fmt.Sprintf("(%d, %v, waiters %v)\n%s", v, loaded, w != nil, chainDump(b))
+			v, loaded, w, discarded = b.landLocked(tb, bb, hd, k, h(k), gen, value, store)
+			want = fmt.Sprintf("(%d, %v, waiters %v, discarded %v)\n%s", v, loaded, w != nil, discarded, chainDump(b))
 		}
 		if got != want {
 			t.Fatalf("round %d (badHash=%v), after %s:\nthe fast path gave %s\nthe general path gave %s",
@@ -181,6 +200,16 @@ func TestMap_ClaimAndLandFastPathsDoWhatTheGeneralPathsDo(t *testing.T) {
 		t.Errorf("the fast path's conditions held for %d claims and %d lands of %d rounds; want at least %d each, or the test proves little",
 			fastClaims, fastLands, rounds, rounds/20)
 	}
+}
+
+// reservedGens returns the generations held by key's reservations in m,
+// valid or invalidated, a bit each.
+func reservedGens[K comparable, V any](m *Map[K, V], key K) uint16 {
+	h := m.tableOrInit().hash(key)
+	t, b, hd := m.lockChain(h)
+	defer hd.unlock()
+	_, _, _, _, used := b.locateClaim(&t.ovf, hd, key, h2(h))
+	return used
 }
 
 // missPath is one implementation of LoadOrCompute's miss on a Map: what
@@ -195,7 +224,7 @@ var missPaths = []missPath{
 		return m.computeMiss(key, m.table.Load().hash(key), fn)
 	}},
 	{"loadOrCompute", func(m *Map[int64, int64], key int64, fn func() int64) (int64, bool) {
-		actual, loaded, _ := loadOrCompute[int64, int64](m, nil, key, m.table.Load().hash(key), noError(fn))
+		actual, loaded, _, _ := loadOrCompute[int64, int64](m, nil, key, m.table.Load().hash(key), noError(fn))
 		return actual, loaded
 	}},
 }
@@ -272,7 +301,7 @@ func (sc missScenario) run(t *testing.T, path missPath) []string {
 			waiter = callOutcome(t, "the waiter", func() (int64, bool) {
 				return path.run(m, key, func() int64 { return 9 })
 			})
-			testkit.WaitFor(t, "the waiter registers", func() bool { return reservedByte(m, key) == slotWaited })
+			testkit.WaitFor(t, "the waiter registers", func() bool { return reservedByte(m, key)&slotWaited != 0 })
 			seen = append(seen, "a waiter registered")
 		}
 		close(proceed)
@@ -312,7 +341,7 @@ func TestMap_ComputeMissDoesWhatTheSharedProtocolDoes(t *testing.T) {
 		if v, loaded := m.computeMiss(nan, m.table.Load().hash(nan), func() int64 { return 4 }); v != 4 || loaded {
 			t.Fatalf("computeMiss(NaN) got (%d, %v); want (4, false)", v, loaded)
 		}
-		if v, loaded, _ := loadOrCompute[float64, int64](m, nil, nan, m.table.Load().hash(nan), noError(func() int64 { return 4 })); v != 4 || loaded {
+		if v, loaded, _, _ := loadOrCompute[float64, int64](m, nil, nan, m.table.Load().hash(nan), noError(func() int64 { return 4 })); v != 4 || loaded {
 			t.Fatalf("loadOrCompute(NaN) got (%d, %v); want (4, false)", v, loaded)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,9 +18,9 @@ import (
 
 // TestFlightStripeModel drives one flight stripe with random waits and
 // takes, on hashes with few bits so that probe runs collide and wrap, and
-// checks it against a built-in map: wait finds exactly the flight
-// registered for its key (registering one if there is none), and take
-// removes exactly that one.
+// on a few generations, and checks it against a built-in map: wait finds
+// exactly the flight registered for its key and generation (registering
+// one if there is none), and take removes exactly that one.
 func TestFlightStripeModel(t *testing.T) {
 	for _, bits := range []uint{1, 3, 6, 64} {
 		r := rand.New(rand.NewPCG(uint64(bits), 7))
@@ -31,17 +32,23 @@ func TestFlightStripeModel(t *testing.T) {
 			return h
 		}
 		var st flightStripe[int, int]
-		model := map[int]*flight[int]{}
+		type keyGen struct {
+			k   int
+			gen uint8
+		}
+		model := map[keyGen]*flight[int]{}
 		for step := range 20000 {
-			k := r.IntN(300)
+			k, gen := r.IntN(300), uint8(r.IntN(3))
 			if r.IntN(2) == 0 {
-				got := st.take(k, hash(k))
+				got := st.take(k, hash(k), gen)
+				k := keyGen{k, gen}
 				if want := model[k]; got != want {
 					t.Fatalf("bits=%d step %d: take(%d) got %p; want %p", bits, step, k, got, want)
 				}
 				delete(model, k)
 			} else {
-				f, wait := st.wait(k, hash(k))
+				f, wait := st.wait(k, hash(k), gen)
+				k := keyGen{k, gen}
 				if wait == nil {
 					t.Fatalf("bits=%d step %d: wait(%d) returned no channel", bits, step, k)
 				}
@@ -62,7 +69,7 @@ func TestFlightStripeModel(t *testing.T) {
 		}
 		// Take them all: the table is dropped once it is empty and large.
 		for k := range model {
-			st.take(k, hash(k))
+			st.take(k.k, hash(k.k), k.gen)
 		}
 		if st.n != 0 {
 			t.Fatalf("bits=%d: %d flights left", bits, st.n)
@@ -81,13 +88,14 @@ func TestFlightStripeModel(t *testing.T) {
 // meanwhile, wherever the chain now is, and be filled or emptied exactly
 // once, by its owner, whatever deletes and resizes do around it.
 
-// reservedByte returns the byte of the slot reserved for key in m's newest
-// chain for it: slotReserved, slotWaited, or 0 if there is none.
+// reservedByte returns the byte of the valid reservation of key in m's
+// newest chain for it (slotReserved, with slotWaited once a waiter came,
+// and the generation), or 0 if there is none.
 func reservedByte[K comparable, V any](m *Map[K, V], key K) uint8 {
 	h := m.tableOrInit().hash(key)
 	t, b, hd := m.lockChain(h)
 	defer hd.unlock()
-	_, _, rc, ri := b.locateClaim(&t.ovf, hd, key, h2(h))
+	_, _, rc, ri, _ := b.locateClaim(&t.ovf, hd, key, h2(h))
 	if rc == nil {
 		return 0
 	}
@@ -113,7 +121,10 @@ func reservations[K comparable, V any](m *Map[K, V]) int {
 // table before and after a second caller of the key arrives. The
 // reservation must move with its chain: the second caller waits rather
 // than computing, both get the first function's value, the key is absent
-// until it lands, and no reservation is left behind.
+// until it lands, and no reservation is left behind. A Clear invalidates
+// the flight: a second caller that comes after it computes a value of its
+// own, and one that came before it gets the first value, which the map
+// does not keep.
 func TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved(t *testing.T) {
 	const key, filler = -1, 2000
 	grow := func(t *testing.T, m *Map[int64, int64]) {
@@ -180,28 +191,47 @@ func TestMap_LoadOrComputeWaitersFindTheReservationWhereverItMoved(t *testing.T)
 						v, loaded := m.LoadOrCompute(key, func() int64 { calls.Add(1); return -2 })
 						waiter <- [2]int64{v, b2i(loaded)}
 					}()
-					testkit.WaitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
+					// What the second caller, the calls and the key end with.
+					wantWaiter, wantCalls, wantValue, wantOK := [2]int64{42, 1}, int32(1), int64(42), true
+					if before == "clear" {
+						// The Clear came first: a new absence, the second
+						// caller's own, and its value stays.
+						wantWaiter, wantCalls, wantValue = [2]int64{-2, 0}, 2, -2
+						if got := testkit.Receive(t, "the second caller", waiter); got != wantWaiter {
+							t.Fatalf("second caller, after a Clear, got %v; want %v", got, wantWaiter)
+						}
+					} else {
+						testkit.WaitFor(t, "the second caller waits", func() bool { return reservedByte(m, key)&slotWaited != 0 })
+					}
 					testkit.Within(t, after, func() { steps[after](t, m) })
-					if _, ok := m.Load(key); ok {
+					if before == "clear" && after != "clear" {
+						if v, ok := m.Load(key); !ok || v != -2 {
+							t.Fatalf("Load while the invalidated function runs got (%d, %v); want the second caller's (-2, true)", v, ok)
+						}
+					} else if _, ok := m.Load(key); ok {
 						t.Fatalf("Load found the key while its function runs")
 					}
-					for k := range m.All() {
-						if k == key {
-							t.Fatalf("All yielded the key while its function runs")
-						}
+					if after == "clear" {
+						wantOK = false // the Clear deleted the key or discarded the load
+					}
+					wantOwner := [2]int64{42, 0}
+					if before == "clear" && after != "clear" {
+						wantOwner = [2]int64{-2, 1} // its land finds the new value: it wins, as a Store's would
 					}
 					close(release)
-					if got := testkit.Receive(t, "the owner", owner); got != [2]int64{42, 0} {
-						t.Fatalf("owner got %v; want (42, false)", got)
+					if got := testkit.Receive(t, "the owner", owner); got != wantOwner {
+						t.Fatalf("owner got %v; want %v", got, wantOwner)
 					}
-					if got := testkit.Receive(t, "the waiter", waiter); got != [2]int64{42, 1} {
-						t.Fatalf("waiter got %v; want (42, true)", got)
+					if before != "clear" {
+						if got := testkit.Receive(t, "the waiter", waiter); got != wantWaiter {
+							t.Fatalf("waiter got %v; want %v", got, wantWaiter)
+						}
 					}
-					if n := calls.Load(); n != 1 {
-						t.Fatalf("function called %d times; want 1", n)
+					if n := calls.Load(); n != wantCalls {
+						t.Fatalf("function called %d times; want %d", n, wantCalls)
 					}
-					if v, ok := m.Load(key); !ok || v != 42 {
-						t.Fatalf("Load after land got (%d, %v); want (42, true)", v, ok)
+					if v, ok := m.Load(key); ok != wantOK || ok && v != wantValue {
+						t.Fatalf("Load after land got (%d, %v); want (%d, %v)", v, ok, wantValue, wantOK)
 					}
 					if n := reservations(m); n != 0 {
 						t.Fatalf("%d reservations left; want 0", n)
@@ -228,8 +258,9 @@ func b2i(b bool) int64 {
 
 // TestMap_LoadOrComputeOutcomesAcrossAResize checks the other endings of a
 // flight whose reservation a resize moved: a Store while the function
-// runs wins, a delete of the key before it lands deletes nothing and the
-// value lands, and a panicking function lets its waiter compute instead.
+// runs wins, a delete of the key before it lands finds nothing but
+// discards the value (the owner and its waiter still get it), and a
+// panicking function lets its waiter compute instead.
 func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 	const key = -1
 	for _, ending := range []string{"store", "delete", "panic"} {
@@ -259,7 +290,7 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 				v, loaded := m.LoadOrCompute(key, func() int64 { return 7 })
 				waiter <- [2]int64{v, b2i(loaded)}
 			}()
-			testkit.WaitFor(t, "the second caller waits", func() bool { return reservedByte(m, key) == slotWaited })
+			testkit.WaitFor(t, "the second caller waits", func() bool { return reservedByte(m, key)&slotWaited != 0 })
 			testkit.Within(t, "grow", func() {
 				for k := int64(0); len(m.table.Load().buckets) == minBuckets; k++ {
 					m.Store(k, k)
@@ -285,7 +316,9 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 			if got := testkit.Receive(t, "the waiter", waiter); got != want[1] {
 				t.Fatalf("waiter got %v; want %v", got, want[1])
 			}
-			if v, ok := m.Load(key); !ok || v != want[1][0] {
+			if v, ok := m.Load(key); ending == "delete" && ok {
+				t.Fatalf("Load after the invalidated flight landed got (%d, true); want absent", v)
+			} else if ending != "delete" && (!ok || v != want[1][0]) {
 				t.Fatalf("Load got (%d, %v); want (%d, true)", v, ok, want[1][0])
 			}
 			if n := reservations(m); n != 0 {
@@ -299,18 +332,18 @@ func TestMap_LoadOrComputeOutcomesAcrossAResize(t *testing.T) {
 // hammers a few hot keys with LoadOrCompute (some functions panic, some
 // fail) and deletes of them, while other goroutines clear the map and force
 // the table to grow and shrink. No Store touches a hot key, so while a
-// function runs its key must be absent (only its own land can add it) and
-// no other function of the key may run; every value returned must be one
-// computed for the key; and afterwards no reservation is left, and Len
-// agrees with All.
+// function runs its key must be absent and no other function of the key
+// may run, unless an invalidation (a delete or a Clear) came since it was
+// called (see absences); every value returned must be one computed for the
+// key; and afterwards no reservation is left, and Len agrees with All.
 func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *testing.T) {
 	for _, bad := range []bool{false, true} {
 		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
 			const hot = 8
 			m, iters := newStressMap(bad, 20000)
-			var running [hot]atomic.Bool
-			var seq, computed, deleted atomic.Int64
 			fails := testkit.NewFailures(t)
+			abs := newAbsences(hot, fails)
+			var seq, computed, deleted atomic.Int64
 			computers := max(4, runtime.GOMAXPROCS(0))
 			var wg, others sync.WaitGroup
 			stop := make(chan struct{})
@@ -322,12 +355,10 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 					for range iters {
 						k := r.Int64N(hot)
 						var mine int64
+						mark := abs.mark(k)
 						fn := func() int64 {
-							if running[k].Swap(true) {
-								fails.Errorf("two functions of key %d ran at once", k)
-							}
-							defer running[k].Store(false)
-							if _, ok := m.Load(k); ok {
+							defer abs.start(k, mark)()
+							if _, ok := m.Load(k); ok && !abs.invalidatedSince(k, mark) {
 								fails.Errorf("key %d present while its function runs", k)
 							}
 							mine = k<<32 | seq.Add(1)
@@ -335,7 +366,7 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 							if r.IntN(4) == 0 {
 								runtime.Gosched()
 							}
-							if _, ok := m.Load(k); ok {
+							if _, ok := m.Load(k); ok && !abs.invalidatedSince(k, mark) {
 								fails.Errorf("key %d present before its function returns", k)
 							}
 							return mine
@@ -359,12 +390,14 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 							}
 							continue
 						case 2, 3, 4, 5, 6: // a delete racing other goroutines' lands
-							if v, loaded := m.LoadAndDelete(k); loaded {
-								deleted.Add(1)
-								if v>>32 != k {
-									fails.Errorf("LoadAndDelete(%d) got %#x", k, v)
+							abs.invalidate(k, func() {
+								if v, loaded := m.LoadAndDelete(k); loaded {
+									deleted.Add(1)
+									if v>>32 != k {
+										fails.Errorf("LoadAndDelete(%d) got %#x", k, v)
+									}
 								}
-							}
+							})
 							continue
 						default:
 							v, loaded = m.LoadOrCompute(k, fn)
@@ -389,14 +422,16 @@ func TestMap_LoadOrComputeRunsOncePerAbsenceUnderDeletesClearsAndResizes(t *test
 					default:
 					}
 					k := r.Int64N(hot)
-					if v, loaded := m.LoadAndDelete(k); loaded {
-						deleted.Add(1)
-						if v>>32 != k {
-							fails.Errorf("LoadAndDelete(%d) got %#x", k, v)
+					abs.invalidate(k, func() {
+						if v, loaded := m.LoadAndDelete(k); loaded {
+							deleted.Add(1)
+							if v>>32 != k {
+								fails.Errorf("LoadAndDelete(%d) got %#x", k, v)
+							}
 						}
-					}
+					})
 					if i%500 == 499 {
-						m.Clear()
+						abs.invalidateAll(m.Clear)
 					}
 				}
 			}()
@@ -428,17 +463,18 @@ var errFailed = errors.New("loader failed")
 // expire while they wait (they must leave with ctx.Err() and leave the
 // flight usable for the others), and a table that grows, shrinks and is
 // cleared all the while. Two functions of one key still never run at once
-// (a Store makes the key present, it does not end the reservation), every
-// value returned belongs to its key, an owner that returns loaded=false
-// returns its own value, and no reservation is left behind.
+// but across an invalidation (a Store makes the key present, it does not
+// end the reservation; see absences), every value returned belongs to its
+// key, an owner that returns loaded=false returns its own value, and no
+// reservation is left behind.
 func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.T) {
 	for _, bad := range []bool{false, true} {
 		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
 			const hot = 4
 			m, iters := newStressMap(bad, 10000)
-			var running [hot]atomic.Bool
-			var seq, computed, cancelled atomic.Int64
 			fails := testkit.NewFailures(t)
+			abs := newAbsences(hot, fails)
+			var seq, computed, cancelled atomic.Int64
 			var wg, others sync.WaitGroup
 			stop := make(chan struct{})
 			for g := range max(4, runtime.GOMAXPROCS(0)) {
@@ -449,15 +485,13 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 					for range iters {
 						k := r.Int64N(hot)
 						if r.IntN(3) == 0 { // end an absence's value, for the next function
-							m.Delete(k)
+							abs.invalidate(k, func() { m.Delete(k) })
 							continue
 						}
 						var mine int64
+						mark := abs.mark(k)
 						fn := func(context.Context) (int64, error) {
-							if running[k].Swap(true) {
-								fails.Errorf("two functions of key %d ran at once", k)
-							}
-							defer running[k].Store(false)
+							defer abs.start(k, mark)()
 							mine = k<<32 | seq.Add(1)
 							computed.Add(1)
 							for range r.IntN(3) {
@@ -502,10 +536,10 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 					if i%4 == 0 { // mostly deletes: keep the keys missing
 						m.Store(k, k<<32|seq.Add(1))
 					} else {
-						m.Delete(k)
+						abs.invalidate(k, func() { m.Delete(k) })
 					}
 					if i%700 == 699 {
-						m.Clear()
+						abs.invalidateAll(m.Clear)
 					}
 				}
 			}()
@@ -525,6 +559,77 @@ func TestMap_LoadOrComputeStoresAndCancelledWaitersRaceTheLandSafely(t *testing.
 			t.Logf("%d functions ran, %d waiters gave up", computed.Load(), cancelled.Load())
 			checkSettled(t, m)
 		})
+	}
+}
+
+// absences checks "at most once per absence" from outside a map: two
+// functions of one key may run at once only if an invalidation of the key
+// (Delete, LoadAndDelete, Clear) ended the first one's absence, that is,
+// came after the first was called and before the second started. Each
+// invalidation is counted as begun before it is called and as ended after
+// it returns; a caller notes the ended count before its call (mark). A
+// function that starts while another of its key runs, with no invalidation
+// begun since that other one's mark, is an error: its absence was not
+// over.
+type absences struct {
+	begun, ended []atomic.Int64
+	mu           sync.Mutex
+	running      [][]int64 // per key, the marks of the functions running
+	fails        *testkit.Failures
+}
+
+func newAbsences(keys int, fails *testkit.Failures) *absences {
+	return &absences{
+		begun: make([]atomic.Int64, keys), ended: make([]atomic.Int64, keys),
+		running: make([][]int64, keys), fails: fails,
+	}
+}
+
+// mark is what a caller notes before calling LoadOrCompute on k.
+func (a *absences) mark(k int64) int64 { return a.ended[k].Load() }
+
+// invalidate runs del, an invalidation of k, counting it.
+func (a *absences) invalidate(k int64, del func()) {
+	a.begun[k].Add(1)
+	del()
+	a.ended[k].Add(1)
+}
+
+// invalidateAll runs clear, an invalidation of every key, counting it.
+func (a *absences) invalidateAll(clear func()) {
+	for k := range a.begun {
+		a.begun[k].Add(1)
+	}
+	clear()
+	for k := range a.ended {
+		a.ended[k].Add(1)
+	}
+}
+
+// invalidatedSince reports whether an invalidation of k may have come
+// since mark was taken.
+func (a *absences) invalidatedSince(k, mark int64) bool { return a.begun[k].Load() > mark }
+
+// start records that a function of k, called after mark, starts, checks it
+// against the functions of k running, and returns what records its end.
+func (a *absences) start(k, mark int64) (end func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, other := range a.running[k] {
+		// The absence to check is the one of the function called first,
+		// which need not be the one that started first: an owner may be
+		// slow to start its function after claiming, and a later caller's
+		// may start before it.
+		if !a.invalidatedSince(k, min(other, mark)) {
+			a.fails.Errorf("two functions of key %d ran at once in one absence", k)
+		}
+	}
+	a.running[k] = append(a.running[k], mark)
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		i := slices.Index(a.running[k], mark)
+		a.running[k] = slices.Delete(a.running[k], i, i+1)
 	}
 }
 
@@ -586,5 +691,148 @@ func checkSettled(t *testing.T, m *Map[int64, int64]) {
 	}
 	if n != m.Len() {
 		t.Fatalf("Len got %d; want %d, the entries All yields", m.Len(), n)
+	}
+}
+
+// reservationByGen returns the byte of key's reservation of generation gen
+// in m, or 0 if there is none.
+func reservationByGen[K comparable, V any](m *Map[K, V], key K, gen uint8) uint8 {
+	h := m.tableOrInit().hash(key)
+	t, b, hd := m.lockChain(h)
+	defer hd.unlock()
+	_, _, rc, ri := b.locateGen(&t.ovf, hd, key, h2(h), gen)
+	if rc == nil {
+		return 0
+	}
+	return slotByte(b.tags(hd, rc).Load(), ri)
+}
+
+// TestMap_LoadOrComputeOutlivesEveryGeneration invalidates one key's load
+// numGens times while each load's function still runs, so that every
+// generation is held by an invalidated load. The next caller must neither
+// join one of them nor run its function at once: it waits for generation
+// 0's load to land, then loads in that generation. Every invalidated owner
+// gets its own value or, landing after the new load, the new value.
+func TestMap_LoadOrComputeOutlivesEveryGeneration(t *testing.T) {
+	const key = 5
+	m := New[int64, int64]()
+	type result struct{ v, loaded int64 }
+	var releases []chan struct{}
+	var results []chan result
+	for i := range int64(numGens) {
+		m.Delete(key) // invalidates the load before, if any
+		started, release, res := make(chan struct{}), make(chan struct{}), make(chan result, 1)
+		releases, results = append(releases, release), append(results, res)
+		go func() {
+			v, loaded := m.LoadOrCompute(key, func() int64 { close(started); <-release; return i })
+			res <- result{v, b2i(loaded)}
+		}()
+		testkit.Receive(t, fmt.Sprintf("load %d starts its function", i), started)
+	}
+	m.Delete(key)
+	if used := reservedGens(m, key); used != allGens {
+		t.Fatalf("generations held after %d invalidated loads: %#x; want all %#x", numGens, used, allGens)
+	}
+	ran := make(chan struct{})
+	late := make(chan result, 1)
+	go func() {
+		v, loaded := m.LoadOrCompute(key, func() int64 { close(ran); return 100 })
+		late <- result{v, b2i(loaded)}
+	}()
+	testkit.WaitFor(t, "the late caller waits for generation 0", func() bool {
+		return reservationByGen(m, int64(key), 0)&slotWaited != 0
+	})
+	select {
+	case <-ran:
+		t.Fatalf("the late caller ran its function while every generation was held")
+	default:
+	}
+	close(releases[0])
+	if got := testkit.Receive(t, "load 0", results[0]); got != (result{0, 0}) {
+		t.Fatalf("load 0, invalidated: got %v; want (0, false)", got)
+	}
+	if got := testkit.Receive(t, "the late caller", late); got != (result{100, 0}) {
+		t.Fatalf("late caller: got %v; want (100, false), its own value", got)
+	}
+	for i := 1; i < numGens; i++ {
+		close(releases[i])
+		if got := testkit.Receive(t, fmt.Sprintf("load %d", i), results[i]); got != (result{100, 1}) {
+			t.Fatalf("load %d, invalidated, landing after the new load: got %v; want (100, true)", i, got)
+		}
+	}
+	if v, ok := m.Load(key); !ok || v != 100 {
+		t.Fatalf("Load got (%d, %v); want (100, true)", v, ok)
+	}
+	if n := reservations(m); n != 0 {
+		t.Fatalf("%d reservations left; want 0", n)
+	}
+}
+
+// TestMap_LoadOrComputeUnderADeleteStormRunsOncePerAbsence runs loads of
+// one hot key whose functions yield many times, while a goroutine deletes
+// the key as fast as it can, so that one load sees many invalidations (and
+// generations wrap) before it lands, and deletes race claims, lands and
+// waiters. Functions of the key overlap only across invalidations, each
+// caller that ran fn returns its own value or one stored later, every
+// value belongs to the key, and nothing is left behind.
+func TestMap_LoadOrComputeUnderADeleteStormRunsOncePerAbsence(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		t.Run(fmt.Sprintf("badHash=%v", bad), func(t *testing.T) {
+			const key = 0
+			m, iters := newStressMap(bad, 4000)
+			fails := testkit.NewFailures(t)
+			abs := newAbsences(1, fails)
+			var seq, computed, deletes atomic.Int64
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { // the storm
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					abs.invalidate(key, func() { m.Delete(key) })
+					deletes.Add(1)
+				}
+			}()
+			for g := range max(4, runtime.GOMAXPROCS(0)) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(g), 23))
+					for range iters {
+						var mine int64
+						mark := abs.mark(key)
+						v, loaded := m.LoadOrCompute(key, func() int64 {
+							defer abs.start(key, mark)()
+							mine = key<<32 | seq.Add(1)
+							computed.Add(1)
+							for range r.IntN(40) {
+								runtime.Gosched()
+							}
+							return mine
+						})
+						if v>>32 != key {
+							fails.Errorf("LoadOrCompute got %#x, a value for key %d", v, v>>32)
+						}
+						if !loaded && v != mine {
+							fails.Errorf("LoadOrCompute computed %#x but returned %#x", mine, v)
+						}
+					}
+				}()
+			}
+			testkit.WithinBulk(t, "LoadOrCompute callers (a waiter never released?)", wg.Wait)
+			close(stop)
+			<-done
+			fails.Summarize()
+			if t.Failed() {
+				return
+			}
+			t.Logf("%d functions ran against %d deletes", computed.Load(), deletes.Load())
+			checkSettled(t, m)
+		})
 	}
 }

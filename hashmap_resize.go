@@ -137,10 +137,12 @@ func (t *mapTable[K, V]) movedByte(sl *slot[K, V], b uint8) uint8 {
 }
 
 // moveReserved carries the reservations of the locked chain ob, whose head
-// is oh, to nt, when Clear empties the chain: a LoadOrCompute in flight is
-// not an entry, and goroutines that claim its key after Clear must still
-// find it and wait. nt's chains may already be in use through moved
-// chains, so each is locked and written as usual.
+// is oh, to nt, when Clear empties the chain, marked invalid: a
+// LoadOrCompute in flight is not an entry, but Clear discards its value,
+// and its owner must still find its reservation to land (storing
+// nothing). Goroutines that claim its key after Clear make a reservation
+// of their own. nt's chains may already be in use through moved chains, so
+// each is locked and written as usual.
 func (t *mapTable[K, V]) moveReserved(ob *bucket[K, V], oh *head, nt *mapTable[K, V]) {
 	for c := ob; c != nil; c = t.ovf.next(c) {
 		meta := ob.tags(oh, c).Load()
@@ -150,7 +152,7 @@ func (t *mapTable[K, V]) moveReserved(ob *bucket[K, V], oh *head, nt *mapTable[K
 			idx := t.hash(sl.key) & nt.mask
 			dst, dh := &nt.buckets[idx], &nt.heads[idx]
 			dh.lock()
-			dst.insert(&nt.ovf, dh, sl.key, sl.value, slotByte(meta, j), true)
+			dst.insert(&nt.ovf, dh, sl.key, sl.value, slotByte(meta, j)|slotInvalid, true)
 			dh.unlock()
 		}
 	}

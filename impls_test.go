@@ -62,6 +62,13 @@ var impls = []impl{
 	// write and must change nothing visible.
 	{name: "Cache", rules: computeMayLoad},
 	{name: "Cache", variant: "maintained", rules: computeMayLoad},
+	// The loaders of issue 19: ErrorTTL (the model remembers errors too),
+	// RefreshAfter (every entry carries a refresh timestamp; no refresh is
+	// reached, as one replaces a value behind the caller's back, which the
+	// model cannot state) and NegativeTTL (the suite's loaders fail with
+	// their own error, never ErrNotFound). The cache package's own tests
+	// (cache/loaders_test.go) cover reached refreshes and ErrNotFound.
+	{name: "Cache", variant: "loaders", rules: mapRules{computeMayLoad: true, remembersErrors: true}},
 }
 
 // lossyImpls are the strategies whose entries may vanish: the cache with a
@@ -82,6 +89,8 @@ func newCache[K comparable, V any](t testing.TB, im impl) *cache.Cache[K, V] {
 	case "":
 	case "maintained":
 		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: time.Hour}
+	case "loaders":
+		opts = cache.Options[K, V]{MaxEntries: 1 << 20, TTL: 2 * time.Hour, RefreshAfter: time.Hour, NegativeTTL: time.Hour, ErrorTTL: time.Hour}
 	case "small":
 		opts = cache.Options[K, V]{MaxEntries: 3}
 	case "ttl":

@@ -21,6 +21,21 @@ import (
 // with porcupine that each one is linearizable per key, the contract of
 // ConcurrentMap. The sequential specification of one key is linModel; its
 // state is linState.
+//
+// Invalidation wins: a LoadOrCompute whose value a Delete, LoadAndDelete or
+// Clear of its key discarded returns fn's value with loaded false and
+// stores nothing. The specification takes it effect at a moment the key
+// was absent, as though it stored its value there and the invalidation
+// deleted it, with nobody able to see the value in between: the model is
+// nondeterministic (porcupine.NondeterministicModel). A LoadOrCompute that
+// returns its own value unloaded either stored it, or stored nothing and
+// leaves a phantom of it in the state: a debt that only an invalidation of
+// the key that overlaps it in real time (called before it returned) and
+// is linearized after it pays. Until then, a goroutine that waited on that
+// load may return the phantom's value as loaded (it joined before the
+// invalidation); every other operation sees the key as the state has it.
+// Each key's history ends with linEnd, which accepts only a state with no
+// debt left.
 
 // linOp names an operation of a recorded history.
 type linOp uint8
@@ -40,6 +55,7 @@ const (
 	linLoadAndDelete
 	linDelete
 	linClear // applies to every key: per key it is a Delete
+	linEnd   // added after each key's history by linPartition: no debt is left
 	numLinOps
 )
 
@@ -58,6 +74,7 @@ var linOpNames = [numLinOps]string{
 	linLoadAndDelete:    "LoadAndDelete",
 	linDelete:           "Delete",
 	linClear:            "Clear",
+	linEnd:              "end",
 }
 
 func (op linOp) String() string { return linOpNames[op] }
@@ -69,6 +86,26 @@ type linInput struct {
 	val  int  // value stored, computed (LoadOrCompute, LoadOrTryCompute, Compute when absent) or swapped in (CompareAndSwap's new)
 	old  int  // CompareAndSwap's and CompareAndDelete's old
 	fail bool // LoadOrTryCompute: fn returns errLinLoad instead of val
+	// The operation's call and return times (as in its porcupine.Operation),
+	// which the model needs to tell whether an invalidation overlapped a
+	// load.
+	call, ret int64
+	// LoadOrCompute and LoadOrTryCompute whose caller ran fn: when fn was
+	// called and when it returned (0 if it did not run).
+	fnStart, fnEnd int64
+	// discarded, set by linPartition: an invalidation of the key was called
+	// after fn started and returned before fn did, so it came between the
+	// caller's claim and its land: invalidation wins, and the load cannot
+	// have stored its value.
+	discarded bool
+	// mayDiscard, set by linPartition: an invalidation of the key overlaps
+	// the call, so it may have discarded the load. Without one, a load
+	// that returns its own value unloaded stored it.
+	mayDiscard bool
+	// payBy, set with mayDiscard: the latest return of those
+	// invalidations. An operation called after it is linearized after all
+	// of them, so a debt still owed then is never paid.
+	payBy int64
 }
 
 // linOutput is the output of one recorded operation. ok is whichever
@@ -80,77 +117,177 @@ type linOutput struct {
 }
 
 // linState is the sequential state of one key. An absent key always has
-// val 0, so that == is the state equality.
+// val 0, and phantoms are kept sorted, so that == is the state equality.
 type linState struct {
 	present bool
 	val     int
+	// The loads that stored nothing and still owe an invalidation (see
+	// the file comment), phantoms[:owed], sorted.
+	owed     int
+	phantoms [linMaxPhantoms]linPhantom
+}
+
+// linPhantom is a load that returned val unloaded, stored nothing, and
+// returned at time ret: an invalidation called before ret pays it.
+type linPhantom struct {
+	val   int
+	ret   int64
+	payBy int64 // see linInput.payBy
+}
+
+// linMaxPhantoms bounds the debts of one state: more loads than that in
+// flight at once on one key (one per client) cannot happen.
+const linMaxPhantoms = 8
+
+// withPhantom returns s with a phantom of a load that returned val at ret,
+// and whether it had room for it.
+func (s linState) withPhantom(val int, ret, payBy int64) (linState, bool) {
+	if s.owed == linMaxPhantoms {
+		return s, false
+	}
+	p := linPhantom{val, ret, payBy}
+	i := s.owed
+	for i > 0 && (s.phantoms[i-1].ret > ret || s.phantoms[i-1].ret == ret && s.phantoms[i-1].val > val) {
+		s.phantoms[i] = s.phantoms[i-1]
+		i--
+	}
+	s.phantoms[i] = p
+	s.owed++
+	return s, true
+}
+
+// invalidated returns s after an invalidation called at time call: the key
+// is absent and every phantom of a load that returned after call is paid.
+func (s linState) invalidated(call int64) linState {
+	next := linState{}
+	for _, p := range s.phantoms[:s.owed] {
+		if p.ret < call {
+			next.phantoms[next.owed] = p // not overlapped: still owed
+			next.owed++
+		}
+	}
+	return next
+}
+
+// hasPhantom reports whether a load that stored nothing returned val and
+// is still owed: a goroutine that waited on it may return val as loaded.
+func (s linState) hasPhantom(val int) bool {
+	for _, p := range s.phantoms[:s.owed] {
+		if p.val == val {
+			return true
+		}
+	}
+	return false
 }
 
 var errLinLoad = errors.New("linearizability test: load failed")
 
-// linStep is the sequential specification of one key: it reports whether
-// op could have produced out from state s, and the state after it.
-func linStep(state, input, output any) (bool, any) {
+// linStep is the sequential specification of one key: it returns every
+// state that op could leave after producing out from state s (none if it
+// could not produce out).
+func linStep(state, input, output any) []any {
 	s := state.(linState)
 	in := input.(linInput)
 	out := output.(linOutput)
-	absent := linState{}
+	absent := linState{owed: s.owed, phantoms: s.phantoms} // the key deleted, the debts kept
+	one := func(ok bool, next linState) []any {
+		if ok {
+			return []any{next}
+		}
+		return nil
+	}
 	if out.err && in.op != linLoadOrTryCompute {
-		return false, s
+		return nil
+	}
+	for _, p := range s.phantoms[:s.owed] {
+		if in.call > p.payBy {
+			return nil // every invalidation that could pay p came before: a dead end
+		}
 	}
 	switch in.op {
 	case linLoad:
-		return out == linOutput{val: s.val, ok: s.present}, s
+		return one(out == linOutput{val: s.val, ok: s.present}, s)
 	case linStore:
-		return true, linState{present: true, val: in.val}
-	case linLoadOrStore, linLoadOrCompute:
-		// LoadOrCompute is one atomic "if present return it, else insert
-		// the computed value". A waiter that gets another caller's
-		// computed value (or a value stored while fn ran) with loaded
-		// true is a LoadOrCompute linearized just after that insert.
+		next := s
+		next.present, next.val = true, in.val
+		return one(true, next)
+	case linLoadOrStore:
 		if s.present {
-			return out == linOutput{val: s.val, ok: true}, s
+			return one(out == linOutput{val: s.val, ok: true}, s)
 		}
-		return out == linOutput{val: in.val}, linState{present: true, val: in.val}
-	case linLoadOrTryCompute:
+		next := s
+		next.present, next.val = true, in.val
+		return one(out == linOutput{val: in.val}, next)
+	case linLoadOrCompute, linLoadOrTryCompute:
 		if out.err {
 			// A failed computation (its own or the one it waited on)
 			// changes nothing, and can only happen while the key is absent.
-			return !s.present, s
+			return one(!s.present, s)
 		}
 		if s.present {
-			return out == linOutput{val: s.val, ok: true}, s
+			// A hit, or a waiter that got another caller's computed value
+			// (or a value stored while fn ran): a LoadOrCompute linearized
+			// just after that insert.
+			return one(out == linOutput{val: s.val, ok: true}, s)
 		}
-		if in.fail {
-			return false, s // its own fn fails; absent, it must fail or wait
+		if out.ok {
+			// A waiter of a load that an invalidation discarded, linearized
+			// before that invalidation.
+			return one(s.hasPhantom(out.val), s)
 		}
-		return out == linOutput{val: in.val}, linState{present: true, val: in.val}
+		if in.op == linLoadOrTryCompute && in.fail {
+			return nil // its own fn fails; absent, it must fail or wait
+		}
+		if out.val != in.val {
+			return nil
+		}
+		// It stored its value (unless an invalidation surely came while
+		// fn ran), or an invalidation discarded it: a debt.
+		var states []any
+		if !in.discarded {
+			stored := s
+			stored.present, stored.val = true, in.val
+			states = append(states, stored)
+		}
+		if in.mayDiscard {
+			if phantom, ok := s.withPhantom(in.val, in.ret, in.payBy); ok {
+				states = append(states, phantom)
+			}
+		}
+		return states
 	case linComputeIncrement:
-		next := in.val
+		next := s
+		next.present, next.val = true, in.val
 		if s.present {
-			next = s.val + 1
+			next.val = s.val + 1
 		}
-		return out == linOutput{val: next, ok: true}, linState{present: true, val: next}
+		return one(out == linOutput{val: next.val, ok: true}, next)
 	case linComputeDelete:
-		return out == linOutput{}, absent
+		return one(out == linOutput{}, absent)
 	case linComputeCancel:
-		return out == linOutput{val: s.val, ok: s.present}, s
+		return one(out == linOutput{val: s.val, ok: s.present}, s)
 	case linSwap:
-		return out == linOutput{val: s.val, ok: s.present}, linState{present: true, val: in.val}
+		next := s
+		next.present, next.val = true, in.val
+		return one(out == linOutput{val: s.val, ok: s.present}, next)
 	case linCompareAndSwap:
 		if s.present && s.val == in.old {
-			return out == linOutput{ok: true}, linState{present: true, val: in.val}
+			next := s
+			next.val = in.val
+			return one(out == linOutput{ok: true}, next)
 		}
-		return out == linOutput{}, s
+		return one(out == linOutput{}, s)
 	case linCompareAndDelete:
 		if s.present && s.val == in.old {
-			return out == linOutput{ok: true}, absent
+			return one(out == linOutput{ok: true}, absent)
 		}
-		return out == linOutput{}, s
+		return one(out == linOutput{}, s)
 	case linLoadAndDelete:
-		return out == linOutput{val: s.val, ok: s.present}, absent
+		return one(out == linOutput{val: s.val, ok: s.present}, s.invalidated(in.call))
 	case linDelete, linClear:
-		return true, absent
+		return one(true, s.invalidated(in.call))
+	case linEnd:
+		return one(s.owed == 0, s)
 	}
 	panic(fmt.Sprintf("linStep: unknown op %d", in.op))
 }
@@ -158,19 +295,20 @@ func linStep(state, input, output any) (bool, any) {
 // linStepLossy is linStep for a lossy map (mapRules.lossy), whose entries
 // may vanish at any instant as if another goroutine deleted them: an
 // operation on a present key may also be explained by a vanish just before
-// it. Trying the state as it is first is complete: a present key allows
-// every future that an absent one allows (it can vanish later).
-func linStepLossy(state, input, output any) (bool, any) {
-	if ok, next := linStep(state, input, output); ok {
-		return true, next
-	}
+// it.
+func linStepLossy(state, input, output any) []any {
+	next := linStep(state, input, output)
 	if s := state.(linState); s.present {
-		return linStep(linState{}, input, output)
+		// Vanished: the key deleted, the debts of discarded loads kept.
+		next = append(next, linStep(linState{owed: s.owed, phantoms: s.phantoms}, input, output)...)
 	}
-	return false, state
+	return next
 }
 
 // linPartition splits a history by key. A Clear belongs to every key.
+// Each key's part ends with linEnd, and each of its loads that ran fn
+// while an invalidation of the key ran from start to end is marked
+// discarded.
 func linPartition(history []porcupine.Operation) [][]porcupine.Operation {
 	byKey := map[int][]porcupine.Operation{}
 	var clears []porcupine.Operation
@@ -187,30 +325,63 @@ func linPartition(history []porcupine.Operation) [][]porcupine.Operation {
 		keys = append(keys, k)
 	}
 	sort.Ints(keys)
+	var last int64
+	for _, op := range history {
+		last = max(last, op.Return)
+	}
 	parts := make([][]porcupine.Operation, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, append(byKey[k], clears...))
+		part := append(byKey[k], clears...)
+		markDiscarded(part)
+		part = append(part, porcupine.Operation{ // after everything: no debt may be left
+			ClientId: -1, Input: linInput{op: linEnd, key: k}, Call: last + 1, Output: linOutput{}, Return: last + 2,
+		})
+		parts = append(parts, part)
 	}
 	return parts
 }
 
-// linLossyModel is linModel for lossy maps.
-var linLossyModel = func() porcupine.Model {
-	m := linModel
-	m.Step = linStepLossy
-	return m
-}()
+// markDiscarded marks discarded each load of part, one key's history,
+// whose fn ran while an invalidation of the key ran from its call to its
+// return, and mayDiscard each load that an invalidation overlaps.
+func markDiscarded(part []porcupine.Operation) {
+	for i, op := range part {
+		in := op.Input.(linInput)
+		if in.op != linLoadOrCompute && in.op != linLoadOrTryCompute {
+			continue
+		}
+		for _, inv := range part {
+			switch inv.Input.(linInput).op {
+			case linDelete, linLoadAndDelete, linClear:
+				if inv.Call > in.fnStart && inv.Return < in.fnEnd {
+					in.discarded = true
+				}
+				if inv.Call < op.Return && inv.Return > op.Call {
+					in.mayDiscard = true
+					in.payBy = max(in.payBy, inv.Return)
+				}
+			}
+		}
+		part[i].Input = in
+	}
+}
 
-var linModel = porcupine.Model{
+// linNondeterministic is the sequential specification of one key; see
+// linModel and linLossyModel.
+var linNondeterministic = porcupine.NondeterministicModel{
 	Partition: linPartition,
-	Init:      func() any { return linState{} },
+	Init:      func() []any { return []any{linState{}} },
 	Step:      linStep,
 	Hash: func(state any) uint64 {
 		s := state.(linState)
-		if !s.present {
-			return 0
+		h := uint64(s.owed)
+		if s.present {
+			h = h*31 + uint64(s.val)<<1 | 1
 		}
-		return uint64(s.val)<<1 | 1
+		for _, p := range s.phantoms[:s.owed] {
+			h = h*31 + uint64(p.val)*7 + uint64(p.ret)
+		}
+		return h
 	},
 	DescribeOperation: func(input, output any) string {
 		in := input.(linInput)
@@ -224,6 +395,8 @@ var linModel = porcupine.Model{
 			return fmt.Sprintf("%v(%d)", in.op, in.key)
 		case linClear:
 			return "Clear()"
+		case linEnd:
+			return "end of history (no load may still owe an invalidation)"
 		case linLoadOrTryCompute:
 			fn := fmt.Sprint(in.val)
 			if in.fail {
@@ -247,16 +420,30 @@ var linModel = porcupine.Model{
 	},
 	DescribeState: func(state any) string {
 		s := state.(linState)
-		if !s.present {
-			return "absent"
+		d := "absent"
+		if s.present {
+			d = fmt.Sprint(s.val)
 		}
-		return fmt.Sprint(s.val)
+		for _, p := range s.phantoms[:s.owed] {
+			d += fmt.Sprintf(" +phantom %d owed by t%d", p.val, p.ret)
+		}
+		return d
 	},
 }
+
+var linModel = linNondeterministic.ToModel()
+
+// linLossyModel is linModel for lossy maps.
+var linLossyModel = func() porcupine.Model {
+	m := linNondeterministic
+	m.Step = linStepLossy
+	return m.ToModel()
+}()
 
 // linMix describes the workload of one kind of history.
 type linMix struct {
 	name             string
+	histories, ops   int            // histories per strategy, operations per client in each
 	minKeys, maxKeys int            // each history uses a key space of a size in this range
 	weights          [numLinOps]int // relative frequency of each op
 }
@@ -264,7 +451,8 @@ type linMix struct {
 var (
 	// linAllOps exercises every operation over a few keys.
 	linAllOps = linMix{
-		name:    "all-operations",
+		name:      "all-operations",
+		histories: 30, ops: 200,
 		minKeys: 2, maxKeys: 4,
 		weights: [numLinOps]int{
 			linLoad: 10, linStore: 8, linLoadOrStore: 6, linLoadOrCompute: 10,
@@ -277,7 +465,10 @@ var (
 	// and race with Store, Delete and Compute on the same keys while their
 	// fn runs.
 	linComputeRaces = linMix{
-		name:    "load-or-compute-races",
+		// Short histories: on one or two keys, long ones with loads that
+		// an invalidation may have discarded take the checker seconds.
+		name:      "load-or-compute-races",
+		histories: 60, ops: 60,
 		minKeys: 1, maxKeys: 2,
 		weights: [numLinOps]int{
 			linLoad: 8, linStore: 12, linLoadOrCompute: 30, linLoadOrTryCompute: 10,
@@ -363,13 +554,17 @@ func linHistory(t *testing.T, m safemap.ConcurrentMap[int, int], mix linMix, key
 					out.val, out.ok = m.LoadOrStore(in.key, in.val)
 				case linLoadOrCompute:
 					out.val, out.ok = m.LoadOrCompute(in.key, func() int {
+						in.fnStart = clock.Add(1)
 						linSpin(fnSpins)
+						in.fnEnd = clock.Add(1)
 						return in.val
 					})
 				case linLoadOrTryCompute:
 					var err error
 					out.val, out.ok, err = m.LoadOrTryCompute(context.Background(), in.key, func(context.Context) (int, error) {
+						in.fnStart = clock.Add(1)
 						linSpin(fnSpins)
+						in.fnEnd = clock.Add(1)
 						if in.fail {
 							return 0, errLinLoad
 						}
@@ -413,6 +608,7 @@ func linHistory(t *testing.T, m safemap.ConcurrentMap[int, int], mix linMix, key
 					m.Clear()
 				}
 				ret := clock.Add(1)
+				in.call, in.ret = call, ret
 				if out.ok && out.val != 0 {
 					lastSeen[in.key] = out.val
 				}
@@ -446,7 +642,7 @@ func checkLinearizable(t *testing.T, history []porcupine.Operation, seed uint64)
 // linLossyModel).
 func checkLinearizableBy(t *testing.T, linModel porcupine.Model, history []porcupine.Operation, seed uint64) {
 	t.Helper()
-	const timeout = 20 * time.Second
+	const timeout = 5 * time.Second
 	switch porcupine.CheckOperationsTimeout(linModel, history, timeout) {
 	case porcupine.Ok:
 		return
@@ -496,9 +692,9 @@ func overlappingWrites(history []porcupine.Operation) int {
 
 func runLinearizability(t *testing.T, mix linMix) {
 	t.Helper()
-	histories, clients, opsPerClient := 30, 4, 200
+	histories, clients, opsPerClient := mix.histories, 4, mix.ops
 	if testing.Short() {
-		histories, clients, opsPerClient = 4, 3, 100
+		histories, clients, opsPerClient = 4, 3, min(mix.ops, 100)
 	}
 	forEachImplAndLossy(t, func(t *testing.T, im impl) {
 		model := linModel
@@ -527,10 +723,11 @@ func TestLoadOrCompute_RacingWithStoreDeleteAndComputeIsLinearizable(t *testing.
 	runLinearizability(t, linComputeRaces)
 }
 
-// TestLinearizabilityChecker_RejectsAWrongHistory guards the model: a
+// TestLinearizabilityChecker_RejectsWrongHistoriesAndAcceptsRightOnes guards the model: a
 // checker that accepts everything would make the tests above pass vacuously.
-func TestLinearizabilityChecker_RejectsAWrongHistory(t *testing.T) {
+func TestLinearizabilityChecker_RejectsWrongHistoriesAndAcceptsRightOnes(t *testing.T) {
 	op := func(client int, in linInput, call int64, out linOutput, ret int64) porcupine.Operation {
+		in.call, in.ret = call, ret
 		return porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret}
 	}
 	tests := []struct {
@@ -598,6 +795,89 @@ func TestLinearizabilityChecker_RejectsAWrongHistory(t *testing.T) {
 			history: []porcupine.Operation{
 				op(0, linInput{op: linStore, key: 1, val: 7}, 0, linOutput{}, 1),
 				op(1, linInput{op: linLoadOrTryCompute, key: 1, fail: true}, 2, linOutput{err: true}, 3),
+			},
+			want: false,
+		},
+		{
+			name: "a load that a Delete overlapped returns its value and stores nothing",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000}, 0, linOutput{val: 1000}, 5),
+				op(1, linInput{op: linDelete, key: 1}, 1, linOutput{}, 2),
+				op(1, linInput{op: linLoad, key: 1}, 3, linOutput{}, 4),
+				op(1, linInput{op: linLoad, key: 1}, 6, linOutput{}, 7),
+			},
+			want: true,
+		},
+		{
+			name: "a waiter that joined before the invalidation gets the discarded value",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000}, 0, linOutput{val: 1000}, 6),
+				op(1, linInput{op: linLoadOrTryCompute, key: 1, val: 2000}, 1, linOutput{val: 1000, ok: true}, 7),
+				op(2, linInput{op: linLoadAndDelete, key: 1}, 2, linOutput{}, 3),
+				op(2, linInput{op: linLoad, key: 1}, 8, linOutput{}, 9),
+			},
+			want: true,
+		},
+		{
+			name: "a Clear invalidates a load too",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000}, 0, linOutput{val: 1000}, 5),
+				op(1, linInput{op: linClear}, 1, linOutput{}, 2),
+				op(1, linInput{op: linLoad, key: 1}, 6, linOutput{}, 7),
+			},
+			want: true,
+		},
+		{
+			name: "a caller that comes after the invalidation cannot get the old load's value",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000, fnStart: 1, fnEnd: 9}, 0, linOutput{val: 1000}, 10),
+				op(1, linInput{op: linDelete, key: 1}, 2, linOutput{}, 3),
+				op(2, linInput{op: linLoadOrCompute, key: 1, val: 2000}, 4, linOutput{val: 1000, ok: true}, 11),
+			},
+			want: false,
+		},
+		{
+			name: "a caller that comes after the invalidation computes its own value",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000, fnStart: 1, fnEnd: 9}, 0, linOutput{val: 1000}, 10),
+				op(1, linInput{op: linDelete, key: 1}, 2, linOutput{}, 3),
+				op(2, linInput{op: linLoadOrCompute, key: 1, val: 2000, fnStart: 5, fnEnd: 6}, 4, linOutput{val: 2000}, 7),
+				op(2, linInput{op: linLoad, key: 1}, 11, linOutput{val: 2000, ok: true}, 12),
+			},
+			want: true,
+		},
+		{
+			name: "without fn's times a Delete may have come before the claim: then the load stores",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000}, 0, linOutput{val: 1000}, 5),
+				op(1, linInput{op: linDelete, key: 1}, 1, linOutput{}, 2),
+				op(1, linInput{op: linLoad, key: 1}, 6, linOutput{val: 1000, ok: true}, 7),
+			},
+			want: true,
+		},
+		{
+			name: "a load that stored nothing, with no invalidation, is lost",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000}, 0, linOutput{val: 1000}, 3),
+				op(1, linInput{op: linLoad, key: 1}, 4, linOutput{}, 5),
+			},
+			want: false,
+		},
+		{
+			name: "a Delete called after the load returned cannot excuse it",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000}, 0, linOutput{val: 1000}, 3),
+				op(1, linInput{op: linLoad, key: 1}, 4, linOutput{}, 5),
+				op(1, linInput{op: linDelete, key: 1}, 6, linOutput{}, 7),
+			},
+			want: false,
+		},
+		{
+			name: "an invalidated load stores nothing: a later Load cannot see its value",
+			history: []porcupine.Operation{
+				op(0, linInput{op: linLoadOrCompute, key: 1, val: 1000, fnStart: 1, fnEnd: 4}, 0, linOutput{val: 1000}, 5),
+				op(1, linInput{op: linDelete, key: 1}, 2, linOutput{}, 3),
+				op(1, linInput{op: linLoad, key: 1}, 6, linOutput{val: 1000, ok: true}, 7),
 			},
 			want: false,
 		},

@@ -68,13 +68,25 @@ type ConcurrentMap[K comparable, V any] interface {
 	// runs, the stored value wins and is returned with loaded true. If fn
 	// panics, nothing is stored, the panic propagates to the goroutine that
 	// called fn, and the waiters retry. fn must not be nil.
+	//
+	// Invalidation wins: if Delete, LoadAndDelete or Clear deletes the key
+	// while fn runs, fn's value is not stored. The caller that ran fn gets
+	// it with loaded false, and the goroutines already waiting get it with
+	// loaded true (they take effect before the invalidation); the next call
+	// computes again. A caller that arrives after the invalidation does not
+	// wait for that fn: it starts a computation of its own, for the new
+	// absence, so two functions of one key may run at once across an
+	// invalidation, never within one absence. If a value is stored after
+	// the invalidation, while the old fn runs, that value wins at its end
+	// and is returned with loaded true.
 	LoadOrCompute(key K, fn func() V) (actual V, loaded bool)
 
 	// LoadOrTryCompute is LoadOrCompute for loaders that can fail. An error
 	// from fn stores nothing and is returned to the caller that ran fn and to
 	// every caller waiting on that same computation; the next call tries
-	// again. A waiter whose ctx ends returns ctx.Err() without waiting for
-	// the computation, which goes on. If the computing caller's ctx has ended
+	// again. Invalidations win as for LoadOrCompute. A waiter whose ctx
+	// ends returns ctx.Err() without waiting for the computation, which
+	// goes on. If the computing caller's ctx has ended
 	// when fn fails, the waiters retry instead of sharing that error. A
 	// caller whose ctx has already ended when it misses the key returns
 	// ctx.Err() without calling fn. ctx and fn must not be nil.
@@ -103,10 +115,14 @@ type ConcurrentMap[K comparable, V any] interface {
 	// comparable).
 	CompareAndDelete(key K, old V) (deleted bool)
 
-	// LoadAndDelete deletes key and returns the value it had, if any.
+	// LoadAndDelete deletes key and returns the value it had, if any. It
+	// invalidates a LoadOrCompute or LoadOrTryCompute of key in progress:
+	// that computation stores nothing (see LoadOrCompute).
 	LoadAndDelete(key K) (value V, loaded bool)
 
-	// Delete deletes key.
+	// Delete deletes key. It invalidates a LoadOrCompute or
+	// LoadOrTryCompute of key in progress: that computation stores nothing
+	// (see LoadOrCompute).
 	Delete(key K)
 
 	// Range calls fn for each entry until fn returns false. It visits each
@@ -122,6 +138,8 @@ type ConcurrentMap[K comparable, V any] interface {
 	// concurrently, and costs O(shards), not O(entries).
 	Len() int
 
-	// Clear deletes every entry.
+	// Clear deletes every entry, and invalidates every LoadOrCompute and
+	// LoadOrTryCompute in progress: none of them stores its value (see
+	// LoadOrCompute).
 	Clear()
 }

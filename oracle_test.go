@@ -56,6 +56,15 @@ type mapRules struct {
 	// SyncMap, SnapshotMap); elsewhere Compute holds a lock that Load
 	// would wait for, and a nested Load under Compute is skipped.
 	computeMayLoad bool
+
+	// remembersErrors: a failed LoadOrTryCompute is remembered (a cache
+	// with ErrorTTL, which the suite never outlives): until a write,
+	// Delete, LoadAndDelete or Clear of the key, LoadOrTryCompute returns
+	// that error without calling fn, while Load, Range and Len see the key
+	// absent and LoadOrCompute computes it. A load whose key a write
+	// stored while fn failed returns that value; one an invalidation
+	// discarded remembers nothing.
+	remembersErrors bool
 }
 
 // opCode selects an operation. The numbering is FuzzOps' input format
@@ -173,6 +182,7 @@ type oracle[K comparable] struct {
 	// The model: the entries of keys equal to themselves, and the values
 	// stored under keys that are not (NaN), which nothing can find again.
 	entries map[K]int
+	errs    map[K]bool // keys with a remembered error (mapRules.remembersErrors)
 	nans    []int
 	loads   []*pendingLoad[K] // LoadOrComputes whose fn is running, innermost last
 	history *passHistory[K]   // while a pass runs nested operations
@@ -196,13 +206,13 @@ func (c callName[K]) String() string { return fmt.Sprintf("%v(%v)", c.code, c.ke
 type pendingLoad[K comparable] struct {
 	key K
 	// invalidated: a Delete, LoadAndDelete or Clear of the key ran while
-	// fn ran. Today's contract ignores it (see settle).
+	// fn ran, so that fn's value is not stored (see settle).
 	invalidated bool
 }
 
 // newOracle returns an oracle over m.
 func newOracle[K comparable](t testing.TB, m safemap.ConcurrentMap[K, int], rules mapRules, key func(byte) K, name string) *oracle[K] {
-	o := &oracle[K]{t: t, m: m, rules: rules, key: key, name: name, entries: make(map[K]int)}
+	o := &oracle[K]{t: t, m: m, rules: rules, key: key, name: name, entries: make(map[K]int), errs: make(map[K]bool)}
 	o.fatalf = func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("%s", o.report(fmt.Sprintf(format, args...)))
@@ -281,6 +291,7 @@ func (o *oracle[K]) set(k K, v int) {
 		}
 	} else {
 		o.entries[k] = v
+		delete(o.errs, k)
 	}
 	o.note(k)
 }
@@ -289,6 +300,7 @@ func (o *oracle[K]) set(k K, v int) {
 // present: it invalidates the loads of k in progress.
 func (o *oracle[K]) remove(k K) {
 	delete(o.entries, k)
+	delete(o.errs, k)
 	for _, l := range o.loads {
 		if l.key == k {
 			l.invalidated = true
@@ -301,14 +313,20 @@ func (o *oracle[K]) remove(k K) {
 // an entry a lossy map lost.
 func (o *oracle[K]) drop(k K) {
 	delete(o.entries, k)
+	delete(o.errs, k)
 	o.note(k)
 }
 
 func (o *oracle[K]) clear() {
 	clear(o.entries)
+	clear(o.errs)
 	o.nans = nil
 	for _, l := range o.loads {
-		l.invalidated = true
+		// A key not equal to itself (NaN) is never reserved or registered,
+		// so nothing can invalidate its load: it inserts.
+		if l.key == l.key {
+			l.invalidated = true
+		}
 	}
 	if o.history != nil {
 		o.history.cleared = true
@@ -337,20 +355,31 @@ func (o *oracle[K]) observe(k K, present bool) (int, bool) {
 // the call returns and what the map holds afterwards. It is the one place
 // that states these rules, so that a change of contract is one edit here:
 //
-//   - fn failed (err != nil): nothing is stored, the caller gets the error;
+//   - fn failed (err != nil): nothing is stored, the caller gets the error
+//     (with rules.remembersErrors: a value stored while fn ran wins as
+//     below, and otherwise the error is remembered unless invalidated);
 //   - the key is present now (an operation stored it while fn ran, fn
 //     itself perhaps): that value wins, and the caller gets it with
 //     loaded set;
+//   - a Delete, LoadAndDelete or Clear of the key ran while fn ran
+//     (l.invalidated): invalidation wins, nothing is stored, and the
+//     caller gets fn's value, loaded unset;
 //   - otherwise fn's value is stored and returned, loaded unset.
-//
-// l.invalidated says whether a Delete, LoadAndDelete or Clear of the key
-// ran while fn ran; today it changes nothing.
 func (o *oracle[K]) settle(l *pendingLoad[K], value int, err error) (actual int, loaded bool, _ error) {
-	if err != nil {
+	if err != nil && !o.rules.remembersErrors {
 		return 0, false, err
 	}
 	if v, ok := o.get(l.key); ok {
 		return v, true, nil
+	}
+	if err != nil {
+		if !l.invalidated {
+			o.errs[l.key] = true
+		}
+		return 0, false, err
+	}
+	if l.invalidated {
+		return value, false, nil
 	}
 	o.set(l.key, value)
 	return value, false, nil
@@ -475,12 +504,14 @@ func (o *oracle[K]) nest(parent op) {
 			// missed: skip it unless the key is surely present (stored by
 			// an earlier nested operation, in a map that cannot lose it),
 			// or it is a LoadOrTryCompute whose ctx has ended (it returns
-			// at once on a miss).
+			// at once on a miss), or an earlier nested operation
+			// invalidated the load (the nested call then starts a load of
+			// its own instead of joining the invalidated one).
 			l := o.loads[len(o.loads)-1]
 			_, present := o.get(k)
 			mayMiss := !present || o.rules.lossy
 			returnsAtOnce := n.code == opLoadOrTryCompute && n.cancelled && !present
-			if k == l.key && (n.code == opLoadOrCompute || n.code == opLoadOrTryCompute) && mayMiss && !returnsAtOnce {
+			if k == l.key && (n.code == opLoadOrCompute || n.code == opLoadOrTryCompute) && mayMiss && !returnsAtOnce && !l.invalidated {
 				continue
 			}
 		case opComputeUpdate, opComputeDelete, opComputeCancel:
@@ -497,6 +528,17 @@ func (o *oracle[K]) loadOrCompute(x op, k K) {
 	o.t.Helper()
 	ctx := context.Background()
 	_, present := o.get(k)
+	if x.code == opLoadOrTryCompute && o.errs[k] {
+		// The remembered error, without fn, whatever ctx is.
+		_, _, err := o.m.LoadOrTryCompute(ctx, k, func(context.Context) (int, error) {
+			o.fatalf("LoadOrTryCompute(%v) called fn for a key whose error is remembered", k)
+			return 0, nil
+		})
+		if !errors.Is(err, errModelLoad) {
+			o.fatalf("LoadOrTryCompute(%v) of a key whose error is remembered: got error %v; want one matching %v", k, err, errModelLoad)
+		}
+		return
+	}
 	if x.code == opLoadOrTryCompute && x.cancelled && !present {
 		// Only on a miss: a caller whose ctx has ended returns ctx.Err()
 		// without calling fn when it misses the key; the contract does not

@@ -55,6 +55,13 @@ import (
 // in the repository's bench module, measures the cost; BENCHMARKS.md has
 // the figures.
 //
+// A value that LoadOrCompute or LoadOrTryCompute computed but did not
+// store, because a Delete, LoadAndDelete or Clear of its key came while fn
+// ran (invalidation wins), counts as a compute and not as an insert, for
+// this package's maps (and a Profile of one); a map of another package,
+// cache.Cache included, cannot say so, and its discarded values count as
+// inserts.
+//
 // Entries that a SnapshotMap's fallback adds on a Load miss count as hits
 // of that Load, not as inserts; operations made on the wrapped map directly
 // (see [Profile.Unwrap]) are not counted at all.
@@ -363,26 +370,34 @@ func (p *Profile[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 		return actual, true
 	}
 	c.cells[cellLoadOrComputeMiss].add(1)
-	return p.loadOrComputeSlow(c, key, fn)
+	actual, loaded, _ = p.loadOrComputeSlow(c, key, fn)
+	return actual, loaded
 }
 
 // loadOrComputeSlow is LoadOrCompute after a miss (outlined so that the hit
 // path allocates nothing: the wrapper of fn escapes to the wrapped map).
-func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) (actual V, loaded bool) {
+func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) (actual V, loaded, discarded bool) {
 	ran := false // fn runs on this goroutine, inside the call below
-	actual, loaded = p.inner().LoadOrCompute(key, func() V {
+	wrapped := func() V {
 		ran = true
 		v, _ := runLoader(c, func() (V, error) { return fn(), nil })
 		return v
-	})
+	}
+	if r, ok := p.inner().(discardReporter[K, V]); ok {
+		actual, loaded, discarded, _ = r.loadOrComputeReporting(nil, key, noError(wrapped))
+	} else {
+		actual, loaded = p.inner().LoadOrCompute(key, wrapped)
+	}
 	switch {
 	case !ran && loaded:
 		c.waiters.add(1)
-	case ran && !loaded:
+	case ran && !loaded && !discarded:
 		p.inserted(c, &c.computedInserts)
 	}
+	// ran && discarded: an invalidation discarded the value; nothing was
+	// inserted.
 	// ran && loaded: a write stored the key while fn ran, and won.
-	return actual, loaded
+	return actual, loaded, discarded
 }
 
 // LoadOrTryCompute is LoadOrCompute for loaders that can fail, and counts
@@ -399,20 +414,73 @@ func (p *Profile[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(con
 		return actual, true, nil
 	}
 	c.cells[cellLoadOrTryComputeMiss].add(1)
+	actual, loaded, _, err = p.loadOrTryComputeSlow(c, ctx, key, fn)
+	return actual, loaded, err
+}
+
+// loadOrComputeReporting makes a Profile a discardReporter itself, so that
+// a Profile wrapping a Profile of this package's maps counts inserts
+// exactly: it is LoadOrTryCompute (LoadOrCompute for a nil ctx), counted
+// as that method counts, that also reports a value an invalidation
+// discarded, as the wrapped map reports it (never, if the wrapped map does
+// not report).
+func (p *Profile[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	c := p.current()
+	if ctx == nil {
+		if actual, loaded = p.lookup(key); loaded {
+			c.cells[cellLoadOrComputeHit].add(1)
+			return actual, true, false, nil
+		}
+		c.cells[cellLoadOrComputeMiss].add(1)
+		actual, loaded, discarded = p.loadOrComputeSlow(c, key, func() V {
+			v, _ := fn(nil) // noError's: it cannot fail
+			return v
+		})
+		return actual, loaded, discarded, nil
+	}
+	if actual, loaded = p.lookup(key); loaded {
+		c.cells[cellLoadOrTryComputeHit].add(1)
+		return actual, true, false, nil
+	}
+	c.cells[cellLoadOrTryComputeMiss].add(1)
 	return p.loadOrTryComputeSlow(c, ctx, key, fn)
 }
 
+// discardReporter is implemented by this package's maps, so that Profile
+// can tell an insert from a computed value that an invalidation discarded
+// (both return loaded false): loadOrComputeReporting is LoadOrTryCompute,
+// or LoadOrCompute when ctx is nil, and also reports that this call ran fn
+// and its value was discarded. For another map, Profile counts a value
+// returned unloaded by the call that computed it as an insert.
+type discardReporter[K comparable, V any] interface {
+	loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error)
+}
+
+var (
+	_ discardReporter[int, int] = (*Map[int, int])(nil)
+	_ discardReporter[int, int] = (*RWMap[int, int])(nil)
+	_ discardReporter[int, int] = (*ShardedMap[int, int])(nil)
+	_ discardReporter[int, int] = (*SyncMap[int, int])(nil)
+	_ discardReporter[int, int] = (*SnapshotMap[int, int])(nil)
+	_ discardReporter[int, int] = (*Profile[int, int])(nil)
+)
+
 // loadOrTryComputeSlow is LoadOrTryCompute after a miss (outlined like
 // loadOrComputeSlow).
-func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded bool, err error) {
+func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
 	ran := false // fn runs on this goroutine, inside the call below
-	actual, loaded, err = p.inner().LoadOrTryCompute(ctx, key, func(ctx context.Context) (V, error) {
+	wrapped := func(ctx context.Context) (V, error) {
 		ran = true
 		return runLoader(c, func() (V, error) { return fn(ctx) })
-	})
+	}
+	if r, ok := p.inner().(discardReporter[K, V]); ok {
+		actual, loaded, discarded, err = r.loadOrComputeReporting(ctx, key, wrapped)
+	} else {
+		actual, loaded, err = p.inner().LoadOrTryCompute(ctx, key, wrapped)
+	}
 	switch {
 	case ran:
-		if err == nil && !loaded {
+		if err == nil && !loaded && !discarded {
 			p.inserted(c, &c.computedInserts)
 		}
 		// An error was counted by runLoader; loaded means a write stored
@@ -425,7 +493,7 @@ func (p *Profile[K, V]) loadOrTryComputeSlow(c *profileCounts, ctx context.Conte
 		// ctx is counted as this call giving up.)
 		c.waiters.add(1)
 	}
-	return actual, loaded, err
+	return actual, loaded, discarded, err
 }
 
 // runLoader calls a value function of LoadOrCompute or LoadOrTryCompute,

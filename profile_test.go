@@ -187,6 +187,9 @@ func TestProfile_CountsExactScript(t *testing.T) {
 		}, "90 true <nil>", S{Misses: 1, Computes: 1}, 3},
 	}
 	forEachImpl(t, func(t *testing.T, im impl) {
+		if im.rules.remembersErrors {
+			t.Skip("the script retries a failed key, which a map that remembers errors answers from memory; conformance_compute_test.go states that")
+		}
 		p := newProfile(t, im)
 		checkStats(t, "new Profile", p, safemap.ProfileStats{})
 		var want safemap.ProfileStats
@@ -433,6 +436,9 @@ func TestProfile_CountsWaitersOfOneComputation(t *testing.T) {
 // error without running their own, so they count as waiters.
 func TestProfile_CountsWaitersThatShareAnError(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im impl) {
+		if im.rules.remembersErrors {
+			t.Skip("later callers get a remembered error, not the shared one; conformance_compute_test.go states that")
+		}
 		p := newProfile(t, im)
 		ctx := context.Background()
 		n := testkit.ShortOr(4, testkit.Goroutines())
@@ -841,7 +847,14 @@ func TestProfile_CountsAddUpUnderConcurrency(t *testing.T) {
 		if want := w.calls["Range"] + w.calls["All"]; s.Ranges != want {
 			t.Errorf("Ranges: got %d; want %d", s.Ranges, want)
 		}
-		if s.Inserts-s.Deletes != int64(s.Len) {
+		switch {
+		case im.name == "Cache":
+			// Another package's map: a value an invalidation discarded
+			// counts as an insert (see Profile).
+			if s.Inserts-s.Deletes < int64(s.Len) {
+				t.Errorf("Inserts - Deletes: got %d - %d = %d; want at least Len = %d", s.Inserts, s.Deletes, s.Inserts-s.Deletes, s.Len)
+			}
+		case s.Inserts-s.Deletes != int64(s.Len):
 			t.Errorf("Inserts - Deletes: got %d - %d = %d; want Len = %d", s.Inserts, s.Deletes, s.Inserts-s.Deletes, s.Len)
 		}
 		if s.Len > keys || s.MaxLen < s.Len || s.MaxLen > keys {

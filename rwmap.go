@@ -21,8 +21,8 @@ import (
 type RWMap[K comparable, V any] struct {
 	mu      sync.RWMutex
 	keys    keyCheck
-	m       map[K]V          // nil until the first write (zero value)
-	flights map[K]*flight[V] // LoadOrCompute calls in progress; nil when none have run
+	m       map[K]V         // nil until the first write (zero value)
+	flights flightSet[K, V] // LoadOrCompute calls in progress
 }
 
 // NewRWMap returns an empty RWMap. It accepts [WithCapacity].
@@ -84,7 +84,7 @@ func (m *RWMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) 
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
+	actual, loaded, _, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
 	return actual, loaded
 }
 
@@ -95,29 +95,32 @@ func (m *RWMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(conte
 	if actual, loaded = m.Load(key); loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, 0, fn)
+	actual, loaded, _, err = loadOrCompute[K, V](m, ctx, key, 0, fn)
+	return actual, loaded, err
 }
 
-func (m *RWMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+func (m *RWMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8) {
 	m.lockForWrite()
 	defer m.mu.Unlock()
 	if value, ok = m.m[key]; ok {
-		return value, true, nil, nil
+		return value, true, nil, nil, 0
 	}
-	f, wait = claimFlight(&m.flights, key)
-	return value, false, f, wait
+	f, wait = m.flights.claim(key)
+	return value, false, f, wait, 0
 }
 
-func (m *RWMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+func (m *RWMap[K, V]) land(key K, _ uint64, f *flight[V], _ uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool) {
 	m.lockForWrite()
 	defer m.mu.Unlock()
-	delete(m.flights, key)
-	waiters = waitersOf(f) // no waiter can claim f any more
+	waiters, invalid := m.flights.land(key, f)
 	if actual, loaded = m.m[key]; loaded || !store {
-		return actual, loaded, waiters
+		return actual, loaded, waiters, false
+	}
+	if invalid {
+		return value, false, waiters, true // a Delete or Clear discarded it
 	}
 	m.m[key] = value
-	return value, false, waiters
+	return value, false, waiters, false
 }
 
 // Compute atomically updates the entry for key; see
@@ -175,11 +178,16 @@ func (m *RWMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	return true
 }
 
-// LoadAndDelete deletes key and returns the value it had, if any.
+// LoadAndDelete deletes key and returns the value it had, if any. A
+// LoadOrCompute of key in flight stores nothing (see
+// [ConcurrentMap.LoadAndDelete]).
 func (m *RWMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	checkKey(&m.keys, key)
 	m.lockForWrite()
 	defer m.mu.Unlock()
+	if m.flights.pending() {
+		m.flights.invalidate(key)
+	}
 	value, loaded = m.m[key]
 	if loaded {
 		delete(m.m, key)
@@ -187,7 +195,7 @@ func (m *RWMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	return value, loaded
 }
 
-// Delete deletes key.
+// Delete deletes key. A LoadOrCompute of key in flight stores nothing.
 func (m *RWMap[K, V]) Delete(key K) {
 	m.LoadAndDelete(key)
 }
@@ -226,10 +234,12 @@ func (m *RWMap[K, V]) Len() int {
 	return len(m.m)
 }
 
-// Clear deletes every entry.
+// Clear deletes every entry. The LoadOrCompute calls in flight store
+// nothing.
 func (m *RWMap[K, V]) Clear() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.flights.invalidateAll()
 	clear(m.m)
 }
 
@@ -262,4 +272,13 @@ func applyCompute[K comparable, V any](m map[K]V, key K, old V, loaded bool, new
 		return zero, false
 	}
 	return old, loaded // CancelOp
+}
+
+// loadOrComputeReporting is LoadOrTryCompute (LoadOrCompute for a nil ctx)
+// that also reports a discarded value, for Profile (see discardReporter).
+func (m *RWMap[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	if actual, loaded = m.Load(key); loaded {
+		return actual, true, false, nil
+	}
+	return loadOrCompute[K, V](m, ctx, key, 0, fn)
 }

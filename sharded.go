@@ -209,3 +209,9 @@ func (m *ShardedMap[K, V]) Clear() {
 		t.shards[i].Clear()
 	}
 }
+
+// loadOrComputeReporting is LoadOrTryCompute (LoadOrCompute for a nil ctx)
+// that also reports a discarded value, for Profile (see discardReporter).
+func (m *ShardedMap[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	return m.shardFor(key).loadOrComputeReporting(ctx, key, fn)
+}

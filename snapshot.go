@@ -43,8 +43,8 @@ type SnapshotMap[K comparable, V any] struct {
 	snap atomic.Pointer[map[K]V] // current immutable snapshot; nil means empty
 	keys keyCheck
 
-	mu      sync.Mutex       // serialises writers and guards flights
-	flights map[K]*flight[V] // LoadOrCompute calls in progress
+	mu      sync.Mutex      // serialises writers and guards flights
+	flights flightSet[K, V] // LoadOrCompute calls in progress
 
 	fallback func(K) (V, bool) // consulted by Load on a miss; may be nil
 }
@@ -145,7 +145,7 @@ func (m *SnapshotMap[K, V]) Load(key K) (value V, ok bool) {
 // loadFallback runs the fallback for a missing key (outlined so that Load
 // can be inlined).
 func (m *SnapshotMap[K, V]) loadFallback(key K) (value V, ok bool) {
-	value, _, err := loadOrCompute[K, V](m, context.Background(), key, 0, func(context.Context) (V, error) {
+	value, _, _, err := loadOrCompute[K, V](m, context.Background(), key, 0, func(context.Context) (V, error) {
 		if v, found := m.fallback(key); found {
 			return v, nil
 		}
@@ -187,7 +187,7 @@ func (m *SnapshotMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded 
 	if actual, loaded = m.lookup(key); loaded {
 		return actual, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
+	actual, loaded, _, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
 	return actual, loaded
 }
 
@@ -198,30 +198,33 @@ func (m *SnapshotMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func
 	if actual, loaded = m.lookup(key); loaded {
 		return actual, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, 0, fn)
+	actual, loaded, _, err = loadOrCompute[K, V](m, ctx, key, 0, fn)
+	return actual, loaded, err
 }
 
-func (m *SnapshotMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+func (m *SnapshotMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if value, ok = m.current()[key]; ok {
-		return value, true, nil, nil
+		return value, true, nil, nil, 0
 	}
-	f, wait = claimFlight(&m.flights, key)
-	return value, false, f, wait
+	f, wait = m.flights.claim(key)
+	return value, false, f, wait, 0
 }
 
-func (m *SnapshotMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+func (m *SnapshotMap[K, V]) land(key K, _ uint64, f *flight[V], _ uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.flights, key)
-	waiters = waitersOf(f) // no waiter can claim f any more
+	waiters, invalid := m.flights.land(key, f)
 	cur := m.current()
 	if actual, loaded = cur[key]; loaded || !store {
-		return actual, loaded, waiters
+		return actual, loaded, waiters, false
+	}
+	if invalid {
+		return value, false, waiters, true // a Delete, Clear or Replace discarded it
 	}
 	m.publish(with(cur, key, value))
-	return value, false, waiters
+	return value, false, waiters, false
 }
 
 // Compute atomically updates the entry for key; see
@@ -301,13 +304,19 @@ func (m *SnapshotMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 }
 
 // LoadAndDelete deletes key, copying the map, and returns the value it had,
-// if any.
+// if any. A LoadOrCompute of key in flight stores nothing (see
+// [ConcurrentMap.LoadAndDelete]). A miss takes no lock unless a
+// LoadOrCompute of some key is in flight.
 func (m *SnapshotMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
-	if _, loaded = m.lookup(key); !loaded {
-		return value, false
+	// pending first: a flight it does not see began after this call.
+	if !m.flights.pending() {
+		if _, loaded = m.lookup(key); !loaded {
+			return value, false
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.flights.invalidate(key)
 	cur := m.current()
 	if value, loaded = cur[key]; loaded {
 		m.publish(without(cur, key))
@@ -315,7 +324,7 @@ func (m *SnapshotMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	return value, loaded
 }
 
-// Delete deletes key.
+// Delete deletes key. A LoadOrCompute of key in flight stores nothing.
 func (m *SnapshotMap[K, V]) Delete(key K) {
 	m.LoadAndDelete(key)
 }
@@ -345,10 +354,12 @@ func (m *SnapshotMap[K, V]) Len() int {
 	return len(m.current())
 }
 
-// Clear deletes every entry by publishing an empty snapshot.
+// Clear deletes every entry by publishing an empty snapshot. The
+// LoadOrCompute calls in flight store nothing.
 func (m *SnapshotMap[K, V]) Clear() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.flights.invalidateAll()
 	m.snap.Store(nil)
 }
 
@@ -387,8 +398,9 @@ func (m *SnapshotMap[K, V]) StoreAll(seq iter.Seq2[K, V]) {
 // read the map (it sees the old contents) and other writers are not held up
 // while it runs; the switch itself is one pointer store under the mutex.
 // A write that completes while seq runs is replaced like any other entry.
-// A LoadOrCompute in progress for a key stores its value after the switch,
-// if the new contents do not hold the key. If seq panics, nothing changes.
+// Replace is a Clear and a store of seq's entries in one step, so, as after
+// Clear, a LoadOrCompute in progress when the switch is made stores nothing
+// (its callers still get its value). If seq panics, nothing changes.
 func (m *SnapshotMap[K, V]) Replace(seq iter.Seq2[K, V]) {
 	if seq == nil {
 		panicNilFunc("Replace")
@@ -400,5 +412,15 @@ func (m *SnapshotMap[K, V]) Replace(seq iter.Seq2[K, V]) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.flights.invalidateAll()
 	m.publish(next)
+}
+
+// loadOrComputeReporting is LoadOrTryCompute (LoadOrCompute for a nil ctx)
+// that also reports a discarded value, for Profile (see discardReporter).
+func (m *SnapshotMap[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	if actual, loaded = m.lookup(key); loaded {
+		return actual, true, false, nil
+	}
+	return loadOrCompute[K, V](m, ctx, key, 0, fn)
 }

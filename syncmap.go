@@ -31,8 +31,10 @@ type SyncMap[K comparable, V any] struct {
 
 	count atomic.Pointer[counter] // nil until the first insert of a zero value
 
-	flightMu sync.Mutex       // guards flights, and orders claim against land
-	flights  map[K]*flight[V] // LoadOrCompute calls in progress
+	// flightMu guards flights, and orders claim, land and the flight
+	// invalidations of Delete, LoadAndDelete and Clear.
+	flightMu sync.Mutex
+	flights  flightSet[K, V] // LoadOrCompute calls in progress
 
 	// Keys that are not equal to themselves (NaN, or structs and
 	// interfaces holding one) can never be looked up again, so they could
@@ -115,7 +117,7 @@ func (m *SyncMap[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool
 	if b := m.loadBox(key); b != nil {
 		return b.v, true
 	}
-	actual, loaded, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
+	actual, loaded, _, _ = loadOrCompute[K, V](m, nil, key, 0, noError(fn))
 	return actual, loaded
 }
 
@@ -126,17 +128,18 @@ func (m *SyncMap[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(con
 	if b := m.loadBox(key); b != nil {
 		return b.v, true, nil
 	}
-	return loadOrCompute[K, V](m, ctx, key, 0, fn)
+	actual, loaded, _, err = loadOrCompute[K, V](m, ctx, key, 0, fn)
+	return actual, loaded, err
 }
 
-func (m *SyncMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}) {
+func (m *SyncMap[K, V]) claim(key K, _ uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8) {
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
 	if b := m.loadBox(key); b != nil {
-		return b.v, true, nil, nil
+		return b.v, true, nil, nil, 0
 	}
-	f, wait = claimFlight(&m.flights, key)
-	return value, false, f, wait
+	f, wait = m.flights.claim(key)
+	return value, false, f, wait, 0
 }
 
 // addUnfindable stores an entry whose key is not equal to itself.
@@ -147,17 +150,21 @@ func (m *SyncMap[K, V]) addUnfindable(key K, value V) {
 	m.counter().add(1)
 }
 
-func (m *SyncMap[K, V]) land(key K, _ uint64, f *flight[V], value V, store bool) (actual V, loaded bool, waiters *flight[V]) {
+func (m *SyncMap[K, V]) land(key K, _ uint64, f *flight[V], _ uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool) {
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
-	delete(m.flights, key)
-	waiters = waitersOf(f) // no waiter can claim f any more
-	if !store {
-		actual, loaded = m.Load(key)
-	} else {
-		actual, loaded = m.LoadOrStore(key, value)
+	waiters, invalid := m.flights.land(key, f)
+	if !store || invalid {
+		// Invalidated: a Delete or Clear that held flightMu took the
+		// flight out, so its effect on the key came before this Load;
+		// a value stored since wins, as it would over a valid flight.
+		if actual, loaded = m.Load(key); loaded || !store {
+			return actual, loaded, waiters, false
+		}
+		return value, false, waiters, true
 	}
-	return actual, loaded, waiters
+	actual, loaded = m.LoadOrStore(key, value)
+	return actual, loaded, waiters, false
 }
 
 // Compute atomically updates the entry for key; see
@@ -253,9 +260,15 @@ func (m *SyncMap[K, V]) CompareAndDelete(key K, old V) (deleted bool) {
 	}
 }
 
-// LoadAndDelete deletes key and returns the value it had, if any.
+// LoadAndDelete deletes key and returns the value it had, if any. A
+// LoadOrCompute of key in flight stores nothing (see
+// [ConcurrentMap.LoadAndDelete]). It takes no lock unless a LoadOrCompute
+// of some key is in flight.
 func (m *SyncMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	checkKey(&m.keys, key)
+	if m.flights.pending() {
+		return m.loadAndDeleteSlow(key)
+	}
 	b, loaded := m.m.LoadAndDelete(key)
 	if !loaded {
 		return value, false
@@ -264,7 +277,22 @@ func (m *SyncMap[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	return b.(*box[V]).v, true
 }
 
-// Delete deletes key.
+// loadAndDeleteSlow is LoadAndDelete while flights may be live: it
+// invalidates key's flight and deletes key under flightMu, so that no
+// claim or land of key comes between the two.
+func (m *SyncMap[K, V]) loadAndDeleteSlow(key K) (value V, loaded bool) {
+	m.flightMu.Lock()
+	defer m.flightMu.Unlock()
+	m.flights.invalidate(key)
+	b, loaded := m.m.LoadAndDelete(key)
+	if !loaded {
+		return value, false
+	}
+	m.counter().add(-1)
+	return b.(*box[V]).v, true
+}
+
+// Delete deletes key. A LoadOrCompute of key in flight stores nothing.
 func (m *SyncMap[K, V]) Delete(key K) {
 	m.LoadAndDelete(key)
 }
@@ -311,8 +339,12 @@ func (m *SyncMap[K, V]) Len() int {
 }
 
 // Clear deletes every entry. Each key is deleted atomically, so Len stays
-// exact; an entry stored while Clear runs may survive it.
+// exact; an entry stored while Clear runs may survive it. The
+// LoadOrCompute calls in flight when Clear is called store nothing.
 func (m *SyncMap[K, V]) Clear() {
+	m.flightMu.Lock()
+	m.flights.invalidateAll()
+	m.flightMu.Unlock()
 	m.m.Range(func(k, _ any) bool {
 		if _, loaded := m.m.LoadAndDelete(k); loaded {
 			m.counter().add(-1)
@@ -325,4 +357,13 @@ func (m *SyncMap[K, V]) Clear() {
 		m.counter().add(-int64(n))
 		m.unfindable = nil
 	}
+}
+
+// loadOrComputeReporting is LoadOrTryCompute (LoadOrCompute for a nil ctx)
+// that also reports a discarded value, for Profile (see discardReporter).
+func (m *SyncMap[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(context.Context) (V, error)) (actual V, loaded, discarded bool, err error) {
+	if b := m.loadBox(key); b != nil {
+		return b.v, true, false, nil
+	}
+	return loadOrCompute[K, V](m, ctx, key, 0, fn)
 }

@@ -37,11 +37,12 @@ import (
 //     as in [safemap.Map.Compute], and may call only Load.
 //   - LoadOrCompute and LoadOrTryCompute run their function at most once per
 //     absence of the key, as [safemap.Map] does (they are its methods, on
-//     the map of entries). A Delete, LoadAndDelete or Clear of the key while
-//     it runs finds nothing to delete, as in the Map, and the function's
-//     value is stored when it returns; a Store or Swap meanwhile wins. A
-//     background reload is different: one whose key was written, deleted
-//     or cleared after it started is dropped.
+//     the map of entries). Invalidation wins, as in the Map: a Delete,
+//     LoadAndDelete or Clear of the key while the function runs means its
+//     value is not stored (the caller and its waiters still get it), and a
+//     caller that arrives after the invalidation loads anew; a Store or
+//     Swap meanwhile wins. A background reload is dropped likewise if its
+//     key was written, deleted or cleared after it started.
 //   - An expired entry is absent for every method. Its memory is reclaimed
 //     when a lookup finds it, or by the timing wheel, which writes and a
 //     background cleanup every 16 ms advance; Len stops counting it within

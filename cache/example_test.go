@@ -106,3 +106,45 @@ func ExampleCache_LoadOrTryComputeAll() {
 	// the loader was asked for [2 3]
 	// map[1:ada 2:grace] <nil>
 }
+
+// A loader reads a price from a database; meanwhile a writer changes the
+// price and deletes the cached one. The load that read the old price
+// returns it to its caller, but the cache does not keep it: invalidation
+// wins, and the next call loads the new price.
+func ExampleCache_Delete_invalidationWins() {
+	db := map[string]int{"tea": 3} // stands in for a database
+	prices, err := cache.New(cache.Options[string, int]{MaxEntries: 1000, TTL: time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	defer prices.Close()
+
+	readOld := make(chan struct{})
+	written := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		price, loaded := prices.LoadOrCompute("tea", func() int {
+			p := db["tea"] // reads 3
+			close(readOld)
+			<-written // the writer runs now, while the load is in flight
+			return p
+		})
+		fmt.Println("the slow load returns", price, loaded)
+	}()
+
+	<-readOld
+	db["tea"] = 4        // the writer updates the database,
+	prices.Delete("tea") // then invalidates the cache
+	close(written)
+	<-done
+
+	_, ok := prices.Load("tea")
+	fmt.Println("the old price was kept:", ok)
+	price, _ := prices.LoadOrCompute("tea", func() int { return db["tea"] })
+	fmt.Println("the next load gets", price, "; entries:", prices.Len())
+	// Output:
+	// the slow load returns 3 false
+	// the old price was kept: false
+	// the next load gets 4 ; entries: 1
+}

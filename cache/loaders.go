@@ -17,8 +17,9 @@ import (
 
 // ErrNotFound is the error a loader returns (or wraps) to say that the key
 // does not exist in the source. With Options.NegativeTTL, the cache then
-// remembers the key as absent for that long.
-var ErrNotFound = errors.New("cache: not found")
+// remembers the key as absent for that long. It is [safemap.ErrNotFound]
+// itself, so that one errors.Is test serves a Map's batch and a Cache.
+var ErrNotFound = safemap.ErrNotFound
 
 // CachedError is the error LoadOrTryCompute returns, with Options.ErrorTTL,
 // for a loader error remembered from an earlier call: it wraps that error,

@@ -54,3 +54,53 @@ func TestGhost_RemembersExactlyTheLastEvictions(t *testing.T) {
 		}
 	}
 }
+
+// TestGhost_FingerprintsSharingATagAreToldApart checks that a table entry's tag only filters:
+// two fingerprints differing in a bit the tag drops are still two keys, found and forgotten
+// each on its own.
+func TestGhost_FingerprintsSharingATagAreToldApart(t *testing.T) {
+	g := newGhost(64)
+	a := uint32(0x2a5)
+	b := a | 1<<29 // the tag holds fingerprint bits 1 to 32-slotBits, below bit 29
+	if g.tag(a) != g.tag(b) {
+		t.Fatalf("tags %#x and %#x differ; the test needs them equal", g.tag(a), g.tag(b))
+	}
+	g.addFingerprint(a, ghostRejected)
+	g.addFingerprint(b, ghostVictim)
+	for _, c := range []struct {
+		fp    uint32
+		class uint32
+	}{{a, ghostRejected}, {b, ghostVictim}} {
+		i := g.find(c.fp)
+		if i < 0 {
+			t.Fatalf("fingerprint %#x not found", c.fp)
+		}
+		if got := g.ring[g.slot(g.table[i])]; got != c.fp<<2|c.class {
+			t.Fatalf("fingerprint %#x: ring holds %#x; want %#x", c.fp, got, c.fp<<2|c.class)
+		}
+		s := g.slot(g.table[i])
+		g.remove(i)
+		g.ring[s] = 0
+		if g.find(c.fp) >= 0 {
+			t.Fatalf("fingerprint %#x still found after its removal", c.fp)
+		}
+	}
+}
+
+// TestGhost_GrowingToTheSameLengthKeepsThePositionInTheRing checks grown at the length cap,
+// where the new ring is no longer than the old: its next add must wrap, not overrun.
+func TestGhost_GrowingToTheSameLengthKeepsThePositionInTheRing(t *testing.T) {
+	g := newGhost(16)
+	for k := range uint64(10) {
+		g.add(k, ghostVictim)
+	}
+	g.take(9) // the newest slot is empty, so grown ends on an empty slot
+	ng := g.grown(uint64(len(g.ring)))
+	if ng.pos >= len(ng.ring) {
+		t.Fatalf("pos %d in a ring of %d", ng.pos, len(ng.ring))
+	}
+	ng.add(100, ghostRejected)
+	if got := ng.take(100); got != ghostRejected {
+		t.Fatalf("take after the add = %d; want %d", got, ghostRejected)
+	}
+}

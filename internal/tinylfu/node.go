@@ -31,10 +31,33 @@ type Node struct {
 	Word atomic.Uint64
 
 	prev, next *Node // neighbours in the node's queue; the list is circular with a sentinel
-	hash       uint64
 	weight     uint32
-	queue      queue
+	// tag packs the queue that holds the node (bits 0-1) with 30 bits of the key's hash
+	// (bits 2-31, see shortHash), by which the sketch and the ghosts count the key: four
+	// bytes where a full hash and a queue byte took twelve, so that the Node is 32 bytes on
+	// 64-bit targets and a cache node with the wheel's links and 8-byte keys and values
+	// fits the 64-byte size class (pinned by TestNode_SizeIsPinned).
+	tag uint32
 }
+
+// hashBits is how many bits of a key's hash the policy keeps (see Node.tag). The sketch
+// spreads them again (mix); two keys that share them are one key to the policy, which for
+// 2^30 values only blurs a count: far fewer pairs than share sketch counters anyway.
+const hashBits = 30
+
+// shortHash returns the bits of hash h the policy keeps: its top 30 (the cache's hash is
+// well mixed, so any 30 would do). Every hash the policy receives goes through it, from
+// Init and from Miss alike, so a key is counted the same on both ways in.
+func shortHash(h uint64) uint64 { return h >> (64 - hashBits) }
+
+// queue returns the queue that holds n.
+func (n *Node) queue() queue { return queue(n.tag & 3) }
+
+// setQueue records that q holds n.
+func (n *Node) setQueue(q queue) { n.tag = n.tag&^3 | uint32(q) }
+
+// hash returns the key's hash as the policy keeps it (shortHash of Init's).
+func (n *Node) hash() uint64 { return uint64(n.tag >> 2) }
 
 // Touch records a hit on n, given the value w of n.Word that the caller's hit path has
 // already loaded. It writes only when the hit count changes (w&HitBits < 3), and then with a
@@ -52,10 +75,10 @@ func Touch(n *Node, w uint64) {
 // (1 when the cache bounds the number of entries). It clears the hit bits and leaves the
 // cache's bits of Word alone. Call it before Add, never on a node the policy holds.
 func (n *Node) Init(hash uint64, weight uint32) {
-	if n.queue != queueNone {
+	if n.queue() != queueNone {
 		panic("tinylfu: Init of a node the policy holds")
 	}
-	n.hash = hash
+	n.tag = uint32(shortHash(hash))<<2 | uint32(queueNone)
 	n.weight = weight
 	n.prev, n.next = nil, nil
 	for {

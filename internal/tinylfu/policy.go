@@ -113,16 +113,16 @@ func (p *Policy) Len() int { return p.window.len + p.probation.len + p.protected
 // bits a Touch set, so the work is amortised O(1) per Add and Touch, and one call skips at
 // most 256 hit nodes before it evicts regardless.
 func (p *Policy) Add(n *Node, evict func(*Node)) {
-	if n.queue != queueNone {
+	if n.queue() != queueNone {
 		panic("tinylfu: Add of a node the policy already holds")
 	}
-	p.sketch.increment(n.hash, 1)
-	p.missed(n.hash)
+	p.sketch.increment(n.hash(), 1)
+	p.missed(n.hash())
 	if uint64(n.weight) > p.maxWeight {
 		evict(n)
 		return
 	}
-	n.queue = queueWindow
+	n.setQueue(queueWindow)
 	p.window.pushNewest(n)
 	if uint64(p.Len()) > p.capacity && p.capacity < p.maxWeight {
 		p.grow()
@@ -134,12 +134,12 @@ func (p *Policy) Add(n *Node, evict func(*Node)) {
 // promotes n as a hit would, then evicts as Add does; n itself is evicted if it now weighs
 // more than the bound.
 func (p *Policy) Update(n *Node, weight uint32, evict func(*Node)) {
-	if n.queue == queueNone {
+	if n.queue() == queueNone {
 		panic("tinylfu: Update of a node the policy does not hold")
 	}
 	hits := n.takeHits()
-	p.sketch.increment(n.hash, hits+1)
-	q := n.queue
+	p.sketch.increment(n.hash(), hits+1)
+	q := n.queue()
 	p.unlink(n)
 	n.weight = weight
 	if uint64(weight) > p.maxWeight {
@@ -148,10 +148,10 @@ func (p *Policy) Update(n *Node, weight uint32, evict func(*Node)) {
 	}
 	switch q {
 	case queueWindow:
-		n.queue = queueWindow
+		n.setQueue(queueWindow)
 		p.window.pushNewest(n)
 	default:
-		n.queue = queueProtected
+		n.setQueue(queueProtected)
 		p.protected.pushNewest(n)
 		p.rebalanceProtected()
 	}
@@ -165,26 +165,26 @@ func (p *Policy) Update(n *Node, weight uint32, evict func(*Node)) {
 // evicts as Add does; n itself is evicted if it weighs more than the bound. If the policy
 // no longer holds old, Replace is Add.
 func (p *Policy) Replace(old, n *Node, evict func(*Node)) {
-	if n.queue != queueNone {
+	if n.queue() != queueNone {
 		panic("tinylfu: Replace with a node the policy already holds")
 	}
-	if old.queue == queueNone {
+	if old.queue() == queueNone {
 		p.Add(n, evict)
 		return
 	}
 	hits := old.takeHits()
-	p.sketch.increment(n.hash, hits+1)
-	q := old.queue
+	p.sketch.increment(n.hash(), hits+1)
+	q := old.queue()
 	p.unlink(old)
 	if uint64(n.weight) > p.maxWeight {
 		evict(n)
 		return
 	}
 	if q == queueWindow {
-		n.queue = queueWindow
+		n.setQueue(queueWindow)
 		p.window.pushNewest(n)
 	} else {
-		n.queue = queueProtected
+		n.setQueue(queueProtected)
 		p.protected.pushNewest(n)
 		p.rebalanceProtected()
 	}
@@ -194,7 +194,7 @@ func (p *Policy) Replace(old, n *Node, evict func(*Node)) {
 // Remove drops n, which left the cache by Delete, expiry or replacement. It calls nothing.
 // Removing a node the policy does not hold (already evicted) does nothing.
 func (p *Policy) Remove(n *Node) {
-	if n.queue == queueNone {
+	if n.queue() == queueNone {
 		return
 	}
 	p.unlink(n)
@@ -204,13 +204,14 @@ func (p *Policy) Remove(n *Node) {
 // frequency is known when it is stored later. Call it only for misses that Add does not
 // follow (Add counts its own access).
 func (p *Policy) Miss(hash uint64) {
-	p.sketch.increment(hash, 1)
-	p.missed(hash)
+	h := shortHash(hash)
+	p.sketch.increment(h, 1)
+	p.missed(h)
 }
 
 // listOf returns the list that holds n.
 func (p *Policy) listOf(n *Node) *list {
-	switch n.queue {
+	switch n.queue() {
 	case queueWindow:
 		return &p.window
 	case queueProbation:
@@ -224,19 +225,19 @@ func (p *Policy) listOf(n *Node) *list {
 // unlink takes n out of its queue.
 func (p *Policy) unlink(n *Node) {
 	p.listOf(n).unlink(n)
-	n.queue = queueNone
+	n.setQueue(queueNone)
 }
 
 // moveNewest moves n, held in queue q, to the hot end of queue to.
 func (p *Policy) moveNewest(n *Node, to queue) {
 	p.unlink(n)
-	n.queue = to
+	n.setQueue(to)
 	p.listOf(n).pushNewest(n)
 }
 
 // harvested counts hits the policy found on n in the sketch.
 func (p *Policy) harvested(n *Node, hits uint64) {
-	p.sketch.increment(n.hash, hits)
+	p.sketch.increment(n.hash(), hits)
 }
 
 // maintain restores the bounds: the window's overflow competes for the main region, then,
@@ -277,22 +278,22 @@ func (p *Policy) admit(c *Node, evict func(*Node)) {
 			break // the main region is empty; maintain's second loop trims the window
 		}
 		if !p.prefers(c, v) {
-			p.tuner.rejected(c.hash)
+			p.tuner.rejected(c.hash())
 			evict(c)
 			return
 		}
 		p.unlink(v)
-		p.tuner.victim(v.hash)
+		p.tuner.victim(v.hash())
 		evict(v)
 	}
-	c.queue = queueProbation
+	c.setQueue(queueProbation)
 	p.probation.pushNewest(c)
 }
 
 // prefers reports whether candidate c should replace victim v.
 func (p *Policy) prefers(c, v *Node) bool {
-	cf := p.sketch.frequency(c.hash)
-	vf := p.sketch.frequency(v.hash)
+	cf := p.sketch.frequency(c.hash())
+	vf := p.sketch.frequency(v.hash())
 	if cf > vf {
 		return true
 	}

@@ -29,8 +29,8 @@ func (p *Policy) invariantErr() error {
 			if x.next.prev != x {
 				return fmt.Errorf("queue %d: broken back link at node %d", q.queue, n)
 			}
-			if x.queue != q.queue {
-				return fmt.Errorf("queue %d: node tagged %d", q.queue, x.queue)
+			if x.queue() != q.queue {
+				return fmt.Errorf("queue %d: node tagged %d", q.queue, x.queue())
 			}
 			weight += uint64(x.weight)
 			n++
@@ -47,22 +47,31 @@ func (p *Policy) invariantErr() error {
 }
 
 // fakeCache drives a Policy the way the cache does: a table of key → node; a hit calls
-// Touch, a miss Adds; evicted nodes leave the table.
+// Touch, a miss Adds; evicted nodes leave the table. The table is keyed by the full hash,
+// which hashes remembers per node (the policy keeps only 30 bits of it).
 type fakeCache struct {
 	p       *Policy
 	table   map[uint64]*Node
+	hashes  map[*Node]uint64
 	evicted int
 	hits    int
 	gets    int
 }
 
 func newFakeCache(maxWeight uint64) *fakeCache {
-	return &fakeCache{p: New(maxWeight), table: make(map[uint64]*Node)}
+	return &fakeCache{p: New(maxWeight), table: make(map[uint64]*Node), hashes: make(map[*Node]uint64)}
 }
 
 func (c *fakeCache) evict(n *Node) {
-	delete(c.table, n.hash)
+	delete(c.table, c.hashes[n])
+	delete(c.hashes, n)
 	c.evicted++
+}
+
+// put stores n as the node of the key hashed h.
+func (c *fakeCache) put(h uint64, n *Node) {
+	c.table[h] = n
+	c.hashes[n] = h
 }
 
 func (c *fakeCache) get(key uint64, weight uint32) bool {
@@ -75,7 +84,7 @@ func (c *fakeCache) get(key uint64, weight uint32) bool {
 	}
 	n := new(Node)
 	n.Init(h, weight)
-	c.table[h] = n
+	c.put(h, n)
 	c.p.Add(n, c.evict)
 	return false
 }
@@ -121,15 +130,15 @@ func TestPolicy_RandomOperationsKeepTheQueuesConsistent(t *testing.T) {
 			if old, ok := c.table[h]; ok {
 				n := new(Node)
 				n.Init(h, uint32(r.IntN(20)))
-				c.table[h] = n // before Replace: it may evict n, which deletes it
+				c.put(h, n) // before Replace: it may evict n, which deletes it
 				c.p.Replace(old, n, c.evict)
 			}
 		default:
 			if n, ok := c.table[h]; ok {
 				c.p.Remove(n)
 				delete(c.table, h)
-				if n.queue != queueNone {
-					t.Fatalf("op %d: removed node still tagged %d", i, n.queue)
+				if n.queue() != queueNone {
+					t.Fatalf("op %d: removed node still tagged %d", i, n.queue())
 				}
 			}
 		}
@@ -142,7 +151,7 @@ func TestPolicy_RandomOperationsKeepTheQueuesConsistent(t *testing.T) {
 	}
 	var sum uint64
 	for _, n := range c.table {
-		if n.queue == queueNone {
+		if n.queue() == queueNone {
 			t.Fatalf("a node in the table is in no queue")
 		}
 		sum += uint64(n.weight)
@@ -169,7 +178,7 @@ func TestPolicy_InvariantCheckerCatchesACorruptedQueue(t *testing.T) {
 	if n == nil {
 		n = c.p.probation.oldest()
 	}
-	n.queue = queueWindow // plant: a node tagged with the wrong queue
+	n.setQueue(queueWindow) // plant: a node tagged with the wrong queue
 	if c.p.invariantErr() == nil {
 		t.Fatal("a node tagged with the wrong queue went unnoticed")
 	}
@@ -395,14 +404,26 @@ func TestPolicy_AdmissionKeepsFrequentKeysAgainstOneTimeKeys(t *testing.T) {
 	}
 }
 
-func TestNode_IsFortyBytesOn64BitPlatforms(t *testing.T) {
-	// Word 8, prev and next 16, hash 8, weight 4, queue 1, padded to 8: the cache pays this
+func TestNode_IsThirtyTwoBytesOn64BitPlatforms(t *testing.T) {
+	// Word 8, prev and next 16, weight 4, tag (queue and 30 hash bits) 4: the cache pays this
 	// per bounded entry (plus about 10 bytes of sketch and ghost, see docs/cache-policy.md).
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("32-bit platform")
 	}
-	if got := unsafe.Sizeof(Node{}); got != 40 {
-		t.Fatalf("unsafe.Sizeof(Node{}) = %d; want 40", got)
+	if got := unsafe.Sizeof(Node{}); got != 32 {
+		t.Fatalf("unsafe.Sizeof(Node{}) = %d; want 32", got)
+	}
+}
+
+func TestNode_KeepsTheQueueAndTheHashApart(t *testing.T) {
+	n := new(Node)
+	const h = 0xfedc_ba98_7654_3210
+	n.Init(h, 1)
+	for _, q := range []queue{queueWindow, queueProbation, queueProtected, queueNone} {
+		n.setQueue(q)
+		if n.queue() != q || n.hash() != shortHash(h) {
+			t.Fatalf("after setQueue(%d): queue %d, hash %#x; want %d, %#x", q, n.queue(), n.hash(), q, shortHash(h))
+		}
 	}
 }
 
@@ -452,21 +473,22 @@ func TestPolicy_ReplaceKeepsTheEntrysPlaceAndWeighsTheNewNode(t *testing.T) {
 	// A node in the main region, replaced by a heavier one for the same key.
 	var old *Node
 	for _, n := range c.table {
-		if n.queue == queueProbation || n.queue == queueProtected {
+		if n.queue() == queueProbation || n.queue() == queueProtected {
 			old = n
 			break
 		}
 	}
 	n := new(Node)
-	n.Init(old.hash, 5)
+	h := c.hashes[old]
+	n.Init(h, 5)
 	before := c.p.Len()
+	c.put(h, n) // before Replace: it may evict n, which deletes it
 	c.p.Replace(old, n, c.evict)
-	c.table[n.hash] = n
-	if old.queue != queueNone {
-		t.Fatalf("old node still tagged %d", old.queue)
+	if old.queue() != queueNone {
+		t.Fatalf("old node still tagged %d", old.queue())
 	}
-	if n.queue != queueProtected {
-		t.Fatalf("new node in queue %d; want protected (%d): a replacement is an access", n.queue, queueProtected)
+	if n.queue() != queueProtected {
+		t.Fatalf("new node in queue %d; want protected (%d): a replacement is an access", n.queue(), queueProtected)
 	}
 	if c.p.Weight() > 100 || c.p.Len() > before {
 		t.Fatalf("weight %d, len %d (was %d); want at most 100 and no more entries", c.p.Weight(), c.p.Len(), before)
@@ -481,8 +503,8 @@ func TestPolicy_ReplaceKeepsTheEntrysPlaceAndWeighsTheNewNode(t *testing.T) {
 	fresh := new(Node)
 	fresh.Init(mix(5000), 1)
 	c.p.Replace(gone, fresh, c.evict)
-	if fresh.queue != queueWindow {
-		t.Fatalf("fresh node in queue %d; want the window (%d)", fresh.queue, queueWindow)
+	if fresh.queue() != queueWindow {
+		t.Fatalf("fresh node in queue %d; want the window (%d)", fresh.queue(), queueWindow)
 	}
 	checkInvariants(t, c.p)
 }
