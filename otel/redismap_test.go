@@ -271,8 +271,9 @@ func TestTraced_ABatchLoadIsOneSpanWithItsBatchSize(t *testing.T) {
 }
 
 func TestTraced_LoadOrTryComputeAllPanicsOnAMapWithoutIt(t *testing.T) {
+	// RWMap has no batch method (Map has one since invalidation-wins).
 	tp, _ := newTracerProvider(t)
-	tm := tracedMap[string, int](t, safemap.New[string, int](), tp)
+	tm := tracedMap[string, int](t, new(safemap.RWMap[string, int]), tp)
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "has no LoadOrTryComputeAll") {
 			t.Errorf("recovered %v; want a panic saying the map has no LoadOrTryComputeAll", r)
