@@ -111,6 +111,22 @@ func startComputing(t *testing.T, m safemap.ConcurrentMap[int, int], form comput
 	return done
 }
 
+// startWaiter starts a call of form on key of m while another computation
+// of key (startComputing's) runs, and waits until both are parked; the
+// waiter's own fn must not run. Its result arrives on the channel.
+func startWaiter(t *testing.T, m safemap.ConcurrentMap[int, int], form computeForm, key int) <-chan computeResult {
+	t.Helper()
+	waiter := make(chan computeResult, 1)
+	go func() {
+		waiter <- form.call(m, key, func() int {
+			t.Errorf("%s(%d) of a waiter called its fn while another computation was in progress", form.name, key)
+			return -1
+		})
+	}()
+	testkit.WaitUntilParked(t, form.frame, 2)
+	return waiter
+}
+
 // TestLoadOrCompute_CalledOncePerKey releases many goroutines at once onto
 // the same missing keys and checks that fn runs exactly once per key, that
 // every caller gets that call's value, and that exactly one caller per key
@@ -362,14 +378,7 @@ func TestLoadOrCompute_StoreDuringComputeWins(t *testing.T) {
 				m := newMap[int, int](t, im)
 				b := newBlockedCompute(t)
 				done := startComputing(t, m, form, 1, b, 100)
-				waiter := make(chan computeResult, 1)
-				go func() {
-					waiter <- form.call(m, 1, func() int {
-						t.Errorf("%s(1) of a waiter called its fn while another computation was in progress", form.name)
-						return -1
-					})
-				}()
-				testkit.WaitUntilParked(t, form.frame, 2)
+				waiter := startWaiter(t, m, form, 1)
 				testkit.Within(t, s.name+" while fn runs", func() {
 					if !s.store(m, 1, 200) {
 						t.Errorf("%s(1, 200) while 1 is being computed found it present; want absent", s.name)

@@ -42,14 +42,7 @@ func TestLoadOrCompute_InvalidationWhileFnRunsStoresNothing(t *testing.T) {
 		m := newMap[int, int](t, im)
 		b := newBlockedCompute(t)
 		done := startComputing(t, m, form, 1, b, 100)
-		waiter := make(chan computeResult, 1)
-		go func() {
-			waiter <- form.call(m, 1, func() int {
-				t.Errorf("%s(1) of a waiter called its fn while another computation was in progress", form.name)
-				return -1
-			})
-		}()
-		testkit.WaitUntilParked(t, form.frame, 2)
+		waiter := startWaiter(t, m, form, 1)
 		testkit.Within(t, "the invalidation while fn runs", func() { invalidate(m, 1) })
 		b.release()
 		if r, want := testkit.Receive(t, "the computing caller", done), (computeResult{100, false, nil}); r != want {

@@ -587,8 +587,9 @@ func (c *Cache[K, V]) tryComputeMiss(ctx context.Context, key K, fn func(context
 // Weigher and TTLFunc, which price the new value) runs once, holding the
 // key's bucket-chain lock, which blocks writers of that chain but never
 // readers; fn may call Load but no other method of the cache. An expired
-// entry is passed to fn as absent (and leaves by expiry, for OnEvict). A
-// panic in fn, Weigher or TTLFunc changes nothing and leaves no lock held.
+// entry is passed to fn as absent (and leaves by expiry, for OnEvict); a
+// live one that fn is given stays live for every caller until Compute
+// returns, even if its deadline passes meanwhile (see pin). A panic in fn, Weigher or TTLFunc changes nothing and leaves no lock held.
 // The policy and the timing wheel learn of the change after the lock is
 // released.
 func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op safemap.ComputeOp)) (actual V, ok bool) {
@@ -603,7 +604,7 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	)
 	c.computes.Add(1)
 	defer c.computes.Add(-1)
-	n, _ := c.m.Compute(key, func(cur *node[K, V], found bool) (_ *node[K, V], _ safemap.ComputeOp) {
+	n, _ := c.m.Compute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
 		added, removed, expired = nil, nil, nil
 		now = c.clock()
 		live = found && c.pin(cur, now)
