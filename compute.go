@@ -112,6 +112,13 @@ type flightTable[K comparable, V any] interface {
 	land(key K, h uint64, f *flight[V], gen uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool)
 }
 
+// asLoadOrCompute is the nil Context that the internal compute paths
+// (loadOrCompute, loadOrComputeReporting) read as "this call is
+// LoadOrCompute": its waiters neither give up nor share errors. It is never
+// assigned; a name says what a literal nil would not, and a caller that
+// passed context.Background() instead would get LoadOrTryCompute's rules.
+var asLoadOrCompute context.Context
+
 // loadOrCompute runs the compute-once protocol for key after the caller's
 // own fast-path lookup missed. ctx is nil for LoadOrCompute, whose waiters
 // neither give up nor share errors; fn then never returns an error.

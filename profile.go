@@ -384,7 +384,7 @@ func (p *Profile[K, V]) loadOrComputeSlow(c *profileCounts, key K, fn func() V) 
 		return v
 	}
 	if r, ok := p.inner().(discardReporter[K, V]); ok {
-		actual, loaded, discarded, _ = r.loadOrComputeReporting(context.Background(), key, noError(wrapped))
+		actual, loaded, discarded, _ = r.loadOrComputeReporting(asLoadOrCompute, key, noError(wrapped))
 	} else {
 		actual, loaded = p.inner().LoadOrCompute(key, wrapped)
 	}
