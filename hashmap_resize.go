@@ -1,6 +1,9 @@
 package safemap
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"unsafe"
+)
 
 // This file holds how Map grows and shrinks: counting entries, deciding to
 // resize, and moving the table one chain at a time while readers and
@@ -168,14 +171,15 @@ func (t *mapTable[K, V]) moveReserved(ob *bucket[K, V], oh *head, nt *mapTable[K
 // of it.
 func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
 	high := uint64(len(t.buckets)) // the hash bit that picks the upper chain
-	var dst [2]chainFill[K, V]
-	dst[0].start(nt, i)
-	dst[1].start(nt, i+high)
-	for c := ob; c != nil; c = t.ovf.next(c) {
+	lo := chainFill[K, V]{b: &nt.buckets[i], hd: &nt.heads[i]}
+	hi := chainFill[K, V]{b: &nt.buckets[i+high], hd: &nt.heads[i+high]}
+	for c := ob; ; {
 		meta := ob.tags(oh, c).Load()
 		for used := matchUsed(meta); used != 0; used &= used - 1 {
 			j := slotIndex(used)
-			sl := &c.slots[j]
+			// Safety: used has bits only in metaSlots, so j is below
+			// slotsPerBucket and sl lies in c.slots.
+			sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&c.slots), uintptr(j)*unsafe.Sizeof(slot[K, V]{})))
 			// h = t.hash(sl.key), without hash's calls: this is the
 			// resize's inner loop. TestGrow_PlacesEveryKeyAsTheWritersHashIt
 			// holds it to hash.
@@ -188,46 +192,58 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 			default:
 				h = t.hashAny(sl.key)
 			}
-			d := &dst[0]
-			if h&high != 0 {
-				d = &dst[1]
-			}
 			b := slotByte(meta, j)
 			if b&0x80 != 0 {
 				b = h2(h) // an entry; a reservation keeps its byte
 			}
+			d := &lo
+			if h&high != 0 {
+				d = &hi
+			}
+			if d.n == slotsPerBucket {
+				d.link(&nt.ovf)
+			}
 			d.put(sl, b)
 		}
+		// Most chains are their root alone: test the link here rather
+		// than call next to find it empty.
+		if c.next.Load() == 0 {
+			break
+		}
+		c = t.ovf.next(c)
 	}
-	dst[0].finish()
-	dst[1].finish()
+	lo.finish()
+	hi.finish()
 }
 
 // chainFill appends entries to an empty, unpublished chain of a new table.
 type chainFill[K comparable, V any] struct {
-	b    *bucket[K, V]    // the bucket being filled
-	hd   *head            // the chain's head
-	ovf  *overflows[K, V] // the new table's overflow buckets
-	n    int              // slots of b filled
-	tags uint64           // their tags, not yet stored
+	b    *bucket[K, V] // the bucket being filled
+	hd   *head         // the chain's head
+	n    uintptr       // slots of b filled
+	tags uint64        // their tags, not yet stored
 }
 
-func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
-	f.b, f.hd, f.ovf = &nt.buckets[i], &nt.heads[i], &nt.ovf
-}
-
-// put appends a copy of sl with tag.
+// put appends a copy of sl with tag to b, which must not be full (link
+// starts a new bucket when it is). It is small enough to be inlined into
+// growChain's loop; link, which runs for one put in slotsPerBucket at
+// most, is not.
 func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
-	if f.n == slotsPerBucket {
-		f.finish()
-		link, nb := f.ovf.alloc()
-		f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
-		f.b.next.Store(link)
-		f.b, f.n, f.tags = nb, 0, 0
-	}
-	f.b.slots[f.n] = *sl
-	f.tags |= uint64(tag) << (8 * f.n)
+	// Safety: b is not full, so f.n is below slotsPerBucket and the slot
+	// lies in f.b.slots.
+	*(*slot[K, V])(unsafe.Add(unsafe.Pointer(&f.b.slots), f.n*unsafe.Sizeof(slot[K, V]{}))) = *sl
+	f.tags |= uint64(tag) << (8 * (f.n & 7)) // & 7 changes nothing but spares the shift a range check
 	f.n++
+}
+
+// link stores the tags of the full bucket b and continues the chain in a
+// new overflow bucket from ovf.
+func (f *chainFill[K, V]) link(ovf *overflows[K, V]) {
+	f.finish()
+	link, nb := ovf.alloc()
+	f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
+	f.b.next.Store(link)
+	f.b, f.n, f.tags = nb, 0, 0
 }
 
 // finish stores the tags of the bucket being filled: in the head if it is
