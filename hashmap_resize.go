@@ -94,27 +94,26 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 // caller has locked, marks it moved and unlocks it.
 func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) {
 	ob, oh := &t.buckets[i], &t.heads[i]
-	if drop {
+	switch {
+	case drop:
 		ob.uncount(&t.ovf, oh, t.shared.count)
 		t.moveReserved(ob, oh, nt)
-	} else {
-		t.moveChain(ob, oh, nt, uint64(i), grow)
+	case grow: // the common case: called from here, not through moveChain
+		t.growChain(ob, oh, nt, uint64(i))
+	default:
+		t.moveChain(ob, oh, nt, uint64(i))
 	}
 	oh.markMoved() // publishes the copy to whoever follows the mark
 	oh.unlock()
 }
 
-// moveChain copies the locked chain ob, root i of t, into nt. When nt is
-// larger, the chains ob's keys go to are reachable only through ob, which is
-// not marked yet, so they are filled without locks (growChain). When nt is
-// smaller, all of ob's keys go to one chain, which writers and readers may
-// already be using via another moved chain, so it is locked and written as
-// usual.
-func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64, grow bool) {
-	if grow {
-		t.growChain(ob, oh, nt, i)
-		return
-	}
+// moveChain copies the locked chain ob, root i of t, into nt, which is
+// smaller. (When nt is larger, the chains ob's keys go to are reachable
+// only through ob, which is not marked yet, so growChain fills them
+// without locks.) All of ob's keys go to one chain, which writers and
+// readers may already be using via another moved chain, so it is locked
+// and written as usual.
+func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
 	dst, dh := &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
 	dh.lock()
 	defer dh.unlock()
@@ -171,10 +170,12 @@ func (t *mapTable[K, V]) moveReserved(ob *bucket[K, V], oh *head, nt *mapTable[K
 // of it.
 func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
 	high := uint64(len(t.buckets)) // the hash bit that picks the upper chain
-	lo := chainFill[K, V]{b: &nt.buckets[i], hd: &nt.heads[i]}
-	hi := chainFill[K, V]{b: &nt.buckets[i+high], hd: &nt.heads[i+high]}
+	lo := chainFill[K, V]{b: &nt.buckets[i], hd: &nt.heads[i], ovf: &nt.ovf}
+	hi := chainFill[K, V]{b: &nt.buckets[i+high], hd: &nt.heads[i+high], ovf: &nt.ovf}
+	// The loop keeps few values live (ob, oh and nt are not): on amd64,
+	// the others were reloaded from the stack for every key.
+	meta := oh.meta.Load() // ob.tags(oh, ob)
 	for c := ob; ; {
-		meta := ob.tags(oh, c).Load()
 		for used := matchUsed(meta); used != 0; used &= used - 1 {
 			j := slotIndex(used)
 			// Safety: used has bits only in metaSlots, so j is below
@@ -201,7 +202,7 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 				d = &hi
 			}
 			if d.n == slotsPerBucket {
-				d.link(&nt.ovf)
+				d.link()
 			}
 			d.put(sl, b)
 		}
@@ -211,6 +212,7 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 			break
 		}
 		c = t.ovf.next(c)
+		meta = c.meta.Load() // ob.tags(oh, c)
 	}
 	lo.finish()
 	hi.finish()
@@ -218,10 +220,11 @@ func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V
 
 // chainFill appends entries to an empty, unpublished chain of a new table.
 type chainFill[K comparable, V any] struct {
-	b    *bucket[K, V] // the bucket being filled
-	hd   *head         // the chain's head
-	n    uintptr       // slots of b filled
-	tags uint64        // their tags, not yet stored
+	b    *bucket[K, V]    // the bucket being filled
+	hd   *head            // the chain's head
+	ovf  *overflows[K, V] // the new table's overflow buckets
+	n    uintptr          // slots of b filled
+	tags uint64           // their tags, not yet stored
 }
 
 // put appends a copy of sl with tag to b, which must not be full (link
@@ -237,10 +240,10 @@ func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
 }
 
 // link stores the tags of the full bucket b and continues the chain in a
-// new overflow bucket from ovf.
-func (f *chainFill[K, V]) link(ovf *overflows[K, V]) {
+// new overflow bucket.
+func (f *chainFill[K, V]) link() {
 	f.finish()
-	link, nb := ovf.alloc()
+	link, nb := f.ovf.alloc()
 	f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
 	f.b.next.Store(link)
 	f.b, f.n, f.tags = nb, 0, 0
