@@ -25,7 +25,7 @@ type keyHasher[K comparable] struct {
 // hash returns key's hash.
 func (kh *keyHasher[K]) hash(key K) uint64 {
 	if kh.intKey {
-		return mixInt(kh.intSeed, intBits(key)) & kh.hashMask
+		return kh.intHash(intBits(key))
 	}
 	return kh.hashAny(key)
 }
@@ -34,9 +34,26 @@ func (kh *keyHasher[K]) hash(key K) uint64 {
 // inlined for integer keys).
 func (kh *keyHasher[K]) hashAny(key K) uint64 {
 	if kh.strKey {
-		return hashString(kh.strSeed, kh.seed, stringOf(key)) & kh.hashMask
+		return kh.strHash(stringOf(key))
 	}
 	return maphash.Comparable(kh.seed, key) & kh.hashMask
+}
+
+// intHash is hash for a K of integer kind (intKey), given the key's bits
+// (intBits). It is small enough for the compiler to inline into the
+// loops that cannot afford a call per key (Load's lookup, a growing
+// resize), which hash, a call from there, is not; so every integer key is
+// hashed by these lines alone. (It takes the bits rather than the key
+// because a call to the generic intBits from here would cost each caller
+// a load of its dictionary, inlined or not.)
+func (kh *keyHasher[K]) intHash(bits uint64) uint64 {
+	return mixInt(kh.intSeed, bits) & kh.hashMask
+}
+
+// strHash is hash for a K of string kind (strKey), given the key as a
+// string (stringOf): one call, to hashString, where hash makes three.
+func (kh *keyHasher[K]) strHash(s string) uint64 {
+	return hashString(kh.strSeed, kh.seed, s) & kh.hashMask
 }
 
 // isIntegerKind reports whether k is a signed or unsigned integer kind:

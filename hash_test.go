@@ -220,6 +220,81 @@ func checkLookupHash[K comparable](t *testing.T, m *Map[K, int], key func() K) {
 	}
 }
 
+// TestGrow_PlacesEveryKeyAsTheWritersHashIt grows maps of every key kind
+// that growChain hashes its own way (integers of each size, strings of
+// every length from 0 to 40 bytes and a string-kinded named type, keys
+// hashed by maphash), with the full hash and WithBadHash's one bit, and
+// checks that every key lands in the chain and under the tag that
+// keyHasher.hash, which every writer and reader uses, gives it, and that
+// Load finds it.
+func TestGrow_PlacesEveryKeyAsTheWritersHashIt(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 11))
+	for _, opts := range [][]Option{nil, {WithBadHash()}} {
+		checkGrowHash(t, New[int64, int](opts...), r.Int64)
+		checkGrowHash(t, New[int8, int](opts...), func() int8 { return int8(r.Uint32()) })
+		checkGrowHash(t, New[uint32, int](opts...), r.Uint32)
+		checkGrowHash(t, New[float64, int](opts...), r.Float64)
+		checkGrowHash(t, New[[2]int, int](opts...), func() [2]int { return [2]int{r.Int(), r.Int()} })
+		n := 0
+		randomString := func() string {
+			b := make([]byte, n%41)
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			n++
+			return string(b)
+		}
+		checkGrowHash(t, New[string, int](opts...), randomString)
+		type named string
+		checkGrowHash(t, New[named, int](opts...), func() named { return named(randomString()) })
+	}
+}
+
+// checkGrowHash stores keys drawn from key in m, doubles m's table and
+// checks where each key landed.
+func checkGrowHash[K comparable](t *testing.T, m *Map[K, int], key func() K) {
+	t.Helper()
+	want := map[K]int{}
+	for i := range 41 * 20 {
+		k := key()
+		m.Store(k, i)
+		want[k] = i
+	}
+	m.resizeMu.Lock()
+	old := m.table.Load()
+	m.moveTable(old, 2*len(old.buckets), false) // a growth, whatever the load
+	m.resizeMu.Unlock()
+	nt := m.table.Load()
+	if len(nt.buckets) != 2*len(old.buckets) {
+		t.Fatalf("%T: the table has %d chains after doubling %d", m, len(nt.buckets), len(old.buckets))
+	}
+	found := 0
+	for i := range nt.buckets {
+		b, hd := &nt.buckets[i], &nt.heads[i]
+		for c := b; c != nil; c = nt.ovf.next(c) {
+			meta := b.tags(hd, c).Load()
+			for used := matchUsed(meta); used != 0; used &= used - 1 {
+				j := slotIndex(used)
+				k := c.slots[j].key
+				h := nt.hash(k)
+				if h&nt.mask != uint64(i) || slotByte(meta, j) != h2(h) {
+					t.Fatalf("%T: key %#v is in chain %d under tag %#x; its hash %#x puts it in chain %d under tag %#x",
+						m, k, i, slotByte(meta, j), h, h&nt.mask, h2(h))
+				}
+				found++
+			}
+		}
+	}
+	if found != len(want) {
+		t.Fatalf("%T: the grown table holds %d keys; %d were stored", m, found, len(want))
+	}
+	for k, v := range want {
+		if got, ok := m.Load(k); !ok || got != v {
+			t.Fatalf("%T: Load(%#v) after the growth = %d, %v; want %d, true", m, k, got, ok, v)
+		}
+	}
+}
+
 func containsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

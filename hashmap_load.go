@@ -32,10 +32,11 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	}
 	// h = t.hash(key), by hand: the compiler will not inline it here
 	// (hash.go says what that saves; TestLookup_HashesEveryKeyAsTheWritersDo
-	// holds the copy to the original).
+	// holds the copy to the original). Integers go through intHash, which
+	// it does inline, so that only the string case is a copy.
 	// Integer and string keys are always hashable: no checkKey.
 	if t.intKey {
-		h = mixInt(t.intSeed, intBits(key)) & t.hashMask
+		h = t.intHash(intBits(key))
 	} else if t.strKey {
 		switch s := stringOf(key); { // hashString, in line
 		case uint(len(s)-8) <= 16-8:

@@ -1,6 +1,9 @@
 package safemap
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"unsafe"
+)
 
 // This file holds how Map grows and shrinks: counting entries, deciding to
 // resize, and moving the table one chain at a time while readers and
@@ -91,27 +94,26 @@ func (m *Map[K, V]) moveTable(t *mapTable[K, V], n int, drop bool) {
 // caller has locked, marks it moved and unlocks it.
 func (t *mapTable[K, V]) moveLocked(i int, nt *mapTable[K, V], grow, drop bool) {
 	ob, oh := &t.buckets[i], &t.heads[i]
-	if drop {
+	switch {
+	case drop:
 		ob.uncount(&t.ovf, oh, t.shared.count)
 		t.moveReserved(ob, oh, nt)
-	} else {
-		t.moveChain(ob, oh, nt, uint64(i), grow)
+	case grow: // the common case: called from here, not through moveChain
+		t.growChain(ob, oh, nt, uint64(i))
+	default:
+		t.moveChain(ob, oh, nt, uint64(i))
 	}
 	oh.markMoved() // publishes the copy to whoever follows the mark
 	oh.unlock()
 }
 
-// moveChain copies the locked chain ob, root i of t, into nt. When nt is
-// larger, the chains ob's keys go to are reachable only through ob, which is
-// not marked yet, so they are filled without locks (growChain). When nt is
-// smaller, all of ob's keys go to one chain, which writers and readers may
-// already be using via another moved chain, so it is locked and written as
-// usual.
-func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64, grow bool) {
-	if grow {
-		t.growChain(ob, oh, nt, i)
-		return
-	}
+// moveChain copies the locked chain ob, root i of t, into nt, which is
+// smaller. (When nt is larger, the chains ob's keys go to are reachable
+// only through ob, which is not marked yet, so growChain fills them
+// without locks.) All of ob's keys go to one chain, which writers and
+// readers may already be using via another moved chain, so it is locked
+// and written as usual.
+func (t *mapTable[K, V]) moveChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
 	dst, dh := &nt.buckets[i&nt.mask], &nt.heads[i&nt.mask]
 	dh.lock()
 	defer dh.unlock()
@@ -168,28 +170,52 @@ func (t *mapTable[K, V]) moveReserved(ob *bucket[K, V], oh *head, nt *mapTable[K
 // of it.
 func (t *mapTable[K, V]) growChain(ob *bucket[K, V], oh *head, nt *mapTable[K, V], i uint64) {
 	high := uint64(len(t.buckets)) // the hash bit that picks the upper chain
-	var dst [2]chainFill[K, V]
-	dst[0].start(nt, i)
-	dst[1].start(nt, i+high)
-	for c := ob; c != nil; c = t.ovf.next(c) {
-		meta := ob.tags(oh, c).Load()
+	lo := chainFill[K, V]{b: &nt.buckets[i], hd: &nt.heads[i], ovf: &nt.ovf}
+	hi := chainFill[K, V]{b: &nt.buckets[i+high], hd: &nt.heads[i+high], ovf: &nt.ovf}
+	// The loop keeps few values live (ob, oh and nt are not): on amd64,
+	// the others were reloaded from the stack for every key.
+	meta := oh.meta.Load() // ob.tags(oh, ob)
+	for c := ob; ; {
 		for used := matchUsed(meta); used != 0; used &= used - 1 {
 			j := slotIndex(used)
-			sl := &c.slots[j]
-			h := t.hash(sl.key)
-			d := &dst[0]
-			if h&high != 0 {
-				d = &dst[1]
+			// Safety: used has bits only in metaSlots, so j is below
+			// slotsPerBucket and sl lies in c.slots.
+			sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&c.slots), uintptr(j)*unsafe.Sizeof(slot[K, V]{})))
+			// h = t.hash(sl.key), without hash's calls: this is the
+			// resize's inner loop. TestGrow_PlacesEveryKeyAsTheWritersHashIt
+			// holds it to hash.
+			var h uint64
+			switch {
+			case t.intKey:
+				h = t.intHash(intBits(sl.key))
+			case t.strKey:
+				h = t.strHash(stringOf(sl.key))
+			default:
+				h = t.hashAny(sl.key)
 			}
 			b := slotByte(meta, j)
 			if b&0x80 != 0 {
 				b = h2(h) // an entry; a reservation keeps its byte
 			}
+			d := &lo
+			if h&high != 0 {
+				d = &hi
+			}
+			if d.n == slotsPerBucket {
+				d.link()
+			}
 			d.put(sl, b)
 		}
+		// Most chains are their root alone: test the link here rather
+		// than call next to find it empty.
+		if c.next.Load() == 0 {
+			break
+		}
+		c = t.ovf.next(c)
+		meta = c.meta.Load() // ob.tags(oh, c)
 	}
-	dst[0].finish()
-	dst[1].finish()
+	lo.finish()
+	hi.finish()
 }
 
 // chainFill appends entries to an empty, unpublished chain of a new table.
@@ -197,26 +223,30 @@ type chainFill[K comparable, V any] struct {
 	b    *bucket[K, V]    // the bucket being filled
 	hd   *head            // the chain's head
 	ovf  *overflows[K, V] // the new table's overflow buckets
-	n    int              // slots of b filled
+	n    uintptr          // slots of b filled
 	tags uint64           // their tags, not yet stored
 }
 
-func (f *chainFill[K, V]) start(nt *mapTable[K, V], i uint64) {
-	f.b, f.hd, f.ovf = &nt.buckets[i], &nt.heads[i], &nt.ovf
+// put appends a copy of sl with tag to b, which must not be full (link
+// starts a new bucket when it is). It is small enough to be inlined into
+// growChain's loop; link, which runs for one put in slotsPerBucket at
+// most, is not.
+func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
+	// Safety: b is not full, so f.n is below slotsPerBucket and the slot
+	// lies in f.b.slots.
+	*(*slot[K, V])(unsafe.Add(unsafe.Pointer(&f.b.slots), f.n*unsafe.Sizeof(slot[K, V]{}))) = *sl
+	f.tags |= uint64(tag) << (8 * (f.n & 7)) // & 7 changes nothing but spares the shift a range check
+	f.n++
 }
 
-// put appends a copy of sl with tag.
-func (f *chainFill[K, V]) put(sl *slot[K, V], tag uint8) {
-	if f.n == slotsPerBucket {
-		f.finish()
-		link, nb := f.ovf.alloc()
-		f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
-		f.b.next.Store(link)
-		f.b, f.n, f.tags = nb, 0, 0
-	}
-	f.b.slots[f.n] = *sl
-	f.tags |= uint64(tag) << (8 * f.n)
-	f.n++
+// link stores the tags of the full bucket b and continues the chain in a
+// new overflow bucket.
+func (f *chainFill[K, V]) link() {
+	f.finish()
+	link, nb := f.ovf.alloc()
+	f.hd.meta.Store(f.hd.meta.Load() | metaOverflow) // before next, as in insert
+	f.b.next.Store(link)
+	f.b, f.n, f.tags = nb, 0, 0
 }
 
 // finish stores the tags of the bucket being filled: in the head if it is

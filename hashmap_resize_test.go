@@ -607,3 +607,26 @@ func TestMap_NeverShrinksBelowItsCapacity(t *testing.T) {
 		t.Errorf("smallest MapBuckets after deleting everything got %d; want %d, the initial table", smallest, initial)
 	}
 }
+
+// TestMap_DrainedByDeletesGivesBackMostOfItsTable checks that deleting every
+// key of a large map, in any order, shrinks its table to a small fraction of
+// its largest: deletes check for shrinking by a sample of the keys' hashes,
+// and each map draws its own hash seed, so several maps try several
+// samples. (Not to the smallest table: the last check can come a few dozen
+// deletes before the last delete, and shrinks to fit what is left then.)
+func TestMap_DrainedByDeletesGivesBackMostOfItsTable(t *testing.T) {
+	const n = 50_000
+	for seed := range uint64(testkit.ShortOr(3, 8)) {
+		m := safemap.New[int64, int64]()
+		for k := range int64(n) {
+			m.Store(k, k)
+		}
+		grown := safemap.MapBuckets(m)
+		for _, k := range rand.New(rand.NewPCG(seed, 1)).Perm(n) {
+			m.Delete(int64(k))
+		}
+		if got := safemap.MapBuckets(m); got > grown/16 {
+			t.Errorf("map %d: MapBuckets after storing %d keys (%d buckets) and deleting them all got %d; want at most %d", seed, n, grown, got, grown/16)
+		}
+	}
+}
