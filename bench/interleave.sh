@@ -9,6 +9,7 @@
 #	bench/interleave.sh                                # 10 rounds, base HEAD, into bench/results/map-vs-xsync/
 #	ROUNDS=8 BASE=be21554 bench/interleave.sh          # the run BENCHMARKS.md quotes
 #	ROUNDS=4 OUT=/tmp/r BASE=main bench/interleave.sh
+#	WORKLOADS='loadorstore mixed' bench/interleave.sh   # some workloads only
 #
 # It writes one raw file per workload (benchstat reads them; the version is
 # the /ver= name component, base or new) and, at the end, the benchstat
@@ -21,6 +22,7 @@ cd "$root"
 rounds=${ROUNDS:-10}
 out=${OUT:-bench/results/map-vs-xsync}
 base=${BASE:-HEAD} # the code to compare the working tree with
+workloads=${WORKLOADS:-loadorcompute loadlongstring load loadorstore mixed loadstring slowcompute memory}
 benchstat=${BENCHSTAT:-$(go env GOPATH)/bin/benchstat}
 mkdir -p "$out"
 tmp=$(mktemp -d)
@@ -33,8 +35,10 @@ rm -f "$tmp/base/bench/issue13_test.go" # the old name of loadorcompute_fromempt
 cp bench/loadorcompute_fromempty_test.go bench/stringkeys_test.go bench/alternate_test.go "$tmp/base/bench/" # benchmarks an older tree may lack; public API only
 (cd "$tmp/base" && GOFLAGS=-buildvcs=false go test -c -o "$tmp/base.test" ./bench)
 
-# run NAME REGEXP BENCHTIME: one run of each version, appended to NAME.txt.
+# run NAME REGEXP BENCHTIME: one run of each version, appended to NAME.txt,
+# if NAME is one of the workloads asked for.
 run() {
+	[[ " $workloads " == *" $1 "* ]] || return 0
 	for ver in base new; do
 		(cd "$tmp" && GOMAXPROCS=2 "./$ver.test" -test.run '^$' -test.bench "$2" \
 			-test.benchtime "$3" -test.count 1) |
@@ -42,7 +46,7 @@ run() {
 	done
 }
 
-for f in loadorcompute loadlongstring load loadorstore mixed loadstring slowcompute memory; do
+for f in $workloads; do
 	: >"$out/$f.txt"
 done
 for r in $(seq "$rounds"); do
@@ -59,7 +63,7 @@ for r in $(seq "$rounds"); do
 	fi
 done
 
-for f in loadorcompute loadlongstring load loadorstore mixed loadstring slowcompute memory; do
+for f in $workloads; do
 	{
 		echo "# Map ÷ peers, new code"
 		"$benchstat" -col /impl -filter '/ver:new' "$out/$f.txt"
