@@ -59,9 +59,15 @@ type Cache[K comparable, V any] struct {
 
 	// computes counts the Computes running: their functions hold a bucket
 	// lock of m and may call Load, so while any runs, a Load that finds an
-	// expired entry leaves it to the timing wheel instead of deleting it
-	// from m (which could need that lock).
+	// expired entry cannot delete it from m (which could need that lock).
+	// It queues the entry on late instead (up to maxLate; the timing wheel
+	// reclaims the rest), and each Compute drops the queued entries once
+	// its own lock is released, so that an entry a call has reported
+	// expired is not counted by Len after a Compute around that call.
 	computes atomic.Int32
+	lateMu   sync.Mutex
+	late     []*node[K, V] // guarded by lateMu
+	hasLate  atomic.Bool   // late is not empty
 
 	// Fixed by New.
 	maintained bool // bounded or expiring: writes run the maintenance section
@@ -379,8 +385,45 @@ func (c *Cache[K, V]) loadMiss(n *node[K, V], found bool) (value V, ok bool) {
 // key's node, and settles its removal.
 func (c *Cache[K, V]) dropIfExpired(n *node[K, V]) {
 	if c.computes.Load() != 0 {
-		return // a Compute's fn may hold n's bucket lock: the wheel reclaims n
+		c.dropLater(n) // a Compute's fn may hold n's bucket lock
+		return
 	}
+	c.drop(n)
+}
+
+// maxLate bounds the expired entries queued while Computes run; past it,
+// the timing wheel reclaims them.
+const maxLate = 64
+
+// dropLater queues n for the next Compute to return to drop.
+func (c *Cache[K, V]) dropLater(n *node[K, V]) {
+	c.lateMu.Lock()
+	if len(c.late) < maxLate {
+		c.late = append(c.late, n)
+		c.hasLate.Store(true)
+	}
+	c.lateMu.Unlock()
+}
+
+// dropLate drops the entries dropLater queued. The caller must hold no lock
+// of m: dropping may wait for a running Compute's lock.
+func (c *Cache[K, V]) dropLate() {
+	if !c.hasLate.Load() {
+		return
+	}
+	c.lateMu.Lock()
+	late := c.late
+	c.late = nil
+	c.hasLate.Store(false)
+	c.lateMu.Unlock()
+	for _, n := range late {
+		c.drop(n)
+	}
+}
+
+// drop removes n from the map if it has expired and is still the key's
+// node, and settles its removal. The caller must hold no lock of m.
+func (c *Cache[K, V]) drop(n *node[K, V]) {
 	now := c.clock()
 	if expiredAt(n.Word.Load(), now) && c.m.CompareAndDelete(n.key, n) {
 		c.settleAt(nil, n, now)
@@ -602,9 +645,7 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 		old                     V
 		live                    bool
 	)
-	c.computes.Add(1)
-	defer c.computes.Add(-1)
-	n, _ := c.m.Compute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
+	n := c.lockedCompute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
 		added, removed, expired = nil, nil, nil
 		now = c.clock()
 		live = found && c.pin(cur, now)
@@ -645,7 +686,7 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 	case added != nil || removed != nil:
 		c.settleAt(added, removed, now)
 	case expired != nil:
-		c.dropIfExpired(expired)
+		c.drop(expired)
 	}
 	if added != nil {
 		return n.value, true
@@ -654,6 +695,20 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 		return actual, false
 	}
 	return old, live
+}
+
+// lockedCompute runs [safemap.Map.Compute] on the map of entries, counted
+// in computes while fn holds the key's lock, and then drops the expired
+// entries that Loads queued meanwhile.
+func (c *Cache[K, V]) lockedCompute(key K, fn func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp)) *node[K, V] {
+	n := func() *node[K, V] {
+		c.computes.Add(1)
+		defer c.computes.Add(-1) // also if fn panics
+		n, _ := c.m.Compute(key, fn)
+		return n
+	}()
+	c.dropLate()
+	return n
 }
 
 // loadEqual reports whether key's entry is live and its value == old (an
@@ -714,18 +769,23 @@ func (c *Cache[K, V]) replaceIfEqual(method string, key K, old V, n *node[K, V])
 	if n == nil {
 		op = safemap.DeleteOp
 	}
+	var expired *node[K, V]
 	c.m.Compute(key, func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp) {
-		removed = nil
+		removed, expired = nil, nil
 		if !found || !equalValues(method, cur.value, old) {
 			return nil, safemap.CancelOp
 		}
 		now = c.clock()
 		if !c.pin(cur, now) {
+			expired = cur
 			return nil, safemap.CancelOp
 		}
 		removed = cur
 		return n, op
 	})
+	if expired != nil {
+		c.drop(expired)
+	}
 	return removed, now
 }
 
@@ -772,10 +832,13 @@ func (c *Cache[K, V]) All() iter.Seq2[K, V] {
 	return c.Range
 }
 
-// Len returns the number of entries. It counts an expired entry until it is
-// reclaimed (within about 35 ms of its deadline, see Cache), and not the
-// negative and error entries of NegativeTTL and ErrorTTL. It is exact when
-// no write runs concurrently and nothing has expired.
+// Len returns the number of entries, not counting the negative and error
+// entries of NegativeTTL and ErrorTTL. An expired entry that a call has
+// reported absent is no longer counted once that call (or, for a Load inside
+// a Compute's fn, that Compute) has returned; one nobody has looked up is
+// counted until it is reclaimed (within about 35 ms of its deadline, see
+// Cache). It is exact when no write runs concurrently and nothing has
+// expired.
 func (c *Cache[K, V]) Len() int {
 	return max(c.m.Len()-int(c.l19.hidden.Load()), 0)
 }
