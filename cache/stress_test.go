@@ -54,7 +54,7 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 					k := r.IntN(16)
 					var got int
 					var ok bool
-					switch r.IntN(12) {
+					switch r.IntN(13) {
 					case 0, 1:
 						got, ok = c.Load(k)
 					case 2:
@@ -83,6 +83,11 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 						c.Delete(k)
 					case 7:
 						c.Compute(k, func(old int, loaded bool) (int, safemap.ComputeOp) {
+							// A Load under the Compute's lock queues an expired
+							// entry for the Compute to drop when it returns.
+							if v, ok := c.Load(r.IntN(16)); ok && (v <= 0 || v > int(next.Load())) {
+								t.Errorf("a Load inside Compute returned %d, never stored", v)
+							}
 							if loaded && r.IntN(2) == 0 {
 								return 0, safemap.DeleteOp // not reported: an old value deleted by Compute may be evicted... see below
 							}
@@ -102,6 +107,17 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 					case 11:
 						if r.IntN(20) == 0 {
 							c.Clear()
+						}
+					case 12:
+						old, found := c.Load(k)
+						switch {
+						case !found:
+						case r.IntN(2) == 0:
+							c.CompareAndSwap(k, old, value())
+						case c.CompareAndDelete(k, old):
+							mu.Lock()
+							deleted[old] = true
+							mu.Unlock()
 						}
 					}
 					if ok && (got <= 0 || got > int(next.Load())) {
