@@ -342,7 +342,7 @@ func TestCompareAndDelete_ThatSeesItsEntryExpireBeforeItsWriteStopsLenCountingIt
 		t.Run(method, func(t *testing.T) {
 			clk := newFakeClock()
 			var reads atomic.Int32
-			armed := atomic.Bool{}
+			var armed atomic.Bool
 			// The clock jumps past the deadline after the lock-free check
 			// reads it: the write step then finds the entry expired.
 			now := func() time.Time {

@@ -41,6 +41,7 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 		c := mustNew(t, o)
 		var next atomic.Int64
 		value := func() int { return int(next.Add(1)) }
+		stored := func(v int) bool { return v > 0 && v <= int(next.Load()) }
 		workers := max(4, runtime.GOMAXPROCS(0))
 		ops := testkit.ShortOr(5_000, 30_000)
 		var wg sync.WaitGroup
@@ -85,7 +86,7 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 						c.Compute(k, func(old int, loaded bool) (int, safemap.ComputeOp) {
 							// A Load under the Compute's lock queues an expired
 							// entry for the Compute to drop when it returns.
-							if v, ok := c.Load(r.IntN(16)); ok && (v <= 0 || v > int(next.Load())) {
+							if v, ok := c.Load(r.IntN(16)); ok && !stored(v) {
 								t.Errorf("a Load inside Compute returned %d, never stored", v)
 							}
 							if loaded && r.IntN(2) == 0 {
@@ -99,7 +100,7 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 						got, ok = c.LoadOrStore(k, value())
 					case 10:
 						c.Range(func(_, v int) bool {
-							if v <= 0 || v > int(next.Load()) {
+							if !stored(v) {
 								t.Errorf("Range visited %d, never stored", v)
 							}
 							return true
@@ -120,7 +121,7 @@ func TestCache_StressKeepsBookkeepingAndOnEvictExact(t *testing.T) {
 							mu.Unlock()
 						}
 					}
-					if ok && (got <= 0 || got > int(next.Load())) {
+					if ok && !stored(got) {
 						t.Errorf("a lookup returned %d, never stored", got)
 						return
 					}
