@@ -27,3 +27,7 @@ func MapBuckets[K comparable, V any](m *Map[K, V]) int {
 
 // SlotsPerBucket is the number of slots in a bucket.
 const SlotsPerBucket = slotsPerBucket
+
+// RaceEnabled reports whether this is a race build, in which Map's Load
+// takes its slow path only (hashmap_race.go).
+const RaceEnabled = raceEnabled

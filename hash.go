@@ -18,7 +18,7 @@ type keyHasher[K comparable] struct {
 	strKey   bool    // K is a string kind: hash it with hashString
 	intSeed  uint64  // seed of mixInt, drawn from seed
 	strSeed  strSeed // seed of hashString, drawn from seed
-	hashMask uint64  // all ones, or fewer bits to degrade the hash in tests
+	hashMask uint64  // all ones, or fewer bits to degrade the hash in tests (then intKey and strKey are false)
 	seed     maphash.Seed
 }
 
@@ -47,13 +47,13 @@ func (kh *keyHasher[K]) hashAny(key K) uint64 {
 // because a call to the generic intBits from here would cost each caller
 // a load of its dictionary, inlined or not.)
 func (kh *keyHasher[K]) intHash(bits uint64) uint64 {
-	return mixInt(kh.intSeed, bits) & kh.hashMask
+	return mixInt(kh.intSeed, bits)
 }
 
 // strHash is hash for a K of string kind (strKey), given the key as a
 // string (stringOf): one call, to hashString, where hash makes three.
 func (kh *keyHasher[K]) strHash(s string) uint64 {
-	return hashString(kh.strSeed, kh.seed, s) & kh.hashMask
+	return hashString(kh.strSeed, kh.seed, s)
 }
 
 // isIntegerKind reports whether k is a signed or unsigned integer kind:

@@ -181,8 +181,9 @@ func TestMapStringKeysEveryLength(t *testing.T) {
 // dispatches on: integers of each size, strings of every length from 0 to
 // 40 bytes across the in-line hash's boundaries (and a string-kinded named
 // type), and keys hashed by maphash, with the full hash and the one-bit
-// hash of WithBadHash. TestMapStringKeysEveryLength checks the same
-// through Load results; this compares the hashes themselves.
+// hash of WithBadHash (which must leave one bit for every kind).
+// TestMapStringKeysEveryLength checks the same through Load results; this
+// compares the hashes themselves.
 func TestLookup_HashesEveryKeyAsTheWritersDo(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 9))
 	for _, opts := range [][]Option{nil, {WithBadHash()}} {
@@ -216,6 +217,9 @@ func checkLookupHash[K comparable](t *testing.T, m *Map[K, int], key func() K) {
 		}
 		if want := m.table.Load().hash(k); h != want {
 			t.Fatalf("lookup(%#v) on a %T hashed it to %#x; keyHasher.hash gives %#x", k, m, h, want)
+		}
+		if m.table.Load().hashMask == 1 && h > 1 {
+			t.Fatalf("lookup(%#v) on a %T built WithBadHash hashed it to %#x; want one bit", k, m, h)
 		}
 	}
 }

@@ -50,7 +50,6 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 		default:
 			h = hashShort(t.strSeed, s)
 		}
-		h &= t.hashMask
 	} else {
 		checkKey(&m.keys, key)
 		h = maphash.Comparable(t.seed, key) & t.hashMask // hashAny, in line
@@ -89,7 +88,6 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	// root, which a hit validates against s like any other.
 	if match != 0 {
 		if !raceEnabled && s&(seqDirty|seqMoved) == 0 {
-			s &^= seqLocked
 			b := t.root(idx)
 			for ; match != 0; match &= match - 1 {
 				// Safety: match has bits only in metaSlots, so the
@@ -97,7 +95,11 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 				sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(slotIndex(match))*unsafe.Sizeof(slot[K, V]{})))
 				k, v := sl.key, sl.value
 				loadFence()
-				if hd.seq.Load()&^seqLocked != s {
+				// The whole word, L included: a writer that took or
+				// released L in between sends this read to the slow path,
+				// which is rare and costs nothing in correctness, where
+				// masking L out would cost every hit an instruction.
+				if hd.seq.Load() != s {
 					break // a writer changed the bucket: take the slow path
 				}
 				if k == key {

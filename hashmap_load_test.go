@@ -370,3 +370,26 @@ func TestMap_LoadNeverSeesAnOlderValueThanItSawBefore(t *testing.T) {
 	others.Wait()
 	t.Logf("the table resized %d times during the writes", watchChanges.Load())
 }
+
+// TestMap_PackageTestsAlsoPassWithoutTheRaceDetector runs this package's
+// tests and the cache's (whose entries live in a Map) again in a build
+// without -race, with the go command. A race build's Load never takes the
+// in-line fast path (the detector cannot reason about its optimistic
+// reads; see hashmap_race.go), so without this, `go test -race`, the one
+// command CI runs, would never check the code every hit executes: a fast
+// path that skipped the sequence check passes every race-build test, and
+// fails the torn-value tests here at once.
+func TestMap_PackageTestsAlsoPassWithoutTheRaceDetector(t *testing.T) {
+	if !safemap.RaceEnabled {
+		t.Skip("this build runs the fast path in the tests themselves")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs two packages' tests again (-short)")
+	}
+	out := run(t, ".", nil, "test", "-race=false", "-count=1", ".", "./cache")
+	for _, pkg := range []string{rootImportPath, rootImportPath + "/cache"} {
+		if !strings.Contains(out, "ok  \t"+pkg+"\t") {
+			t.Errorf("go test without -race did not report %s ok:\n%s", pkg, out)
+		}
+	}
+}

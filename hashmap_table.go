@@ -78,7 +78,11 @@ func newMapShared[K comparable, V any](o options) *mapShared[K, V] {
 		plainKey:   !hasPointers(reflect.TypeFor[K]()),
 	}
 	if o.hashBits > 0 {
-		sh.hashMask = 1<<o.hashBits - 1 // set before any table copies the hasher
+		// Set before any table copies the hasher. A degraded hash takes
+		// the generic path (maphash), the only one that applies the mask,
+		// so that the integer and string paths pay nothing for the hook.
+		sh.hashMask = 1<<o.hashBits - 1
+		sh.intKey, sh.strKey = false, false
 	}
 	return sh
 }
