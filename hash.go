@@ -206,16 +206,17 @@ func mixLong(seed strSeed, a, b, c, d uint64, n int) uint64 {
 	return hi ^ lo
 }
 
-// mixInt hashes the integer v with seed: the 64-bit finaliser of
-// MurmurHash3 applied to v^seed. The finaliser is a bijection that spreads
-// every input bit over every output bit, so keys that collide on a table
-// index do so only for the seed they were chosen against.
+// mixInt hashes the integer v with seed: v^seed multiplied into 128 bits
+// by an odd constant and the halves folded, then the fold multiplied and
+// folded again (wyhash's mixing step, as mixString's, and the way xsync
+// hashes integers). The products carry every input bit to every output
+// bit (TestMixIntAvalanche), and v is masked by the secret seed before
+// any product, so which keys collide depends on the seed. It is not a
+// bijection: two keys not chosen knowing the seed share a full hash with
+// probability about 2^-64. It replaced MurmurHash3's finaliser, which
+// costs six more instructions a hash (docs/design.md, "Hashing").
 func mixInt(seed, v uint64) uint64 {
-	x := v ^ seed
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
+	hi, lo := bits.Mul64(v^seed, strMul0)
+	hi, lo = bits.Mul64(hi^lo, strMul1)
+	return hi ^ lo
 }

@@ -451,3 +451,73 @@ func TestMap_CraftedKeysDoNotPileUpInOneChain(t *testing.T) {
 		})
 	}
 }
+
+// TestMixIntAvalanche checks that flipping one bit of an integer key flips
+// each output bit of mixInt with probability close to 1/2, for every input
+// bit position (TestHashStringAvalanche's check, for integer keys).
+func TestMixIntAvalanche(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	seed := rng.Uint64()
+	const trials = 400
+	for in := range 64 {
+		var flips [64]int
+		for range trials {
+			v := rng.Uint64()
+			d := mixInt(seed, v) ^ mixInt(seed, v^1<<in)
+			for o := range 64 {
+				flips[o] += int(d >> o & 1)
+			}
+		}
+		for o, f := range flips {
+			if p := float64(f) / trials; p < 0.35 || p > 0.65 {
+				t.Errorf("input bit %d: output bit %d flips with probability %.2f", in, o, p)
+			}
+		}
+	}
+}
+
+// TestMixIntSpread hashes integer keys shaped like real ones (a counter, a
+// counter with a stride, ids in the high bits, negative ids) and checks
+// what Map uses of the hash: the table index in the low bits must fill
+// buckets like a random function would, and the tag from the top bits
+// must be uniform (TestHashStringSpread's bounds).
+func TestMixIntSpread(t *testing.T) {
+	seed := rand.Uint64()
+	for _, c := range []struct {
+		name string
+		key  func(i int) uint64
+	}{
+		{"i", func(i int) uint64 { return uint64(i) }},
+		{"i<<12 (a stride of 4096)", func(i int) uint64 { return uint64(i) << 12 }},
+		{"i<<44 (the high bits only)", func(i int) uint64 { return uint64(i) << 44 }},
+		{"-i", func(i int) uint64 { return uint64(-i) }},
+		{"a timestamp in ns, a millisecond apart", func(i int) uint64 { return 1_700_000_000_000_000_000 + uint64(i)*1_000_000 }},
+	} {
+		const n, buckets = 100_000, 1 << 15
+		var load [buckets]int
+		var tags [128]int
+		for i := range n {
+			h := mixInt(seed, c.key(i))
+			load[h%buckets]++
+			tags[h>>57]++
+		}
+		want := buckets * math.Exp(-float64(n)/buckets)
+		empty := 0
+		for _, l := range load {
+			if l == 0 {
+				empty++
+			}
+		}
+		if math.Abs(float64(empty)-want) > 6*math.Sqrt(want) {
+			t.Errorf("%s: %d empty buckets of %d; a random hash leaves %.0f", c.name, empty, buckets, want)
+		}
+		exp := float64(n) / 128
+		chi := 0.0
+		for _, l := range tags {
+			chi += (float64(l) - exp) * (float64(l) - exp) / exp
+		}
+		if chi > 230 {
+			t.Errorf("%s: tag chi-square %.0f over 127 degrees of freedom", c.name, chi)
+		}
+	}
+}
