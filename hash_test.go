@@ -90,37 +90,46 @@ func TestHashStringAvalanche(t *testing.T) {
 func TestHashStringSpread(t *testing.T) {
 	kh := newStringHasher()
 	for _, format := range []string{"user:%08d", "%d", "k%d", "user:%d:profile", "user:%07d:profile", "session-%032d"} {
-		const n, buckets = 100_000, 1 << 15
-		var load [buckets]int
-		var tags [128]int
-		for i := range n {
-			h := kh.hash(fmt.Sprintf(format, i))
-			load[h%buckets]++
-			tags[h>>57]++
+		checkHashSpread(t, format, func(i int) uint64 { return kh.hash(fmt.Sprintf(format, i)) })
+	}
+}
+
+// checkHashSpread hashes keys 0 to 99,999 of one shape (hash(i) is key i's
+// hash) and checks what Map uses of a hash: the table index in the low
+// bits must fill 2^15 buckets like a random function would, and the 7-bit
+// tag from the top bits must be uniform.
+func checkHashSpread(t *testing.T, shape string, hash func(i int) uint64) {
+	t.Helper()
+	const n, buckets = 100_000, 1 << 15
+	var load [buckets]int
+	var tags [128]int
+	for i := range n {
+		h := hash(i)
+		load[h%buckets]++
+		tags[h>>57]++
+	}
+	// Empty buckets: a random function leaves buckets*e^(-n/buckets) of
+	// them, with a standard deviation below sqrt of that.
+	want := buckets * math.Exp(-float64(n)/buckets)
+	empty := 0
+	for _, c := range load {
+		if c == 0 {
+			empty++
 		}
-		// Empty buckets: a random function leaves buckets*e^(-n/buckets)
-		// of them, with a standard deviation below sqrt of that.
-		want := buckets * math.Exp(-float64(n)/buckets)
-		empty := 0
-		for _, c := range load {
-			if c == 0 {
-				empty++
-			}
-		}
-		if math.Abs(float64(empty)-want) > 6*math.Sqrt(want) {
-			t.Errorf("%s: %d empty buckets of %d; a random hash leaves %.0f", format, empty, buckets, want)
-		}
-		// Tags: chi-square over 127 degrees of freedom; 230 is far in
-		// the tail (p < 1e-7, so the test does not flake with the random
-		// seed), and a hash that ignores a byte scores over 1000.
-		exp := float64(n) / 128
-		chi := 0.0
-		for _, c := range tags {
-			chi += (float64(c) - exp) * (float64(c) - exp) / exp
-		}
-		if chi > 230 {
-			t.Errorf("%s: tag chi-square %.0f over 127 degrees of freedom", format, chi)
-		}
+	}
+	if math.Abs(float64(empty)-want) > 6*math.Sqrt(want) {
+		t.Errorf("%s: %d empty buckets of %d; a random hash leaves %.0f", shape, empty, buckets, want)
+	}
+	// Tags: chi-square over 127 degrees of freedom; 230 is far in the
+	// tail (p < 1e-7, so the test does not flake with the random seed),
+	// and a hash that ignores a byte scores over 1000.
+	exp := float64(n) / 128
+	chi := 0.0
+	for _, c := range tags {
+		chi += (float64(c) - exp) * (float64(c) - exp) / exp
+	}
+	if chi > 230 {
+		t.Errorf("%s: tag chi-square %.0f over 127 degrees of freedom", shape, chi)
 	}
 }
 
@@ -493,31 +502,6 @@ func TestMixIntSpread(t *testing.T) {
 		{"-i", func(i int) uint64 { return uint64(-i) }},
 		{"a timestamp in ns, a millisecond apart", func(i int) uint64 { return 1_700_000_000_000_000_000 + uint64(i)*1_000_000 }},
 	} {
-		const n, buckets = 100_000, 1 << 15
-		var load [buckets]int
-		var tags [128]int
-		for i := range n {
-			h := mixInt(seed, c.key(i))
-			load[h%buckets]++
-			tags[h>>57]++
-		}
-		want := buckets * math.Exp(-float64(n)/buckets)
-		empty := 0
-		for _, l := range load {
-			if l == 0 {
-				empty++
-			}
-		}
-		if math.Abs(float64(empty)-want) > 6*math.Sqrt(want) {
-			t.Errorf("%s: %d empty buckets of %d; a random hash leaves %.0f", c.name, empty, buckets, want)
-		}
-		exp := float64(n) / 128
-		chi := 0.0
-		for _, l := range tags {
-			chi += (float64(l) - exp) * (float64(l) - exp) / exp
-		}
-		if chi > 230 {
-			t.Errorf("%s: tag chi-square %.0f over 127 degrees of freedom", c.name, chi)
-		}
+		checkHashSpread(t, c.name, func(i int) uint64 { return mixInt(seed, c.key(i)) })
 	}
 }
