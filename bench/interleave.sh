@@ -14,7 +14,8 @@
 # It writes one raw file per workload (benchstat reads them; the version is
 # the /ver= name component, base or new) and, at the end, the benchstat
 # tables: Map ÷ xsync on the new code (-col /impl) and base → new for Map
-# (-col /ver). About 20 minutes for 10 rounds on 2 cores.
+# (-col /ver), and per-round-ratios.txt: Map ÷ xsync round by round
+# (bench/ratios.sh), the median and range BENCHMARKS.md quotes. About 20 minutes for 10 rounds on 2 cores.
 set -euo pipefail
 
 root=$(git rev-parse --show-toplevel)
@@ -74,3 +75,8 @@ for f in $workloads; do
 	echo "== $f"
 	cat "$out/$f.benchstat.txt"
 done
+for f in $workloads; do
+	echo "$out/$f.txt"
+done | xargs bench/ratios.sh >"$out/per-round-ratios.txt"
+echo "== Map ÷ xsync per round (bench/ratios.sh)"
+cat "$out/per-round-ratios.txt"
