@@ -60,11 +60,12 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	idx := uintptr(h & t.mask)
 	hd := t.head(idx)
 	tag := h2(h)
+	b := t.root(idx)
 	if t.eager.Load() {
 		// A large, hit-heavy table: start fetching the root bucket's
 		// first line now, in parallel with the head, rather than after
 		// the head names a slot. The word read is thrown away.
-		readLine(t.root(idx))
+		readLine(b)
 	}
 	// seq is read before meta, once: a hit then copies only slots whose
 	// tag it saw after s, which validation needs (an insert fills a slot
@@ -88,7 +89,6 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	// root, which a hit validates against s like any other.
 	if match != 0 {
 		if !raceEnabled && s&(seqDirty|seqMoved) == 0 {
-			b := t.root(idx)
 			for ; match != 0; match &= match - 1 {
 				// Safety: match has bits only in metaSlots, so the
 				// slot index is below slotsPerBucket.
@@ -147,7 +147,7 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // together with the head overlaps them, but costs a miss a line it does
 // not otherwise need. So Load does it only in a table where it pays
 // (eagerOK: keys without pointers, whose comparison reads nothing beyond
-// the slot, in a table whose heads outgrow the caches; or string keys,
+// the slot, in a table whose buckets outgrow the L2 cache; or string keys,
 // whose hash already waited for the key's bytes, in a table of at least
 // eagerMinChainsString chains) and only while Loads mostly hit (eager).
 // The measurements behind these conditions are in BENCHMARKS.md and
@@ -157,7 +157,10 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // nothing) and decides every 64 samples or so, with hysteresis: eager from
 // 3/4 hits, lazy again below 1/2.
 const (
-	eagerMinChains = 1 << 16 // 1 MB of heads: more than most L2 caches hold
+	// Tables from about 86k keys: 4 MB of int64 buckets, out of L2, so
+	// a hit's slot line comes from L3 or memory even while the 512 KB of
+	// heads stay in L2, and the head's latency is what overlapping saves.
+	eagerMinChains = 1 << 15
 	// String tables from about 86k keys: their slots are 24 bytes or more,
 	// so a 100k-key table's buckets (6 MB) are far out of L2 already.
 	eagerMinChainsString = 1 << 15

@@ -10,6 +10,7 @@
 #	ROUNDS=8 BASE=be21554 bench/interleave.sh          # the run BENCHMARKS.md quotes
 #	ROUNDS=4 OUT=/tmp/r BASE=main bench/interleave.sh
 #	WORKLOADS='loadorstore mixed' bench/interleave.sh   # some workloads only
+#	WORKLOADS='mixed cachehit' bench/interleave.sh      # cachehit: the cache's Load hit against otter
 #
 # It writes one raw file per workload (benchstat reads them; the version is
 # the /ver= name component, base or new) and, at the end, the benchstat
@@ -59,6 +60,7 @@ for r in $(seq "$rounds"); do
 	run mixed 'Mixed$/impl=(Map|xsync)$/mix=90' 1s
 	run loadstring 'LoadString$/impl=(Map|xsync)$' 1s
 	run slowcompute 'InsertDuringSlowCompute$/impl=(Map|xsync)$' 1s
+	run cachehit 'CacheLoadHit$/impl=(safemap|otter)$/' 1s # not by default: the cache's Map, base against new
 	if ((r <= 3)); then
 		run memory 'Memory$/impl=(Map|xsync|builtin)$' 1x
 	fi
@@ -69,8 +71,8 @@ for f in $workloads; do
 		echo "# Map ÷ peers, new code"
 		"$benchstat" -col /impl -filter '/ver:new' "$out/$f.txt"
 		echo
-		echo "# base → new, Map"
-		"$benchstat" -col /ver -filter '/impl:Map' "$out/$f.txt"
+		echo "# base → new, Map (the cache, for cachehit)"
+		"$benchstat" -col /ver -filter '/impl:(Map OR safemap)' "$out/$f.txt"
 	} >"$out/$f.benchstat.txt" 2>&1
 	echo "== $f"
 	cat "$out/$f.benchstat.txt"

@@ -3,7 +3,8 @@
 # wrote: each round runs Map and xsync back to back, so the k-th Map line
 # of a row and its k-th xsync line are one round's pair. For every row and
 # version (base, new) it prints the median and range of the per-round
-# ratios and each map's median ns/op. interleave.sh runs it at the end
+# ratios and each map's median ns/op. Rows of the cache (interleave.sh's
+# cachehit workload) pair safemap's cache with otter instead. interleave.sh runs it at the end
 # (into per-round-ratios.txt); run it by hand on older raw files:
 #
 #	bench/ratios.sh bench/results/map-vs-xsync/2026-12-06/*.txt
@@ -30,18 +31,20 @@ for f in "$@"; do
 	END {
 		for (r = 1; r <= rows; r++) {
 			row = order[r]
-			k = count[row, "Map"]; if (count[row, "xsync"] < k) k = count[row, "xsync"]
+			a = "Map"; b = "xsync"
+			if (count[row, a] == 0) { a = "safemap"; b = "otter" }
+			k = count[row, a]; if (count[row, b] < k) k = count[row, b]
 			if (k == 0) continue
 			delete q; delete m; delete x
-			lo = hi = ns[row, "Map", 1] / ns[row, "xsync", 1]
+			lo = hi = ns[row, a, 1] / ns[row, b, 1]
 			for (i = 1; i <= k; i++) {
-				q[i] = ns[row, "Map", i] / ns[row, "xsync", i]
-				m[i] = ns[row, "Map", i]; x[i] = ns[row, "xsync", i]
+				q[i] = ns[row, a, i] / ns[row, b, i]
+				m[i] = ns[row, a, i]; x[i] = ns[row, b, i]
 				if (q[i] < lo) lo = q[i]; if (q[i] > hi) hi = q[i]
 			}
 			split(row, rv, " ")
-			printf "%-50s %-4s n=%d median %.2f range %.2f-%.2f  Map med %.1f xsync med %.1f\n",
-				rv[1], rv[2], k, median(q, k), lo, hi, median(m, k), median(x, k)
+			printf "%-50s %-4s n=%d median %.2f range %.2f-%.2f  %s med %.1f %s med %.1f\n",
+				rv[1], rv[2], k, median(q, k), lo, hi, a, median(m, k), b, median(x, k)
 		}
 	}' "$f"
 done
