@@ -147,9 +147,9 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // together with the head overlaps them, but costs a miss a line it does
 // not otherwise need. So Load does it only in a table where it pays
 // (eagerOK: keys without pointers, whose comparison reads nothing beyond
-// the slot, in a table whose buckets outgrow the L2 cache; or string keys,
-// whose hash already waited for the key's bytes, in a table of at least
-// eagerMinChainsString chains) and only while Loads mostly hit (eager).
+// the slot, or string keys, whose hash already waited for the key's bytes,
+// in a table whose buckets outgrow the L2 cache) and only while Loads
+// mostly hit (eager).
 // The measurements behind these conditions are in BENCHMARKS.md and
 // docs/design.md ("Early bucket reads").
 //
@@ -157,16 +157,14 @@ func (t *mapTable[K, V]) loadSlow(key K, h uint64) (value V, ok bool) {
 // nothing) and decides every 64 samples or so, with hysteresis: eager from
 // 3/4 hits, lazy again below 1/2.
 const (
-	// Tables from about 86k keys: 4 MB of int64 buckets, out of L2, so
-	// a hit's slot line comes from L3 or memory even while the 512 KB of
-	// heads stay in L2, and the head's latency is what overlapping saves.
+	// Tables from about 86k keys: 4 MB of int64 buckets (6 MB of string
+	// ones), out of L2, so a hit's slot line comes from L3 or memory even
+	// while the 512 KB of heads stay in L2, and the head's latency is what
+	// overlapping saves.
 	eagerMinChains = 1 << 15
-	// String tables from about 86k keys: their slots are 24 bytes or more,
-	// so a 100k-key table's buckets (6 MB) are far out of L2 already.
-	eagerMinChainsString = 1 << 15
-	sampleMask           = 255     // a Load is sampled when its hash has these bits clear
-	sampleHit            = 1 << 32 // a hit's increment of the sample word
-	sampleMin            = 64      // samples per decision
+	sampleMask     = 255     // a Load is sampled when its hash has these bits clear
+	sampleHit      = 1 << 32 // a hit's increment of the sample word
+	sampleMin      = 64      // samples per decision
 )
 
 // sampleOutcome is sampleLoad's argument for a Load that found its key

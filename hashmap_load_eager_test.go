@@ -54,7 +54,7 @@ func TestMap_EagerFollowsTheHitRate(t *testing.T) {
 	type boxed struct{ s string } // a key holding a pointer, not a string
 	small := New[int64, int64]()
 	smallStrs := New[string, int64]()
-	strs := New[string, int64](WithCapacity(eagerMinChainsString * slotsPerBucket / 2))
+	strs := New[string, int64](WithCapacity(eagerMinChains * slotsPerBucket / 2))
 	ptrs := New[boxed, int64](WithCapacity(1 << 18))
 	key := func(i int64) string { return string(rune('a'+i%26)) + string(rune(i)) }
 	for i := range int64(1000) {

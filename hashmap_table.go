@@ -100,7 +100,7 @@ func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V
 		buckets:   make([]bucket[K, V], n),
 		heads:     make([]head, n),
 		mask:      uint64(n - 1),
-		eagerOK:   sh.plainKey && n >= eagerMinChains || sh.strKey && n >= eagerMinChainsString,
+		eagerOK:   (sh.plainKey || sh.strKey) && n >= eagerMinChains,
 		shared:    sh,
 	}
 }
