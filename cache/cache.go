@@ -699,15 +699,13 @@ func (c *Cache[K, V]) Compute(key K, fn func(old V, loaded bool) (newValue V, op
 
 // lockedCompute runs [safemap.Map.Compute] on the map of entries, counted
 // in computes while fn holds the key's lock, and then drops the expired
-// entries that Loads queued meanwhile.
+// entries that Loads queued meanwhile, also if fn panicked (its own Loads
+// may have queued some).
 func (c *Cache[K, V]) lockedCompute(key K, fn func(cur *node[K, V], found bool) (*node[K, V], safemap.ComputeOp)) *node[K, V] {
-	n := func() *node[K, V] {
-		c.computes.Add(1)
-		defer c.computes.Add(-1) // also if fn panics
-		n, _ := c.m.Compute(key, fn)
-		return n
-	}()
-	c.dropLate()
+	c.computes.Add(1)
+	defer c.dropLate()       // second, once fn holds no lock
+	defer c.computes.Add(-1) // first
+	n, _ := c.m.Compute(key, fn)
 	return n
 }
 

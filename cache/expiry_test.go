@@ -337,6 +337,30 @@ func TestLoad_InsideComputeThatFindsAnotherKeyExpiredStopsLenCountingItOnceCompu
 	checkInvariants(t, c)
 }
 
+func TestLoad_InsideComputeThatPanicsStopsLenCountingTheExpiredEntryItFound(t *testing.T) {
+	clk := newFakeClock()
+	c := mustNew(t, cache.Options[string, int]{TTL: time.Second, Clock: clk.Now})
+	c.Store("old", 1)
+	clk.Advance(2 * time.Second)
+	func() {
+		defer func() {
+			if r := recover(); r != "fn failed" {
+				t.Errorf("Compute's panic: got %v; want fn's own", r)
+			}
+		}()
+		c.Compute("new", func(int, bool) (int, safemap.ComputeOp) {
+			if _, ok := c.Load("old"); ok {
+				t.Error("Load inside fn found the expired entry")
+			}
+			panic("fn failed")
+		})
+	}()
+	if n := c.Len(); n != 0 {
+		t.Fatalf("Len after a panicking Compute whose fn saw the only entry expired: got %d; want 0", n)
+	}
+	checkInvariants(t, c)
+}
+
 func TestCompareAndDelete_ThatSeesItsEntryExpireBeforeItsWriteStopsLenCountingIt(t *testing.T) {
 	for _, method := range []string{"CompareAndDelete", "CompareAndSwap"} {
 		t.Run(method, func(t *testing.T) {
