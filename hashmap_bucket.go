@@ -106,6 +106,11 @@ const (
 	metaMoved    = 0x80 << (8 * slotsPerBucket) // set with M by markMoved
 	metaOverflow = 0x40 << (8 * slotsPerBucket) // set before next is first linked
 	metaFlags    = metaMoved | metaOverflow
+
+	// metaLocked is the chain's lock, L (hashmap_seqlock.go): in the tags
+	// word, so that a compare-and-swap of the word fails once anyone has
+	// taken the chain. Readers ignore it: it is not in metaFlags.
+	metaLocked = 0x20 << (8 * slotsPerBucket)
 )
 
 // h2 is the per-slot tag stored in meta: the top 7 bits of the hash with

@@ -24,6 +24,7 @@ package safemap
 import (
 	"math/bits"
 	"sync"
+	"unsafe"
 )
 
 // claim looks key up in its chain, under the chain lock, and returns its
@@ -33,6 +34,14 @@ import (
 // reserves a slot for key and returns no flight and no channel, and the
 // reservation's generation: the caller owns the key's flight.
 func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8) {
+	value, ok, f, wait, gen, _, _ = m.claimSlot(key, h)
+	return value, ok, f, wait, gen
+}
+
+// claimSlot is claim, and also says where it reserved the key's slot when
+// that was in the root bucket of its chain, as claim's common case does:
+// the table rt and the slot ri, for landFast (rt is nil otherwise).
+func (m *Map[K, V]) claimSlot(key K, h uint64) (value V, ok bool, f *flight[V], wait <-chan struct{}, gen uint8, rt *mapTable[K, V], ri int) {
 	t, b, hd := m.lockChain(h)
 	if meta := hd.meta.Load(); meta&metaOverflow == 0 && findable(key) {
 		// The common case, in line: the chain is its root alone, the key
@@ -42,12 +51,14 @@ func (m *Map[K, V]) claim(key K, h uint64) (value V, ok bool, f *flight[V], wait
 		i, ri := b.locateRoot(meta, key, h2(h))
 		empty := matchEmpty(meta)
 		if i < 0 && ri < 0 && empty != 0 {
-			b.reserve(hd, slotIndex(empty), key) // generation 0
+			ri = slotIndex(empty)
+			b.reserve(hd, ri, key) // generation 0
 			hd.unlock()
-			return value, false, nil, nil, 0
+			return value, false, nil, nil, 0, t, ri
 		}
 	}
-	return m.claimLocked(t, b, hd, key, h)
+	value, ok, f, wait, gen = m.claimLocked(t, b, hd, key, h)
+	return value, ok, f, wait, gen, nil, 0
 }
 
 // claimLocked is claim for any chain, once claim has locked the chain
@@ -123,6 +134,58 @@ func (m *Map[K, V]) land(key K, h uint64, _ *flight[V], gen uint8, value V, stor
 	return m.landLocked(t, b, hd, key, h, gen, value, store)
 }
 
+// landFast is land's common case, with store set, done without the chain
+// lock: the key's reservation of generation 0 is still slot ri of its
+// chain's root in table t (claimSlot's rt and ri), nobody waits for it,
+// nobody invalidated it, nobody stored the key meanwhile, and the chain is
+// its root alone. It writes value into the slot and turns the slot's byte
+// into the key's tag with one compare-and-swap of the root's tags word,
+// which expects the word it checked those facts in, with L clear. It
+// reports false, having published nothing, if any fact does not hold or
+// the word changed since (a writer took the chain, say): the caller then
+// lands with land, which locks the chain and writes value again.
+//
+// Why that is land: every change to the chain a writer makes happens
+// while it holds L, which is a bit of the same word, so the swap succeeds
+// only if no writer held the chain when the word was read or took it
+// since; a writer that took and released it meanwhile left the word as it
+// was, so it stored no entry of the key (that adds a tag), invalidated
+// nothing and registered no waiter (those mark the reservation's byte) and
+// moved nothing (that sets metaMoved). The word then says all land needs:
+// the key has no entry (no byte holds its tag, and the root is the whole
+// chain), and ri holds its valid reservation, which only its owner
+// removes. The swap is the land's linearization point, as the unlock is a
+// locked land's. Writing the value first, unlocked, races only with a
+// resize copying the reserved slot, which holds L, so the swap then fails
+// and land fills the slot in the new table (overwriting the copy, torn or
+// not, before its tag publishes it); readers never copy a reserved
+// slot, and the swap, like fill's store, publishes the value with the tag.
+// Race builds always lock: their readers exclude writers through D, and
+// the detector would report the unlocked write.
+// TestMap_LandFastRacesEveryWriterOfItsChain aims writers of every kind at
+// the chain while it lands.
+func (m *Map[K, V]) landFast(t *mapTable[K, V], h uint64, ri int, value V) bool {
+	if raceEnabled {
+		return false
+	}
+	idx := uintptr(h & t.mask)
+	hd := t.head(idx)
+	tag := h2(h)
+	w := hd.meta.Load()
+	if w&(metaFlags|metaLocked) != 0 || slotByte(w, ri) != reservation(0) || matchTag(w, tag) != 0 {
+		return false
+	}
+	b := t.root(idx)
+	// Safety: ri < slotsPerBucket (claimSlot's slot of the root).
+	sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(ri)*unsafe.Sizeof(slot[K, V]{})))
+	sl.value = value
+	if !hd.meta.CompareAndSwap(w, w&^(0xff<<(8*ri))|uint64(tag)<<(8*ri)) {
+		return false
+	}
+	m.inserted(t, tag, false)
+	return true
+}
+
 // landLocked is land for any chain, once land has locked the chain rooted
 // at b, whose head is hd, in table t. It unlocks it.
 func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key K, h uint64, gen uint8, value V, store bool) (actual V, loaded bool, waiters *flight[V], discarded bool) {
@@ -179,7 +242,7 @@ func (m *Map[K, V]) landLocked(t *mapTable[K, V], b *bucket[K, V], hd *head, key
 // TestMap_ComputeMissDoesWhatTheSharedProtocolDoes runs every ending of a
 // miss through both and fails if they differ.
 func (m *Map[K, V]) computeMiss(key K, h uint64, fn func() V) (actual V, loaded bool) {
-	value, ok, f, wait, gen := m.claim(key, h)
+	value, ok, f, wait, gen, rt, ri := m.claimSlot(key, h)
 	if ok {
 		return value, true
 	}
@@ -205,6 +268,9 @@ func (m *Map[K, V]) computeMiss(key K, h uint64, fn func() V) (actual V, loaded 
 	}()
 	value = fn()
 	normalReturn = true
+	if rt != nil && m.landFast(rt, h, ri, value) {
+		return value, false
+	}
 	actual, loaded, w, _ := m.land(key, h, f, gen, value, true)
 	if w != nil {
 		w.finish(landed, actual, nil)

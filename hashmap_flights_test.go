@@ -836,3 +836,177 @@ func TestMap_LoadOrComputeUnderADeleteStormRunsOncePerAbsence(t *testing.T) {
 		})
 	}
 }
+
+// TestMap_LandFastRacesEveryWriterOfItsChain aims at landFast, which fills
+// a LoadOrCompute's reservation without the chain lock, with one
+// compare-and-swap of the root's tags word. Each round picks keys that
+// share one chain and runs, on them at once: LoadOrComputes of two hot
+// keys whose functions sometimes Store their own key (that Store must win
+// at land) or yield; waiters of the same keys; Deletes of them (which
+// discard a land); Stores, Deletes and Computes that hold the chain's lock
+// while their function yields, on two other keys of the chain; and a
+// checker that locks the chain and fails if any key has two entries. A
+// LoadOrCompute that lands reports its own value, and the key stays
+// present until an invalidation; one whose function stored the key, with
+// no invalidation since, reports the key loaded; and after a Delete, the
+// key holds no value that a function computed before the Delete began. Outside race builds (the
+// package's tests rerun without -race) the common land takes landFast;
+// race builds lock, and check the same outcomes.
+func TestMap_LandFastRacesEveryWriterOfItsChain(t *testing.T) {
+	rounds, iters := 60, 400
+	if testing.Short() {
+		rounds = 15
+	}
+	fails := testkit.NewFailures(t)
+	for round := range rounds {
+		m := New[int64, int64]()
+		keys := keysOfOneChain(m, 4, int64(round)*1000)
+		hot, cold := keys[:2], keys[2:]
+		abs := newAbsences(len(keys), fails)
+		idx := func(k int64) int64 { return int64(slices.Index(keys, k)) }
+		var seq atomic.Int64
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 3 { // computers, and each other's waiters
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(round), uint64(g)))
+				for range iters {
+					k := hot[r.IntN(len(hot))]
+					mark := abs.mark(idx(k))
+					var mine int64
+					stored := false
+					v, loaded := m.LoadOrCompute(k, func() int64 {
+						defer abs.start(idx(k), mark)()
+						mine = k<<32 | seq.Add(1)
+						switch r.IntN(8) {
+						case 0: // the key is stored while fn runs: it wins at land
+							m.Store(k, k<<32|storedBit|seq.Add(1))
+							stored = true
+						case 1, 2:
+							runtime.Gosched()
+						}
+						return mine
+					})
+					switch {
+					case v>>32 != k:
+						fails.Errorf("LoadOrCompute(%d) got %#x, a value of key %d", k, v, v>>32)
+					case !loaded && v != mine:
+						fails.Errorf("LoadOrCompute(%d) landed but returned %#x, not its own %#x", k, v, mine)
+					case stored && !loaded && !abs.invalidatedSince(idx(k), mark):
+						fails.Errorf("LoadOrCompute(%d) landed over the value its function stored", k)
+					case !loaded:
+						if _, ok := m.Load(k); !ok && !abs.invalidatedSince(idx(k), mark) {
+							fails.Errorf("LoadOrCompute(%d) landed, but the key is absent and nothing deleted it", k)
+						}
+					}
+				}
+			}()
+		}
+		writers := []func(r *rand.Rand){
+			func(r *rand.Rand) { // invalidates the hot keys
+				k := hot[r.IntN(len(hot))]
+				before := seq.Load()
+				abs.invalidate(idx(k), func() { m.Delete(k) })
+				// A function's value numbered before the Delete began was
+				// claimed before it: landed, the Delete removed it; not
+				// yet, the Delete discarded it. (A Store's value may be
+				// numbered before and stored after.)
+				if v, ok := m.Load(k); ok && v&storedBit == 0 && v&0x7fffffff <= before {
+					fails.Errorf("key %d holds %#x after a Delete that began once its function had run", k, v)
+				}
+				runtime.Gosched()
+			},
+			func(r *rand.Rand) { // writes the cold keys, holding the lock through Compute's fn
+				k := cold[r.IntN(len(cold))]
+				switch r.IntN(4) {
+				case 0:
+					m.Store(k, k<<32)
+				case 1:
+					m.Delete(k)
+				default:
+					m.Compute(k, func(_ int64, loaded bool) (int64, ComputeOp) {
+						runtime.Gosched()
+						if loaded && r.IntN(2) == 0 {
+							return 0, DeleteOp
+						}
+						return k << 32, UpdateOp
+					})
+				}
+			},
+			func(*rand.Rand) { // no key has two entries
+				if k, n := duplicateInChain(m, keys); n > 1 {
+					fails.Errorf("key %d has %d entries in its chain", k, n)
+				}
+			},
+		}
+		var others sync.WaitGroup
+		for i, op := range writers {
+			others.Add(1)
+			go func() {
+				defer others.Done()
+				r := rand.New(rand.NewPCG(uint64(round), 100+uint64(i)))
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						op(r)
+					}
+				}
+			}()
+		}
+		testkit.WithinBulk(t, "LoadOrCompute callers", wg.Wait)
+		close(stop)
+		others.Wait()
+		if fails.Summarize(); t.Failed() {
+			return
+		}
+		checkSettled(t, m)
+	}
+}
+
+// storedBit marks the values TestMap_LandFastRacesEveryWriterOfItsChain
+// stores with Store, as opposed to the ones its functions return.
+const storedBit = 1 << 31
+
+// keysOfOneChain returns n keys, from from on, that share one chain of m's
+// current table.
+func keysOfOneChain(m *Map[int64, int64], n int, from int64) []int64 {
+	t := m.tableOrInit()
+	chain := t.hash(from) & t.mask
+	keys := []int64{from}
+	for k := from + 1; len(keys) < n; k++ {
+		if t.hash(k)&t.mask == chain {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// duplicateInChain locks the chain of each of keys in turn and returns a key
+// with the most entries in it, and their number (1 in a sound map).
+func duplicateInChain(m *Map[int64, int64], keys []int64) (key int64, n int) {
+	for _, k := range keys {
+		h := m.tableOrInit().hash(k)
+		t, b, hd := m.lockChain(h)
+		count := 0
+		for c := b; c != nil; c = t.ovf.next(c) {
+			meta := b.tags(hd, c).Load()
+			for match := matchTag(meta, h2(h)); match != 0; match &= match - 1 {
+				if c.slots[slotIndex(match)].key == k {
+					count++
+				}
+			}
+			if c == b && meta&metaOverflow == 0 {
+				break
+			}
+		}
+		hd.unlock()
+		if count > n {
+			key, n = k, count
+		}
+	}
+	return key, n
+}

@@ -95,10 +95,9 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 				sl := (*slot[K, V])(unsafe.Add(unsafe.Pointer(&b.slots), uintptr(slotIndex(match))*unsafe.Sizeof(slot[K, V]{})))
 				k, v := sl.key, sl.value
 				loadFence()
-				// The whole word, L included: a writer that took or
-				// released L in between sends this read to the slow path,
-				// which is rare and costs nothing in correctness, where
-				// masking L out would cost every hit an instruction.
+				// The lock is not in seq (it is in meta): a writer that
+				// took or released it in between changed nothing a
+				// reader sees.
 				if hd.seq.Load() != s {
 					break // a writer changed the bucket: take the slow path
 				}

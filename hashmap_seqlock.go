@@ -5,12 +5,20 @@ import (
 	"time"
 )
 
-// This file holds the sequence lock of a bucket chain: the seq word in the
-// chain's head, which lets readers run without locks while writers change
-// the chain in place.
+// This file holds the lock and the sequence word of a bucket chain, which
+// let readers run without locks while writers change the chain in place.
 //
-//   - L (locked) gives one writer the chain. It may be held across
-//     Compute's function; readers ignore it.
+// The lock, L, is a bit of the chain's tags word (metaLocked, in the
+// head's meta): the word that says which slots of the root are empty,
+// entries or reservations. A writer takes it with a compare-and-swap on
+// that word; so a compare-and-swap on the word that expects L clear fails
+// if any writer took the chain since the word was read, even one that has
+// changed nothing yet. That is what lets a LoadOrCompute land without the
+// lock (landFast, hashmap_flights.go). L may be held across Compute's
+// function; readers ignore it.
+//
+// The sequence word, seq, in the same head:
+//
 //   - D (dirty) is set for the few instructions during which the holder of
 //     L changes slots, meta or next. Readers retry while it is set or if
 //     seq changed while they read.
@@ -26,10 +34,9 @@ import (
 // readers take D themselves instead (raceEnabled, hashmap_race.go).
 
 const (
-	seqLocked uint64 = 1 << iota // L
-	seqDirty                     // D
-	seqMoved                     // M
-	seqStep                      // one modification
+	seqDirty uint64 = 1 << iota // D
+	seqMoved                    // M
+	seqStep                     // one modification
 )
 
 // backoff waits a little before attempt number n is retried: a short spin
@@ -54,8 +61,8 @@ func (b *head) lock() {
 
 // tryLockOnce takes L if it is free.
 func (b *head) tryLockOnce() bool {
-	s := b.seq.Load()
-	return s&seqLocked == 0 && b.seq.CompareAndSwap(s, s|seqLocked)
+	m := b.meta.Load()
+	return m&metaLocked == 0 && b.meta.CompareAndSwap(m, m|metaLocked)
 }
 
 // tryLock takes L unless it stays held through a short spin. A resize uses
@@ -93,14 +100,13 @@ func lockBackoff(n int) {
 
 // unlock releases L.
 func (b *head) unlock() {
-	b.seq.And(^seqLocked)
+	b.meta.And(^uint64(metaLocked))
 }
 
 // beginWrite sets D; the caller holds L.
 func (b *head) beginWrite() {
 	if !raceEnabled {
-		// Only the holder of L writes seq (other writers just fail
-		// their compare-and-swap), so a store suffices. The store is
+		// Only the holder of L writes seq, so a store suffices. The store is
 		// sequentially consistent: it is visible before the stores that
 		// follow it.
 		b.seq.Store(b.seq.Load() | seqDirty)
@@ -174,7 +180,7 @@ func (b *head) readValid(s uint64) bool {
 		return true // we hold D: nobody can change the chain
 	}
 	loadFence()
-	return b.seq.Load()&^seqLocked == s&^seqLocked
+	return b.seq.Load() == s
 }
 
 // readEnd ends a read begun by readBegin.

@@ -157,12 +157,12 @@ func (m *Map[K, V]) lockChain(h uint64) (*mapTable[K, V], *bucket[K, V], *head) 
 	for {
 		idx := uintptr(h & t.mask)
 		b, hd := t.root(idx), t.head(idx)
-		s := hd.seq.Load()
-		if s&seqLocked != 0 || !hd.seq.CompareAndSwap(s, s|seqLocked) { // in line: the lock is usually free
+		w := hd.meta.Load()
+		if w&metaLocked != 0 || !hd.meta.CompareAndSwap(w, w|metaLocked) { // in line: the lock is usually free
 			hd.lock()
-			s = hd.seq.Load()
+			w = hd.meta.Load()
 		}
-		if s&seqMoved == 0 { // M is set under L: s, read before taking L, is still right
+		if w&metaMoved == 0 { // set under L: w, the word L was taken from, is still right
 			return t, b, hd
 		}
 		hd.unlock()
