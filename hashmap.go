@@ -68,8 +68,7 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
 		hd.unlock()
 		return previous, true
 	}
-	overflowed := b.insert(&t.ovf, hd, key, value, h2(h), true)
-	hd.unlock()
+	overflowed := b.insertUnlock(&t.ovf, hd, key, value, h2(h))
 	m.inserted(t, h2(h), overflowed)
 	return previous, false
 }
@@ -108,8 +107,7 @@ func (m *Map[K, V]) loadOrInsert(key K, value V, h uint64) (actual V, loaded boo
 		hd.unlock()
 		return actual, true, t, false
 	}
-	overflowed = b.insert(&t.ovf, hd, key, value, h2(h), true)
-	hd.unlock()
+	overflowed = b.insertUnlock(&t.ovf, hd, key, value, h2(h))
 	return value, false, t, overflowed
 }
 

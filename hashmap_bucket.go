@@ -351,17 +351,43 @@ func (b *bucket[K, V]) insert(ovf *overflows[K, V], hd *head, key K, value V, ta
 	return true
 }
 
-// reserve reserves the empty slot i of the locked root b, whose head is hd,
-// for key: insert's common case, with the reserved byte for a tag.
-func (b *bucket[K, V]) reserve(hd *head, i int, key K) {
+// reserveUnlock reserves the empty slot i of the locked root b, whose
+// head is hd, for key, and releases L: insert's common case, with the
+// reserved byte for a tag. Outside race builds the byte and the release
+// are one store of the tags word (L is a bit of it), so the reservation
+// costs one atomic write, not two.
+func (b *bucket[K, V]) reserveUnlock(hd *head, i int, key K) {
 	if raceEnabled {
 		hd.beginWrite()
 	}
 	b.slots[i] = slot[K, V]{key: key}
-	hd.meta.Store(hd.meta.Load() | slotReserved<<(8*i)) // after the key, as insert does
-	if raceEnabled {
-		hd.endWrite()
+	if !raceEnabled {
+		hd.meta.Store((hd.meta.Load() | slotReserved<<(8*i)) &^ metaLocked) // after the key, as insert does
+		return
 	}
+	hd.meta.Store(hd.meta.Load() | slotReserved<<(8*i))
+	hd.endWrite()
+	hd.unlock()
+}
+
+// insertUnlock is insert, with publish set, followed by unlock. Outside
+// race builds its common case, an empty slot in a chain that is its root
+// alone, stores the entry's tag and releases L with one store of the tags
+// word.
+func (b *bucket[K, V]) insertUnlock(ovf *overflows[K, V], hd *head, key K, value V, tag uint8) (overflowed bool) {
+	if !raceEnabled {
+		if w := hd.meta.Load(); w&metaOverflow == 0 {
+			if empty := matchEmpty(w); empty != 0 {
+				i := slotIndex(empty)
+				b.slots[i] = slot[K, V]{key, value}
+				hd.meta.Store((w | uint64(tag)<<(8*i)) &^ metaLocked) // after the slot, as insert does
+				return false
+			}
+		}
+	}
+	overflowed = b.insert(ovf, hd, key, value, tag, true)
+	hd.unlock()
+	return overflowed
 }
 
 // fill turns slot i of c, reserved in the locked chain rooted at b, into

@@ -52,8 +52,7 @@ func (m *Map[K, V]) claimSlot(key K, h uint64) (value V, ok bool, f *flight[V], 
 		empty := matchEmpty(meta)
 		if i < 0 && ri < 0 && empty != 0 {
 			ri = slotIndex(empty)
-			b.reserve(hd, ri, key) // generation 0
-			hd.unlock()
+			b.reserveUnlock(hd, ri, key) // generation 0
 			return value, false, nil, nil, 0, t, ri
 		}
 	}
