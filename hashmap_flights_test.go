@@ -853,10 +853,7 @@ func TestMap_LoadOrComputeUnderADeleteStormRunsOncePerAbsence(t *testing.T) {
 // package's tests rerun without -race) the common land takes landFast;
 // race builds lock, and check the same outcomes.
 func TestMap_LandFastRacesEveryWriterOfItsChain(t *testing.T) {
-	rounds, iters := 60, 400
-	if testing.Short() {
-		rounds = 15
-	}
+	rounds, iters := testkit.ShortOr(15, 60), 400
 	fails := testkit.NewFailures(t)
 	for round := range rounds {
 		m := New[int64, int64]()
@@ -998,9 +995,6 @@ func duplicateInChain(m *Map[int64, int64], keys []int64) (key int64, n int) {
 				if c.slots[slotIndex(match)].key == k {
 					count++
 				}
-			}
-			if c == b && meta&metaOverflow == 0 {
-				break
 			}
 		}
 		hd.unlock()
