@@ -80,7 +80,7 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	if m.table.Load() == nil {
 		m.initSlow() // tableOrInit, in line: lookup needs a table to hash with
 	}
-	actual, loaded, h := m.lookup(key)
+	actual, loaded, h := m.writerLookup(key)
 	if loaded {
 		return actual, true
 	}
@@ -122,7 +122,7 @@ func (m *Map[K, V]) LoadOrCompute(key K, fn func() V) (actual V, loaded bool) {
 	if m.table.Load() == nil {
 		m.initSlow() // tableOrInit, in line: lookup needs a table to hash with
 	}
-	actual, loaded, h := m.lookup(key)
+	actual, loaded, h := m.writerLookup(key)
 	if loaded {
 		return actual, true
 	}
@@ -136,7 +136,7 @@ func (m *Map[K, V]) LoadOrTryCompute(ctx context.Context, key K, fn func(context
 	if m.table.Load() == nil {
 		m.initSlow() // tableOrInit, in line: lookup needs a table to hash with
 	}
-	actual, loaded, h := m.lookup(key)
+	actual, loaded, h := m.writerLookup(key)
 	if loaded {
 		return actual, true, nil
 	}
@@ -298,7 +298,7 @@ func (m *Map[K, V]) loadOrComputeReporting(ctx context.Context, key K, fn func(c
 	if m.table.Load() == nil {
 		m.initSlow()
 	}
-	actual, loaded, h := m.lookup(key)
+	actual, loaded, h := m.writerLookup(key)
 	if loaded {
 		return actual, true, false, nil
 	}

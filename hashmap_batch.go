@@ -73,7 +73,7 @@ func (m *Map[K, V]) LoadOrTryComputeAll(ctx context.Context, keys []K, fn func(c
 			continue
 		}
 		seen[k] = struct{}{}
-		v, ok, h := m.lookup(k)
+		v, ok, h := m.writerLookup(k)
 		if ok {
 			result[k] = v
 			continue

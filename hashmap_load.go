@@ -15,7 +15,7 @@ import (
 // key is absent. It takes no lock, never allocates, and does not wait for a
 // LoadOrCompute of the same key.
 func (m *Map[K, V]) Load(key K) (value V, ok bool) {
-	value, ok, _ = m.lookup(key)
+	value, ok, _ = (*lookupAs[forLoad, K, V])(m).lookup(key)
 	return value, ok
 }
 
@@ -24,7 +24,14 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 // hashing it again (a hit returns 0: not keeping the hash live saves the
 // hit path a spill). The hash is valid only if the map has a table:
 // writers create it first (tableOrInit). Load is this, in line.
-func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
+//
+// W says who looks up (lookupAs). A writer that looks a key up before it
+// locks it (LoadOrStore and the LoadOrComputes, through writerLookup)
+// fetches, in a table whose buckets outgrow the caches (ahead), the root
+// bucket's lines while it waits for the head, since it goes on to use a
+// slot of that bucket whether it hits or not (readRoot). Load reads ahead
+// only while Loads mostly hit (eager): a Load miss needs the head alone.
+func (m *lookupAs[W, K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	t := m.table.Load()
 	if t == nil {
 		checkKey(&m.keys, key)
@@ -61,7 +68,11 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	hd := t.head(idx)
 	tag := h2(h)
 	b := t.root(idx)
-	if t.eager.Load() {
+	if isWrite[W]() {
+		if t.ahead {
+			readRoot(b) // a writer: the bucket is needed, hit or miss
+		}
+	} else if t.eager.Load() {
 		// A large, hit-heavy table: start fetching the root bucket's
 		// first line now, in parallel with the head, rather than after
 		// the head names a slot. The word read is thrown away.
@@ -112,6 +123,40 @@ func (m *Map[K, V]) lookup(key K) (value V, ok bool, h uint64) {
 	}
 	value, ok = t.loadSlow(key, h)
 	return value, ok, h
+}
+
+// lookupAs is a Map seen by a lookup on behalf of W, forLoad or forWrite:
+// Load and the writers call lookup on a *Map converted to their own
+// lookupAs. That makes two compiled copies of lookup from one source: a
+// generic type's methods are compiled once per shape of its type
+// arguments, and the modes' shapes differ (their sizes do), so each copy
+// knows its mode at compile time and isWrite folds to a constant. A bool
+// argument instead cost Load a register (the flag stayed live across the
+// key's hashing and was spilled: a miss of a 13-byte string key took
+// 6.5 % longer), and a generic function instead of a method cost it
+// instructions in the call (BENCHMARKS.md, "Writers read the bucket
+// ahead").
+type lookupAs[W lookupMode, K comparable, V any] Map[K, V]
+
+// lookupMode is lookupAs's W.
+type lookupMode interface{ forLoad | forWrite }
+
+type (
+	forLoad  uint8  // Load's lookup
+	forWrite uint16 // a writer's lookup, before it locks the key's chain
+)
+
+// writerLookup is lookup for a writer that goes on to lock the key's
+// chain: it reads the root bucket ahead in a large table (readRoot).
+func (m *Map[K, V]) writerLookup(key K) (value V, ok bool, h uint64) {
+	return (*lookupAs[forWrite, K, V])(m).lookup(key)
+}
+
+// isWrite reports whether W is forWrite; a constant once lookup is
+// compiled for W's shape.
+func isWrite[W lookupMode]() bool {
+	var w W
+	return unsafe.Sizeof(w) == unsafe.Sizeof(forWrite(0))
 }
 
 // loadSlow looks key up, retrying while writers change its chain and
@@ -213,4 +258,22 @@ func readLine[K comparable, V any](b *bucket[K, V]) {
 	// it as a pointer), and the atomic load keeps the compiler from
 	// dropping the read.
 	atomic.LoadUint64((*uint64)(unsafe.Pointer(&b.slots)))
+}
+
+// readRoot is readLine for a writer's lookup (writerLookup): it fetches
+// the line of root bucket b's first slot and the line of its middle slot,
+// for int64 slots the bucket's two lines, so that the slot the writer goes
+// on to read or write (the key's, or the first free one, for an insert) is
+// usually on its way while the head is. The reservation or insert that
+// follows then does not wait for the bucket after it has taken the lock:
+// the store that publishes its slot is a full barrier, which waits for the
+// slot's line. The words read are thrown away, as readLine's are.
+func readRoot[K comparable, V any](b *bucket[K, V]) {
+	readLine(b)
+	if raceEnabled {
+		return // readLine read the root's meta: nothing more to fetch
+	}
+	// Safety: as readLine's read; slotsPerBucket/2 is a constant index
+	// into the slots array.
+	atomic.LoadUint64((*uint64)(unsafe.Pointer(&b.slots[slotsPerBucket/2])))
 }

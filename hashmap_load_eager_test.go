@@ -98,9 +98,11 @@ func TestMap_EagerFollowsTheHitRate(t *testing.T) {
 }
 
 // TestMap_EagerLoadsStayCorrectUnderWrites runs readers on an eager table
-// while writers overwrite, delete and re-insert keys: every hit must
-// return a value some writer stored for that key. The early read of a
-// slot races with the writers of that slot: its value must never matter.
+// while writers overwrite, delete and re-insert keys, some through
+// LoadOrStore and LoadOrCompute, whose lookups read ahead too: every hit,
+// and every value those writers return, must be a value some writer
+// stored for that key. The early reads of a slot race with the writers of
+// that slot: their values must never matter.
 func TestMap_EagerLoadsStayCorrectUnderWrites(t *testing.T) {
 	t.Run("int64", func(t *testing.T) {
 		testEagerLoadsUnderWrites(t, func(i int64) int64 { return i })
@@ -134,10 +136,20 @@ func testEagerLoadsUnderWrites[K comparable](t *testing.T, key func(int64) K) {
 			defer writers.Done()
 			for gen := int64(1); !stop.Load(); gen++ {
 				for i := int64(w); i < n; i += 97 {
-					if gen%3 == 0 {
+					v := i<<20 | gen&(1<<20-1)
+					switch gen % 4 {
+					case 0:
 						m.Delete(key(i))
-					} else {
-						m.Store(key(i), i<<20|gen&(1<<20-1))
+					case 1:
+						m.Store(key(i), v)
+					case 2: // the writers whose lookup reads ahead (readRoot)
+						if got, _ := m.LoadOrStore(key(i), v); got>>20 != i {
+							t.Errorf("LoadOrStore(%d) = %#x: a value stored for key %d", i, got, got>>20)
+						}
+					default:
+						if got, _ := m.LoadOrCompute(key(i), func() int64 { return v }); got>>20 != i {
+							t.Errorf("LoadOrCompute(%d) = %#x: a value stored for key %d", i, got, got>>20)
+						}
 					}
 				}
 			}
@@ -187,5 +199,33 @@ func TestMap_EagerIsAllowedOnceInt64BucketsOutgrowL2(t *testing.T) {
 	}
 	if _, ok := eagerOf(small); ok {
 		t.Errorf("40k int64 keys in %d chains: eagerOK=true; want false", MapBuckets(small))
+	}
+}
+
+// TestMap_WritersReadAheadOnceBucketsOutgrowL2 pins where a writer's
+// lookup starts fetching the root bucket together with the head (ahead,
+// readRoot): in every table of eagerMinChains chains or more, for any key
+// type (a writer reads or writes a slot of that bucket whatever comparing
+// keys reads), and in no smaller table, on each table a map grows through.
+func TestMap_WritersReadAheadOnceBucketsOutgrowL2(t *testing.T) {
+	m := New[int64, int64]()
+	checked := map[int]bool{}
+	for i := range int64(eagerMinChains * slotsPerBucket) {
+		m.Store(i, i)
+		tb := m.table.Load()
+		if n := len(tb.buckets); !checked[n] {
+			checked[n] = true
+			if want := n >= eagerMinChains; tb.ahead != want {
+				t.Errorf("a table of %d chains: ahead=%v; want %v", n, tb.ahead, want)
+			}
+		}
+	}
+	if MapBuckets(m) < eagerMinChains {
+		t.Fatalf("setup: %d keys grew the map to %d chains only", eagerMinChains*slotsPerBucket, MapBuckets(m))
+	}
+	type boxed struct{ s string } // a key holding a pointer: never eager, but ahead
+	ptrs := New[boxed, int64](WithCapacity(eagerMinChains * slotsPerBucket / 2))
+	if tb := ptrs.table.Load(); !tb.ahead || tb.eagerOK {
+		t.Errorf("keys holding a pointer in %d chains: ahead=%v eagerOK=%v; want true, false", len(tb.buckets), tb.ahead, tb.eagerOK)
 	}
 }

@@ -28,9 +28,14 @@ type mapTable[K comparable, V any] struct {
 	// parallel with the head (see sampleLoad).
 	eager   atomic.Bool
 	eagerOK bool
-	shared  *mapShared[K, V]
-	next    atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
-	ovf     overflows[K, V]                // the overflow buckets of this table's chains
+	// ahead is set in a table whose buckets outgrow the L2 cache: there a
+	// writer's lookup fetches the root bucket's lines in parallel with
+	// the head, whatever the hit rate, since the writer goes on to read
+	// or write a slot of that bucket either way (readRoot).
+	ahead  bool
+	shared *mapShared[K, V]
+	next   atomic.Pointer[mapTable[K, V]] // set when a resize or Clear starts
+	ovf    overflows[K, V]                // the overflow buckets of this table's chains
 }
 
 // mapShared is the state every generation of one Map shares.
@@ -101,6 +106,7 @@ func newMapTable[K comparable, V any](n int, sh *mapShared[K, V]) *mapTable[K, V
 		heads:     make([]head, n),
 		mask:      uint64(n - 1),
 		eagerOK:   (sh.plainKey || sh.strKey) && n >= eagerMinChains,
+		ahead:     n >= eagerMinChains,
 		shared:    sh,
 	}
 }
