@@ -101,8 +101,8 @@ func TestAlternatingMixed(t *testing.T) {
 	// leave 66k keys present, not 90k.)
 	rm, rx := make([]*rand.Rand, goroutines), make([]*rand.Rand, goroutines)
 	for g := range goroutines {
-		rm[g] = rand.New(rand.NewPCG(uint64(g)+1, 1))
-		rx[g] = rand.New(rand.NewPCG(uint64(g)+1, 1))
+		rm[g] = newGoroutineRand(uint64(g)+1, 1) // padded: see newGoroutineRand
+		rx[g] = newGoroutineRand(uint64(g)+1, 1)
 	}
 
 	// timed runs seg calls of f on each goroutine and returns the wall

@@ -174,7 +174,7 @@ func BenchmarkLoadOrStore(b *testing.B) {
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					g := goroutine.Add(1)
-					r := rand.New(rand.NewPCG(uint64(g), 0))
+					r := newGoroutineRand(uint64(g), 0)
 					base, inserted := g<<40, int64(1)
 					m.LoadOrStore(base, base)
 					for pb.Next() {
@@ -218,7 +218,7 @@ func BenchmarkMixed(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
-					r := rand.New(rand.NewPCG(uint64(goroutine.Add(1)), 1))
+					r := newGoroutineRand(uint64(goroutine.Add(1)), 1)
 					for pb.Next() {
 						k := r.Int64N(n)
 						switch p := r.IntN(scale); {
@@ -411,7 +411,7 @@ func BenchmarkLoadOrCompute(b *testing.B) {
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					g := goroutine.Add(1)
-					r := rand.New(rand.NewPCG(uint64(g), 2))
+					r := newGoroutineRand(uint64(g), 2)
 					base, inserted := g<<40, int64(0)
 					for pb.Next() {
 						var k int64

@@ -34,7 +34,11 @@ go test -c -o "$tmp/new.test" ./bench
 mkdir "$tmp/base"
 git archive "$base" | tar -x -C "$tmp/base" # a plain copy: no worktree to clean up
 rm -f "$tmp/base/bench/issue13_test.go" # the old name of loadorcompute_fromempty_test.go, copied below
-cp bench/loadorcompute_fromempty_test.go bench/stringkeys_test.go bench/alternate_test.go "$tmp/base/bench/" # benchmarks an older tree may lack; public API only
+# Benchmarks an older tree may lack, and the harness they share (bench_test.go
+# and its padded per-goroutine generators), so that both versions are
+# measured alike; public API only.
+cp bench/loadorcompute_fromempty_test.go bench/stringkeys_test.go bench/alternate_test.go \
+	bench/bench_test.go bench/goroutine_rand_test.go "$tmp/base/bench/"
 (cd "$tmp/base" && GOFLAGS=-buildvcs=false go test -c -o "$tmp/base.test" ./bench)
 
 # run NAME REGEXP BENCHTIME: one run of each version, appended to NAME.txt,

@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 
@@ -52,7 +51,7 @@ func BenchmarkLoadOrComputeFromEmpty(b *testing.B) {
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					g := goroutine.Add(1)
-					r := rand.New(rand.NewPCG(g, 13))
+					r := newGoroutineRand(g, 13)
 					base, inserted := g<<40, uint64(1)
 					m.LoadOrCompute(spread(base), computeOne)
 					for pb.Next() {
