@@ -132,10 +132,9 @@ func (m *lookupAs[W, K, V]) lookup(key K) (value V, ok bool, h uint64) {
 // arguments, and the modes' shapes differ (their sizes do), so each copy
 // knows its mode at compile time and isWrite folds to a constant. A bool
 // argument instead cost Load a register (the flag stayed live across the
-// key's hashing and was spilled: a miss of a 13-byte string key took
-// 6.5 % longer), and a generic function instead of a method cost it
-// instructions in the call (BENCHMARKS.md, "Writers read the bucket
-// ahead").
+// key's hashing and was spilled, which slowed string misses measurably),
+// and a generic function instead of a method cost it instructions in the
+// call (BENCHMARKS.md, "Issue 22: writers read the bucket ahead").
 type lookupAs[W lookupMode, K comparable, V any] Map[K, V]
 
 // lookupMode is lookupAs's W.

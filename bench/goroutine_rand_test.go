@@ -20,9 +20,9 @@ type goroutineRand struct {
 // processor (which happens when both start there) sit side by side on one
 // line, which then moves between the two cores on every call: in
 // BenchmarkMixed that made one implementation, Map or xsync, whichever
-// drew the short straw, run 1.5–1.9 times slower for a whole run, in
-// about half of the processes (BENCHMARKS.md, "The mixed row's two
-// levels").
+// drew the short straw, run far slower for a whole run, in many of the
+// processes (BENCHMARKS.md, "The mixed row's two levels were the
+// benchmark's").
 func newGoroutineRand(seed1, seed2 uint64) *rand.Rand {
 	l := new(goroutineRand)
 	l.src.Seed(seed1, seed2)
